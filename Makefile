@@ -1,0 +1,40 @@
+# Wolke. `make run` starts the whole cloud in one process; `make test` passes every test.
+export CGO_ENABLED := 0
+GO ?= go
+BIN := bin/wolke
+
+.PHONY: all build run test test-deps unit e2e bench proto fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wolke
+
+run: build
+	./$(BIN) dev --dir ./wolke-data
+
+# test installs the clients the end-to-end tests drive, then runs every test.
+test: test-deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-deps:
+	./scripts/install-test-deps.sh
+
+bench: build
+	./scripts/bench.sh
+
+PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+proto:
+	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH=$(CURDIR)/bin:$$PATH protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative meta/metapb/meta.proto
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,190 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// OpenObject returns a reader of length bytes of obj from offset off
+// (length < 0: to the end; a range past the end is cut at the end). It
+// fetches only the stripes that cover the range, one stripe ahead of the
+// caller. Close the reader to release it.
+func (s *Store) OpenObject(ctx context.Context, obj *metapb.Object, off, length int64) (io.ReadCloser, error) {
+	const op = "core.OpenObject"
+	if obj.GetDeleteMarker() {
+		return nil, errs.E(op, errs.NotFound, "version is a delete marker")
+	}
+	size := obj.GetSize()
+	if off < 0 || off > size {
+		return nil, errs.Errorf(op, errs.Invalid, "offset %d outside object of %d bytes", off, size)
+	}
+	end := size
+	if length >= 0 && length < size-off {
+		end = off + length
+	}
+	start := s.now()
+	if len(obj.GetStripes()) == 0 {
+		if int64(len(obj.GetInline())) != size {
+			return nil, errs.Errorf(op, errs.Internal, "inline object holds %d bytes, manifest says %d", len(obj.GetInline()), size)
+		}
+		s.metrics.getBytes.Add(float64(end - off))
+		return &inlineReader{Reader: bytes.NewReader(obj.GetInline()[off:end]), s: s, start: start}, nil
+	}
+	c, err := s.readCodec(obj)
+	if err != nil {
+		return nil, err
+	}
+	segs, err := segments(obj, off, end)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &objectReader{s: s, cancel: cancel, start: start, ch: make(chan fetched), done: make(chan struct{})}
+	go r.fetch(ctx, c, segs)
+	return r, nil
+}
+
+// readCodec returns the codec of a stored object.
+func (s *Store) readCodec(obj *metapb.Object) (*codec, error) {
+	k, m := int(obj.GetEcData()), int(obj.GetEcParity())
+	if k == 0 {
+		// A manifest built without its code: only the configured one can fit.
+		n := len(obj.GetStripes()[0].GetShardCrc32C())
+		if n != s.cfg.DataShards+s.cfg.ParityShards {
+			return nil, errs.Errorf("core.OpenObject", errs.Internal, "object %s/%s has no erasure code", obj.GetBucket(), obj.GetKey())
+		}
+		k, m = s.cfg.DataShards, s.cfg.ParityShards
+	}
+	return s.codecFor(k, m)
+}
+
+// segment is the part [lo, hi) of a stripe that a read covers.
+type segment struct {
+	st     *metapb.Stripe
+	lo, hi int64
+}
+
+// segments locates the stripes covering [off, end) by their cumulative sizes
+// (stripes differ in size when parts were concatenated).
+func segments(obj *metapb.Object, off, end int64) ([]segment, error) {
+	var (
+		segs []segment
+		pos  int64
+	)
+	for _, st := range obj.GetStripes() {
+		sz := st.GetSize()
+		if sz < 0 {
+			return nil, errs.Errorf("core.OpenObject", errs.Internal, "stripe of negative size in %s/%s", obj.GetBucket(), obj.GetKey())
+		}
+		if pos < end && pos+sz > off {
+			segs = append(segs, segment{st: st, lo: max(off, pos) - pos, hi: min(end, pos+sz) - pos})
+		}
+		pos += sz
+	}
+	if pos != obj.GetSize() {
+		return nil, errs.Errorf("core.OpenObject", errs.Internal, "stripes of %s/%s hold %d bytes, manifest says %d",
+			obj.GetBucket(), obj.GetKey(), pos, obj.GetSize())
+	}
+	return segs, nil
+}
+
+// fetched is one stripe's data shards, of which bytes [lo, hi) are read.
+type fetched struct {
+	shards [][]byte
+	ss     int64
+	lo, hi int64
+	err    error
+}
+
+type objectReader struct {
+	s      *Store
+	cancel context.CancelFunc
+	start  time.Time
+	ch     chan fetched // unbuffered: the fetcher stays one stripe ahead
+	done   chan struct{}
+
+	stopped   error // set by the fetcher before it closes ch early
+	cur       fetched
+	err       error
+	closeOnce sync.Once
+}
+
+func (r *objectReader) fetch(ctx context.Context, c *codec, segs []segment) {
+	defer close(r.done)
+	defer close(r.ch)
+	for _, sg := range segs {
+		shards, err := r.s.readStripe(ctx, c, sg.st, sg.lo, sg.hi)
+		f := fetched{shards: shards, ss: sg.st.GetShardSize(), lo: sg.lo, hi: sg.hi, err: err}
+		select {
+		case r.ch <- f:
+		case <-ctx.Done():
+			// Read must not mistake the closed channel for the end.
+			r.stopped = errs.E("core.objectReader", errs.Canceled, ctx.Err())
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	for r.cur.lo == r.cur.hi {
+		f, ok := <-r.ch
+		if !ok {
+			r.err = io.EOF
+			if r.stopped != nil {
+				r.err = r.stopped
+			}
+			return 0, r.err
+		}
+		if f.err != nil {
+			r.err = f.err
+			return 0, r.err
+		}
+		r.cur = f
+	}
+	n := 0
+	for n < len(p) && r.cur.lo < r.cur.hi {
+		i, within := r.cur.lo/r.cur.ss, r.cur.lo%r.cur.ss
+		m := copy(p[n:], r.cur.shards[i][within:min(r.cur.ss, within+r.cur.hi-r.cur.lo)])
+		n += m
+		r.cur.lo += int64(m)
+	}
+	r.s.metrics.getBytes.Add(float64(n))
+	return n, nil
+}
+
+// Close stops the prefetch and waits for it.
+func (r *objectReader) Close() error {
+	r.closeOnce.Do(func() {
+		r.cancel()
+		<-r.done
+		if r.err == nil {
+			r.err = errs.E("core.objectReader", errs.Invalid, "read after close")
+		}
+		r.s.metrics.getSeconds.Observe(r.s.now().Sub(r.start).Seconds())
+	})
+	return nil
+}
+
+type inlineReader struct {
+	*bytes.Reader
+	s     *Store
+	start time.Time
+	once  sync.Once
+}
+
+func (r *inlineReader) Close() error {
+	r.once.Do(func() { r.s.metrics.getSeconds.Observe(r.s.now().Sub(r.start).Seconds()) })
+	return nil
+}

@@ -1,0 +1,279 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"hash"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// PutObject stores body as the newest version of tmpl.Bucket/tmpl.Key and
+// returns the committed manifest. tmpl carries the metadata (content type,
+// user metadata, headers, storage class, optionally the version id and the
+// erasure code); size is the body length, or -1 when unknown.
+//
+// A body with more or fewer bytes than size fails with errs.Invalid; a body
+// that returns an error fails with that error. Either way nothing is
+// committed and the shards written are deleted. Fewer than WriteQuorum
+// durable shards in a stripe fail the PUT with errs.Unavailable.
+func (s *Store) PutObject(ctx context.Context, tmpl *metapb.Object, body io.Reader, size int64) (*metapb.Object, error) {
+	const op = "core.PutObject"
+	start := s.now()
+	defer func() { s.metrics.putSeconds.Observe(s.now().Sub(start).Seconds()) }()
+	if tmpl.GetBucket() == "" || tmpl.GetKey() == "" {
+		return nil, errs.E(op, errs.Invalid, "bucket and key are required")
+	}
+	obj := s.newManifest(tmpl)
+	h := md5.New()
+
+	inline, prefix, err := s.readSmall(body, size, h)
+	if err != nil {
+		return nil, errs.E(op, errs.Other, err)
+	}
+	if inline != nil {
+		obj.Inline = inline
+		obj.Size = int64(len(inline))
+		obj.Etag = quotedETag(h)
+		return s.commitObject(ctx, obj)
+	}
+
+	b, err := s.GetBucket(ctx, obj.GetBucket())
+	if err != nil {
+		return nil, errs.E(op, errs.Other, err)
+	}
+	k, m := s.writeShape(obj, b)
+	c, err := s.codecFor(k, m)
+	if err != nil {
+		return nil, err
+	}
+	if len(prefix) > 0 {
+		body = io.MultiReader(bytes.NewReader(prefix), body)
+	}
+	stripes, n, err := s.writeBody(ctx, c, body, size, h)
+	if err != nil {
+		return nil, errs.E(op, errs.Other, err)
+	}
+	obj.EcData, obj.EcParity = int32(k), int32(m)
+	obj.Stripes = stripes
+	obj.Size = n
+	obj.Etag = quotedETag(h)
+	return s.commitObject(ctx, obj)
+}
+
+// newManifest copies the template and fills what the Store chooses.
+func (s *Store) newManifest(tmpl *metapb.Object) *metapb.Object {
+	obj := proto.Clone(tmpl).(*metapb.Object)
+	now := s.now()
+	obj.Size, obj.Etag, obj.Inline, obj.Stripes = 0, "", nil, nil
+	obj.DeleteMarker, obj.IsLatest = false, false
+	obj.EcData, obj.EcParity = tmpl.GetEcData(), tmpl.GetEcParity()
+	obj.MtimeUnixNano = now.UnixNano()
+	if obj.VersionId == "" {
+		obj.VersionId = newVersionID(now)
+	}
+	return obj
+}
+
+// readSmall reads a body that may fit inline. It returns the whole content
+// when the object is to be inline (never nil then, maybe empty), else the
+// bytes already read (when size is unknown) that must go first into stripes.
+func (s *Store) readSmall(body io.Reader, size int64, h hash.Hash) (inline, prefix []byte, err error) {
+	const op = "core.readBody"
+	limit := max(s.cfg.InlineMax, 0)
+	switch {
+	case size >= 0 && size < limit:
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, nil, bodyError(op, err)
+		}
+		if err := expectEOF(body); err != nil {
+			return nil, nil, err
+		}
+		h.Write(buf)
+		return buf, nil, nil
+	case size < 0 && limit > 0:
+		buf := make([]byte, limit)
+		n, err := io.ReadFull(body, buf)
+		switch err {
+		case nil:
+			return nil, buf, nil
+		case io.EOF, io.ErrUnexpectedEOF:
+			h.Write(buf[:n])
+			return buf[:n:n], nil, nil
+		default:
+			return nil, nil, errs.E(op, errs.Other, err)
+		}
+	}
+	return nil, nil, nil
+}
+
+// writeBody cuts body into stripes and writes them, reading the next
+// stripe while earlier ones are encoded and written. On error every stripe
+// written is deleted before it returns.
+func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size int64, h hash.Hash) ([]*metapb.Stripe, int64, error) {
+	const op = "core.readBody"
+	sink := s.newSink(ctx, c)
+	full := c.k * s.cfg.ShardSize
+	var total int64
+	fail := func(err error) ([]*metapb.Stripe, int64, error) {
+		sink.abort(ctx)
+		return nil, 0, err
+	}
+	for {
+		want := full
+		if size >= 0 {
+			if rem := size - total; rem < int64(want) {
+				want = int(rem)
+			}
+			if want == 0 {
+				if err := expectEOF(body); err != nil {
+					return fail(err)
+				}
+				break
+			}
+		}
+		buf := c.pool.Get().(*[]byte)
+		n, err := io.ReadFull(body, (*buf)[:want])
+		h.Write((*buf)[:n])
+		total += int64(n)
+		eof := false
+		switch {
+		case err == nil:
+		case size < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+			eof = true
+		default:
+			c.pool.Put(buf)
+			return fail(bodyError(op, err))
+		}
+		if n == 0 {
+			c.pool.Put(buf)
+		} else if err := sink.submit(buf, n); err != nil {
+			return fail(err)
+		}
+		if eof {
+			break
+		}
+	}
+	stripes, err := sink.finish()
+	if err != nil {
+		return fail(err)
+	}
+	s.metrics.putBytes.Add(float64(total))
+	return stripes, total, nil
+}
+
+// bodyError classifies a failed read of a body of known size: running out
+// of bytes is the client's fault (errs.Invalid, S3's IncompleteBody); any
+// other error is the body's own and keeps its kind.
+func bodyError(op string, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errs.E(op, errs.Invalid, "body shorter than its declared size")
+	}
+	return errs.E(op, errs.Other, err)
+}
+
+// expectEOF checks that body has nothing left. Reading to the end also lets
+// wrappers that verify a checksum at EOF report a mismatch.
+func expectEOF(body io.Reader) error {
+	const op = "core.readBody"
+	var one [1]byte
+	for {
+		n, err := body.Read(one[:])
+		if n > 0 {
+			return errs.E(op, errs.Invalid, "body longer than its declared size")
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errs.E(op, errs.Other, err)
+		}
+	}
+}
+
+func quotedETag(h hash.Hash) string {
+	return `"` + hex.EncodeToString(h.Sum(nil)) + `"`
+}
+
+// commitObject records obj in meta and schedules the chunks of the versions
+// it replaced to be freed. If the commit fails the object's shards are
+// deleted, unless meta may have committed it after all.
+func (s *Store) commitObject(ctx context.Context, obj *metapb.Object) (*metapb.Object, error) {
+	const op = "core.PutObject"
+	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj})
+	if err != nil {
+		if stored, ok := s.settleObject(ctx, obj, err); ok {
+			return stored, nil
+		}
+		return nil, errs.E(op, errs.Other, err)
+	}
+	stored := resp.GetObject()
+	if stored == nil {
+		stored = obj
+	}
+	s.freeObjects(ctx, "replaced", stored, resp.GetReplaced())
+	return stored, nil
+}
+
+// settleObject decides what to do with the shards of obj after meta
+// PutObject failed with err. A definite refusal means the shards are
+// garbage; after an ambiguous failure (the request may have been applied)
+// meta is asked whether obj is there. It returns the stored manifest when
+// the commit happened after all.
+func (s *Store) settleObject(ctx context.Context, obj *metapb.Object, err error) (*metapb.Object, bool) {
+	if len(obj.GetStripes()) == 0 {
+		return nil, false
+	}
+	if !definite(err) {
+		stored, found, lookErr := s.findObject(ctx, obj)
+		if lookErr != nil {
+			s.log.Warn("commit outcome unknown; shards left for garbage collection",
+				"bucket", obj.GetBucket(), "key", obj.GetKey(), "stripes", len(obj.GetStripes()), "err", err, "lookup_err", lookErr)
+			return nil, false
+		}
+		if found {
+			return stored, true
+		}
+	}
+	s.deleteStripes(ctx, obj.GetStripes())
+	return nil, false
+}
+
+// findObject looks for the version of obj whose first stripe is obj's.
+func (s *Store) findObject(ctx context.Context, obj *metapb.Object) (*metapb.Object, bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
+	defer cancel()
+	for _, v := range []string{obj.GetVersionId(), ""} {
+		resp, err := s.meta.GetObject(ctx, &metapb.GetObjectRequest{Bucket: obj.GetBucket(), Key: obj.GetKey(), VersionId: v})
+		if errs.Is(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if sameFirstStripe(resp.GetObject().GetStripes(), obj.GetStripes()) {
+			return resp.GetObject(), true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func sameFirstStripe(a, b []*metapb.Stripe) bool {
+	return len(a) > 0 && len(b) > 0 && bytes.Equal(a[0].GetId(), b[0].GetId())
+}
+
+// definite reports whether a failed meta write certainly did not apply.
+func definite(err error) bool {
+	switch errs.KindOf(err) {
+	case errs.NotFound, errs.Exists, errs.Precondition, errs.Invalid, errs.Permission, errs.NoSpace:
+		return true
+	}
+	return false
+}

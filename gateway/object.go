@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/wolke-cloud/wolke/iam/sigv4"
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// Limits of S3 objects.
+const (
+	MaxKeyLength    = 1024
+	MaxUserMetadata = 2 << 10 // bytes of x-amz-meta-* names and values
+	maxDeleteKeys   = 1000
+)
+
+// storedHeaders are the request headers kept with an object and sent back
+// on GET and HEAD.
+func storedHeaders() []string {
+	return []string{"Content-Encoding", "Content-Disposition", "Cache-Control", "Expires", "Content-Language"}
+}
+
+func checkKey(key string) error {
+	if len(key) > MaxKeyLength {
+		return apiErr(codeKeyTooLong, "your key is too long")
+	}
+	return nil
+}
+
+// objectTemplate collects the metadata a new object gets from the request.
+func objectTemplate(rq *request) (*metapb.Object, error) {
+	h := rq.r.Header
+	if err := checkKey(rq.key); err != nil {
+		return nil, err
+	}
+	if err := unsupportedWriteHeaders(h); err != nil {
+		return nil, err
+	}
+	obj := &metapb.Object{
+		Bucket:      rq.bucket,
+		Key:         rq.key,
+		ContentType: h.Get("Content-Type"),
+		UserMeta:    map[string]string{},
+		Headers:     map[string]string{},
+	}
+	if obj.ContentType == "" {
+		obj.ContentType = "binary/octet-stream"
+	}
+	switch sc := h.Get("X-Amz-Storage-Class"); sc {
+	case "", "STANDARD":
+	default:
+		return nil, apiErr(codeNotImplemented, "storage class "+sc+" is not implemented")
+	}
+	metaSize := 0
+	for name, vs := range h {
+		rest, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-")
+		if !ok {
+			continue
+		}
+		v := strings.Join(vs, ",")
+		obj.UserMeta[rest] = v
+		metaSize += len(rest) + len(v)
+	}
+	if metaSize > MaxUserMetadata {
+		return nil, apiErr(codeMetadataTooLarge, "your metadata headers exceed the maximum allowed metadata size")
+	}
+	for _, name := range storedHeaders() {
+		v := h.Get(name)
+		if name == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v != "" {
+			obj.Headers[name] = v
+		}
+	}
+	return obj, nil
+}
+
+// stripAWSChunked drops the aws-chunked transfer coding from a
+// Content-Encoding value: it describes the upload, not the object.
+func stripAWSChunked(v string) string {
+	var keep []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// unsupportedWriteHeaders rejects request headers asking for features not
+// built yet (tags, encryption, object lock, public ACLs): storing the object
+// while ignoring them would be a fake success.
+func unsupportedWriteHeaders(h http.Header) error {
+	for _, name := range []string{
+		"X-Amz-Tagging", "X-Amz-Server-Side-Encryption", "X-Amz-Server-Side-Encryption-Customer-Algorithm",
+		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", "X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date",
+		"X-Amz-Object-Lock-Legal-Hold", "X-Amz-Website-Redirect-Location", "X-Amz-Grant-Read", "X-Amz-Grant-Write",
+		"X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control",
+	} {
+		if h.Get(name) != "" {
+			return apiErr(codeNotImplemented, strings.ToLower(name)+" is not implemented")
+		}
+	}
+	switch acl := h.Get("X-Amz-Acl"); acl {
+	case "", "private", "bucket-owner-full-control", "bucket-owner-read":
+	default:
+		return apiErr(codeNotImplemented, "canned ACL "+acl+" is not implemented")
+	}
+	return nil
+}
+
+// conditionalWrite rejects If-Match/If-None-Match on writes: not served yet.
+func conditionalWrite(h http.Header) error {
+	if h.Get("If-Match") != "" || h.Get("If-None-Match") != "" {
+		return apiErr(codeNotImplemented, "conditional writes are not implemented")
+	}
+	return nil
+}
+
+func setVersion(w http.ResponseWriter, obj *metapb.Object) {
+	if v := obj.GetVersionId(); v != "" && v != "null" {
+		w.Header().Set("X-Amz-Version-Id", v)
+	}
+}
+
+func (s *Server) putObject(ctx context.Context, rq *request) error {
+	tmpl, err := objectTemplate(rq)
+	if err != nil {
+		return err
+	}
+	if err := conditionalWrite(rq.r.Header); err != nil {
+		return err
+	}
+	body, size, err := s.body(rq, true)
+	if err != nil {
+		return err
+	}
+	obj, err := s.objects.PutObject(ctx, tmpl, body, size)
+	if f := body.failure(); f != nil {
+		return f
+	}
+	if err != nil {
+		return bucketErr(err)
+	}
+	rq.w.Header().Set("ETag", obj.GetEtag())
+	setVersion(rq.w, obj)
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// deleteOne deletes a key; a key that is not there is a success, a
+// bucket that is not there is not.
+func (s *Server) deleteOne(ctx context.Context, bucket, key, versionID string) error {
+	err := s.objects.DeleteObject(ctx, bucket, key, versionID)
+	if errs.Is(err, errs.NotFound) && sigv4.CodeOf(err) == "" {
+		if _, berr := s.objects.GetBucket(ctx, bucket); berr != nil {
+			return bucketErr(berr)
+		}
+		return nil
+	}
+	return err
+}
+
+func (s *Server) deleteObject(ctx context.Context, rq *request) error {
+	if err := s.deleteOne(ctx, rq.bucket, rq.key, rq.q.Get("versionId")); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteObjects(ctx context.Context, rq *request) error {
+	body, _, err := s.body(rq, false)
+	if err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := readXML(body, 2<<20, &req); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > maxDeleteKeys {
+		return apiErr(codeMalformedXML, "a delete request names between 1 and 1000 keys")
+	}
+	if _, err := s.objects.GetBucket(ctx, rq.bucket); err != nil {
+		return bucketErr(err)
+	}
+	out := deleteResult{NS: s3NS}
+	for _, o := range req.Objects {
+		err := s.deleteOne(ctx, rq.bucket, o.Key, o.VersionID)
+		if err != nil {
+			code, _, fault := s3Code(err)
+			out.Errors = append(out.Errors, deleteErrorXML{Key: o.Key, Code: code, Message: message(err, fault)})
+			continue
+		}
+		if !req.Quiet {
+			out.Deleted = append(out.Deleted, deletedXML{Key: o.Key, VersionID: o.VersionID})
+		}
+	}
+	return writeXML(rq.w, out)
+}

@@ -47,6 +47,21 @@ func (s *Store) OpenObject(ctx context.Context, obj *metapb.Object, off, length 
 	ctx, cancel := context.WithCancel(ctx)
 	r := &objectReader{s: s, cancel: cancel, start: start, ch: make(chan fetched), done: make(chan struct{})}
 	go r.fetch(ctx, c, segs)
+	// The first stripe is fetched before returning, so that an object that
+	// cannot be read fails here, where the caller can still answer with an
+	// error status, rather than in the middle of a response body.
+	if len(segs) > 0 {
+		f, ok := <-r.ch
+		if ok && f.err == nil {
+			r.cur = f
+		} else {
+			r.Close()
+			if f.err == nil {
+				f.err = errs.E(op, errs.Unavailable, "stripe fetch stopped")
+			}
+			return nil, f.err
+		}
+	}
 	return r, nil
 }
 

@@ -87,6 +87,11 @@ func newRequestID() (id, id2 string) {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	ctx := r.Context()
+	if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// net/http sends 100 Continue only when the handler reads a body;
+		// clients such as boto3 wait for it even before an empty one.
+		w.WriteHeader(http.StatusContinue)
+	}
 	id, id2 := newRequestID()
 	w.Header().Set("X-Amz-Request-Id", id)
 	w.Header().Set("X-Amz-Id-2", id2)

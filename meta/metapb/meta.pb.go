@@ -1109,6 +1109,104 @@ func (*DeleteBucketResponse) Descriptor() ([]byte, []int) {
 	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{14}
 }
 
+// SetBucketVersioning turns versioning on ("Enabled") or off
+// ("Suspended"); a bucket never goes back to "" once versioned.
+type SetBucketVersioningRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Versioning    string                 `protobuf:"bytes,2,opt,name=versioning,proto3" json:"versioning,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketVersioningRequest) Reset() {
+	*x = SetBucketVersioningRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketVersioningRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketVersioningRequest) ProtoMessage() {}
+
+func (x *SetBucketVersioningRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketVersioningRequest.ProtoReflect.Descriptor instead.
+func (*SetBucketVersioningRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SetBucketVersioningRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetBucketVersioningRequest) GetVersioning() string {
+	if x != nil {
+		return x.Versioning
+	}
+	return ""
+}
+
+type SetBucketVersioningResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketVersioningResponse) Reset() {
+	*x = SetBucketVersioningResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketVersioningResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketVersioningResponse) ProtoMessage() {}
+
+func (x *SetBucketVersioningResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketVersioningResponse.ProtoReflect.Descriptor instead.
+func (*SetBucketVersioningResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetBucketVersioningResponse) GetBucket() *Bucket {
+	if x != nil {
+		return x.Bucket
+	}
+	return nil
+}
+
 type ListBucketsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1117,7 +1215,7 @@ type ListBucketsRequest struct {
 
 func (x *ListBucketsRequest) Reset() {
 	*x = ListBucketsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	mi := &file_meta_metapb_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1227,7 @@ func (x *ListBucketsRequest) String() string {
 func (*ListBucketsRequest) ProtoMessage() {}
 
 func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	mi := &file_meta_metapb_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1240,7 @@ func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsRequest.ProtoReflect.Descriptor instead.
 func (*ListBucketsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{15}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{17}
 }
 
 type ListBucketsResponse struct {
@@ -1154,7 +1252,7 @@ type ListBucketsResponse struct {
 
 func (x *ListBucketsResponse) Reset() {
 	*x = ListBucketsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	mi := &file_meta_metapb_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1264,7 @@ func (x *ListBucketsResponse) String() string {
 func (*ListBucketsResponse) ProtoMessage() {}
 
 func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	mi := &file_meta_metapb_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1277,7 @@ func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsResponse.ProtoReflect.Descriptor instead.
 func (*ListBucketsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{16}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListBucketsResponse) GetBuckets() []*Bucket {
@@ -1205,7 +1303,7 @@ type PutObjectRequest struct {
 
 func (x *PutObjectRequest) Reset() {
 	*x = PutObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[17]
+	mi := &file_meta_metapb_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1315,7 @@ func (x *PutObjectRequest) String() string {
 func (*PutObjectRequest) ProtoMessage() {}
 
 func (x *PutObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[17]
+	mi := &file_meta_metapb_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1328,7 @@ func (x *PutObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObjectRequest.ProtoReflect.Descriptor instead.
 func (*PutObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{17}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PutObjectRequest) GetObject() *Object {
@@ -1264,7 +1362,7 @@ type PutObjectResponse struct {
 
 func (x *PutObjectResponse) Reset() {
 	*x = PutObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	mi := &file_meta_metapb_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1374,7 @@ func (x *PutObjectResponse) String() string {
 func (*PutObjectResponse) ProtoMessage() {}
 
 func (x *PutObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	mi := &file_meta_metapb_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1387,7 @@ func (x *PutObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObjectResponse.ProtoReflect.Descriptor instead.
 func (*PutObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{18}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutObjectResponse) GetObject() *Object {
@@ -1317,7 +1415,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	mi := &file_meta_metapb_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1427,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	mi := &file_meta_metapb_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1440,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{19}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -1375,7 +1473,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[20]
+	mi := &file_meta_metapb_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1485,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[20]
+	mi := &file_meta_metapb_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1498,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{20}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetObjectResponse) GetObject() *Object {
@@ -1421,7 +1519,7 @@ type DeleteObjectRequest struct {
 
 func (x *DeleteObjectRequest) Reset() {
 	*x = DeleteObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[21]
+	mi := &file_meta_metapb_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1531,7 @@ func (x *DeleteObjectRequest) String() string {
 func (*DeleteObjectRequest) ProtoMessage() {}
 
 func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[21]
+	mi := &file_meta_metapb_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1544,7 @@ func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectRequest.ProtoReflect.Descriptor instead.
 func (*DeleteObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{21}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteObjectRequest) GetBucket() string {
@@ -1480,7 +1578,7 @@ type DeleteObjectResponse struct {
 
 func (x *DeleteObjectResponse) Reset() {
 	*x = DeleteObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[22]
+	mi := &file_meta_metapb_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1590,7 @@ func (x *DeleteObjectResponse) String() string {
 func (*DeleteObjectResponse) ProtoMessage() {}
 
 func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[22]
+	mi := &file_meta_metapb_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1603,7 @@ func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectResponse.ProtoReflect.Descriptor instead.
 func (*DeleteObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{22}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteObjectResponse) GetRemoved() []*Object {
@@ -1539,7 +1637,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[23]
+	mi := &file_meta_metapb_meta_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1649,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[23]
+	mi := &file_meta_metapb_meta_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1662,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{23}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -1614,7 +1712,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[24]
+	mi := &file_meta_metapb_meta_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1724,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[24]
+	mi := &file_meta_metapb_meta_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1737,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{24}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListObjectsResponse) GetObjects() []*Object {
@@ -1683,7 +1781,7 @@ type ListObjectVersionsRequest struct {
 
 func (x *ListObjectVersionsRequest) Reset() {
 	*x = ListObjectVersionsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[25]
+	mi := &file_meta_metapb_meta_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1793,7 @@ func (x *ListObjectVersionsRequest) String() string {
 func (*ListObjectVersionsRequest) ProtoMessage() {}
 
 func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[25]
+	mi := &file_meta_metapb_meta_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1806,7 @@ func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{25}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListObjectVersionsRequest) GetBucket() string {
@@ -1758,7 +1856,7 @@ type ListObjectVersionsResponse struct {
 
 func (x *ListObjectVersionsResponse) Reset() {
 	*x = ListObjectVersionsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[26]
+	mi := &file_meta_metapb_meta_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1868,7 @@ func (x *ListObjectVersionsResponse) String() string {
 func (*ListObjectVersionsResponse) ProtoMessage() {}
 
 func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[26]
+	mi := &file_meta_metapb_meta_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1881,7 @@ func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{26}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListObjectVersionsResponse) GetVersions() []*Object {
@@ -1814,6 +1912,8 @@ func (x *ListObjectVersionsResponse) GetNextVersionIdMarker() string {
 	return ""
 }
 
+// upload_id and initiated_unix_nano are filled in by the meta server when
+// the caller leaves them empty; the response carries the upload as stored.
 type CreateUploadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Upload        *Upload                `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
@@ -1823,7 +1923,7 @@ type CreateUploadRequest struct {
 
 func (x *CreateUploadRequest) Reset() {
 	*x = CreateUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[27]
+	mi := &file_meta_metapb_meta_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +1935,7 @@ func (x *CreateUploadRequest) String() string {
 func (*CreateUploadRequest) ProtoMessage() {}
 
 func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[27]
+	mi := &file_meta_metapb_meta_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +1948,7 @@ func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{27}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateUploadRequest) GetUpload() *Upload {
@@ -1860,13 +1960,14 @@ func (x *CreateUploadRequest) GetUpload() *Upload {
 
 type CreateUploadResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *Upload                `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateUploadResponse) Reset() {
 	*x = CreateUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[28]
+	mi := &file_meta_metapb_meta_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +1979,7 @@ func (x *CreateUploadResponse) String() string {
 func (*CreateUploadResponse) ProtoMessage() {}
 
 func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[28]
+	mi := &file_meta_metapb_meta_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +1992,14 @@ func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{28}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CreateUploadResponse) GetUpload() *Upload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
 }
 
 type GetUploadRequest struct {
@@ -1905,7 +2013,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[29]
+	mi := &file_meta_metapb_meta_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2025,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[29]
+	mi := &file_meta_metapb_meta_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2038,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{29}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetUploadRequest) GetBucket() string {
@@ -1963,7 +2071,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1975,7 +2083,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1988,7 +2096,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{30}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetUploadResponse) GetUpload() *Upload {
@@ -2012,7 +2120,7 @@ type PutPartRequest struct {
 
 func (x *PutPartRequest) Reset() {
 	*x = PutPartRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2132,7 @@ func (x *PutPartRequest) String() string {
 func (*PutPartRequest) ProtoMessage() {}
 
 func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2145,7 @@ func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
 func (*PutPartRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{31}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutPartRequest) GetBucket() string {
@@ -2077,7 +2185,7 @@ type PutPartResponse struct {
 
 func (x *PutPartResponse) Reset() {
 	*x = PutPartResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2197,7 @@ func (x *PutPartResponse) String() string {
 func (*PutPartResponse) ProtoMessage() {}
 
 func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2210,7 @@ func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
 func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutPartResponse) GetReplaced() *Part {
@@ -2125,7 +2233,7 @@ type ListPartsRequest struct {
 
 func (x *ListPartsRequest) Reset() {
 	*x = ListPartsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2245,7 @@ func (x *ListPartsRequest) String() string {
 func (*ListPartsRequest) ProtoMessage() {}
 
 func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2258,7 @@ func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListPartsRequest) GetBucket() string {
@@ -2200,7 +2308,7 @@ type ListPartsResponse struct {
 
 func (x *ListPartsResponse) Reset() {
 	*x = ListPartsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2320,7 @@ func (x *ListPartsResponse) String() string {
 func (*ListPartsResponse) ProtoMessage() {}
 
 func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2333,7 @@ func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListPartsResponse) GetUpload() *Upload {
@@ -2276,7 +2384,7 @@ type CompleteUploadRequest struct {
 
 func (x *CompleteUploadRequest) Reset() {
 	*x = CompleteUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2396,7 @@ func (x *CompleteUploadRequest) String() string {
 func (*CompleteUploadRequest) ProtoMessage() {}
 
 func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2409,7 @@ func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CompleteUploadRequest) GetBucket() string {
@@ -2378,7 +2486,7 @@ type CompleteUploadResponse struct {
 
 func (x *CompleteUploadResponse) Reset() {
 	*x = CompleteUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +2498,7 @@ func (x *CompleteUploadResponse) String() string {
 func (*CompleteUploadResponse) ProtoMessage() {}
 
 func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +2511,7 @@ func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompleteUploadResponse) GetObject() *Object {
@@ -2438,7 +2546,7 @@ type AbortUploadRequest struct {
 
 func (x *AbortUploadRequest) Reset() {
 	*x = AbortUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2558,7 @@ func (x *AbortUploadRequest) String() string {
 func (*AbortUploadRequest) ProtoMessage() {}
 
 func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2571,7 @@ func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AbortUploadRequest) GetBucket() string {
@@ -2496,7 +2604,7 @@ type AbortUploadResponse struct {
 
 func (x *AbortUploadResponse) Reset() {
 	*x = AbortUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2616,7 @@ func (x *AbortUploadResponse) String() string {
 func (*AbortUploadResponse) ProtoMessage() {}
 
 func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2629,7 @@ func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AbortUploadResponse) GetParts() []*Part {
@@ -2544,7 +2652,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2556,7 +2664,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2569,7 +2677,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListUploadsRequest) GetBucket() string {
@@ -2619,7 +2727,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2739,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2752,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -2684,7 +2792,7 @@ type RegisterDiskRequest struct {
 
 func (x *RegisterDiskRequest) Reset() {
 	*x = RegisterDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +2804,7 @@ func (x *RegisterDiskRequest) String() string {
 func (*RegisterDiskRequest) ProtoMessage() {}
 
 func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +2817,7 @@ func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RegisterDiskRequest) GetDisk() *Disk {
@@ -2728,7 +2836,7 @@ type RegisterDiskResponse struct {
 
 func (x *RegisterDiskResponse) Reset() {
 	*x = RegisterDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2740,7 +2848,7 @@ func (x *RegisterDiskResponse) String() string {
 func (*RegisterDiskResponse) ProtoMessage() {}
 
 func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2753,7 +2861,7 @@ func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RegisterDiskResponse) GetDisk() *Disk {
@@ -2773,7 +2881,7 @@ type SetDiskStateRequest struct {
 
 func (x *SetDiskStateRequest) Reset() {
 	*x = SetDiskStateRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2893,7 @@ func (x *SetDiskStateRequest) String() string {
 func (*SetDiskStateRequest) ProtoMessage() {}
 
 func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2906,7 @@ func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateRequest.ProtoReflect.Descriptor instead.
 func (*SetDiskStateRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetDiskStateRequest) GetId() string {
@@ -2823,7 +2931,7 @@ type SetDiskStateResponse struct {
 
 func (x *SetDiskStateResponse) Reset() {
 	*x = SetDiskStateResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2835,7 +2943,7 @@ func (x *SetDiskStateResponse) String() string {
 func (*SetDiskStateResponse) ProtoMessage() {}
 
 func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2848,7 +2956,7 @@ func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateResponse.ProtoReflect.Descriptor instead.
 func (*SetDiskStateResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
 }
 
 type ListDisksRequest struct {
@@ -2859,7 +2967,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2871,7 +2979,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2884,7 +2992,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 type ListDisksResponse struct {
@@ -2896,7 +3004,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2908,7 +3016,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2921,7 +3029,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -2943,7 +3051,7 @@ type EnsurePlacementGroupsRequest struct {
 
 func (x *EnsurePlacementGroupsRequest) Reset() {
 	*x = EnsurePlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3063,7 @@ func (x *EnsurePlacementGroupsRequest) String() string {
 func (*EnsurePlacementGroupsRequest) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3076,7 @@ func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *EnsurePlacementGroupsRequest) GetEcData() int32 {
@@ -2994,7 +3102,7 @@ type EnsurePlacementGroupsResponse struct {
 
 func (x *EnsurePlacementGroupsResponse) Reset() {
 	*x = EnsurePlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3114,7 @@ func (x *EnsurePlacementGroupsResponse) String() string {
 func (*EnsurePlacementGroupsResponse) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3127,7 @@ func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EnsurePlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3037,7 +3145,7 @@ type ListPlacementGroupsRequest struct {
 
 func (x *ListPlacementGroupsRequest) Reset() {
 	*x = ListPlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3157,7 @@ func (x *ListPlacementGroupsRequest) String() string {
 func (*ListPlacementGroupsRequest) ProtoMessage() {}
 
 func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3170,7 @@ func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 type ListPlacementGroupsResponse struct {
@@ -3074,7 +3182,7 @@ type ListPlacementGroupsResponse struct {
 
 func (x *ListPlacementGroupsResponse) Reset() {
 	*x = ListPlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3086,7 +3194,7 @@ func (x *ListPlacementGroupsResponse) String() string {
 func (*ListPlacementGroupsResponse) ProtoMessage() {}
 
 func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3099,7 +3207,7 @@ func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListPlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3122,7 +3230,7 @@ type ReplaceDiskRequest struct {
 
 func (x *ReplaceDiskRequest) Reset() {
 	*x = ReplaceDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3242,7 @@ func (x *ReplaceDiskRequest) String() string {
 func (*ReplaceDiskRequest) ProtoMessage() {}
 
 func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3255,7 @@ func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ReplaceDiskRequest) GetPlacementGroup() uint64 {
@@ -3187,7 +3295,7 @@ type ReplaceDiskResponse struct {
 
 func (x *ReplaceDiskResponse) Reset() {
 	*x = ReplaceDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3199,7 +3307,7 @@ func (x *ReplaceDiskResponse) String() string {
 func (*ReplaceDiskResponse) ProtoMessage() {}
 
 func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3212,7 +3320,7 @@ func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ReplaceDiskResponse) GetGroup() *PlacementGroup {
@@ -3231,7 +3339,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3351,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3364,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *JoinRequest) GetMember() *Member {
@@ -3274,7 +3382,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3286,7 +3394,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3299,7 +3407,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 type RemoveRequest struct {
@@ -3311,7 +3419,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3323,7 +3431,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3336,7 +3444,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -3354,7 +3462,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3366,7 +3474,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3379,7 +3487,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 type MembersRequest struct {
@@ -3390,7 +3498,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3402,7 +3510,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3415,7 +3523,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 type MembersResponse struct {
@@ -3428,7 +3536,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3548,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3561,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -3560,7 +3668,14 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.wolke.meta.v1.BucketR\x06bucket\")\n" +
 	"\x13DeleteBucketRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
-	"\x14DeleteBucketResponse\"\x14\n" +
+	"\x14DeleteBucketResponse\"P\n" +
+	"\x1aSetBucketVersioningRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"versioning\x18\x02 \x01(\tR\n" +
+	"versioning\"L\n" +
+	"\x1bSetBucketVersioningResponse\x12-\n" +
+	"\x06bucket\x18\x01 \x01(\v2\x15.wolke.meta.v1.BucketR\x06bucket\"\x14\n" +
 	"\x12ListBucketsRequest\"F\n" +
 	"\x13ListBucketsResponse\x12/\n" +
 	"\abuckets\x18\x01 \x03(\v2\x15.wolke.meta.v1.BucketR\abuckets\"\x80\x01\n" +
@@ -3611,8 +3726,9 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x0fnext_key_marker\x18\x03 \x01(\tR\rnextKeyMarker\x123\n" +
 	"\x16next_version_id_marker\x18\x04 \x01(\tR\x13nextVersionIdMarker\"D\n" +
 	"\x13CreateUploadRequest\x12-\n" +
-	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"\x16\n" +
-	"\x14CreateUploadResponse\"Y\n" +
+	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"E\n" +
+	"\x14CreateUploadResponse\x12-\n" +
+	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"Y\n" +
 	"\x10GetUploadRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
@@ -3712,12 +3828,13 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x11DISK_STATE_ACTIVE\x10\x01\x12\x13\n" +
 	"\x0fDISK_STATE_LOST\x10\x02\x12\x17\n" +
 	"\x13DISK_STATE_DRAINING\x10\x03\x12\x16\n" +
-	"\x12DISK_STATE_REMOVED\x10\x042\xf2\x10\n" +
+	"\x12DISK_STATE_REMOVED\x10\x042\xe0\x11\n" +
 	"\x04Meta\x12W\n" +
 	"\fCreateBucket\x12\".wolke.meta.v1.CreateBucketRequest\x1a#.wolke.meta.v1.CreateBucketResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.wolke.meta.v1.GetBucketRequest\x1a .wolke.meta.v1.GetBucketResponse\x12W\n" +
 	"\fDeleteBucket\x12\".wolke.meta.v1.DeleteBucketRequest\x1a#.wolke.meta.v1.DeleteBucketResponse\x12T\n" +
-	"\vListBuckets\x12!.wolke.meta.v1.ListBucketsRequest\x1a\".wolke.meta.v1.ListBucketsResponse\x12N\n" +
+	"\vListBuckets\x12!.wolke.meta.v1.ListBucketsRequest\x1a\".wolke.meta.v1.ListBucketsResponse\x12l\n" +
+	"\x13SetBucketVersioning\x12).wolke.meta.v1.SetBucketVersioningRequest\x1a*.wolke.meta.v1.SetBucketVersioningResponse\x12N\n" +
 	"\tPutObject\x12\x1f.wolke.meta.v1.PutObjectRequest\x1a .wolke.meta.v1.PutObjectResponse\x12N\n" +
 	"\tGetObject\x12\x1f.wolke.meta.v1.GetObjectRequest\x1a .wolke.meta.v1.GetObjectResponse\x12W\n" +
 	"\fDeleteObject\x12\".wolke.meta.v1.DeleteObjectRequest\x1a#.wolke.meta.v1.DeleteObjectResponse\x12T\n" +
@@ -3753,7 +3870,7 @@ func file_meta_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_meta_metapb_meta_proto_goTypes = []any{
 	(DiskState)(0),                        // 0: wolke.meta.v1.DiskState
 	(*Bucket)(nil),                        // 1: wolke.meta.v1.Bucket
@@ -3771,147 +3888,153 @@ var file_meta_metapb_meta_proto_goTypes = []any{
 	(*GetBucketResponse)(nil),             // 13: wolke.meta.v1.GetBucketResponse
 	(*DeleteBucketRequest)(nil),           // 14: wolke.meta.v1.DeleteBucketRequest
 	(*DeleteBucketResponse)(nil),          // 15: wolke.meta.v1.DeleteBucketResponse
-	(*ListBucketsRequest)(nil),            // 16: wolke.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),           // 17: wolke.meta.v1.ListBucketsResponse
-	(*PutObjectRequest)(nil),              // 18: wolke.meta.v1.PutObjectRequest
-	(*PutObjectResponse)(nil),             // 19: wolke.meta.v1.PutObjectResponse
-	(*GetObjectRequest)(nil),              // 20: wolke.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),             // 21: wolke.meta.v1.GetObjectResponse
-	(*DeleteObjectRequest)(nil),           // 22: wolke.meta.v1.DeleteObjectRequest
-	(*DeleteObjectResponse)(nil),          // 23: wolke.meta.v1.DeleteObjectResponse
-	(*ListObjectsRequest)(nil),            // 24: wolke.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),           // 25: wolke.meta.v1.ListObjectsResponse
-	(*ListObjectVersionsRequest)(nil),     // 26: wolke.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),    // 27: wolke.meta.v1.ListObjectVersionsResponse
-	(*CreateUploadRequest)(nil),           // 28: wolke.meta.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),          // 29: wolke.meta.v1.CreateUploadResponse
-	(*GetUploadRequest)(nil),              // 30: wolke.meta.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),             // 31: wolke.meta.v1.GetUploadResponse
-	(*PutPartRequest)(nil),                // 32: wolke.meta.v1.PutPartRequest
-	(*PutPartResponse)(nil),               // 33: wolke.meta.v1.PutPartResponse
-	(*ListPartsRequest)(nil),              // 34: wolke.meta.v1.ListPartsRequest
-	(*ListPartsResponse)(nil),             // 35: wolke.meta.v1.ListPartsResponse
-	(*CompleteUploadRequest)(nil),         // 36: wolke.meta.v1.CompleteUploadRequest
-	(*CompleteUploadResponse)(nil),        // 37: wolke.meta.v1.CompleteUploadResponse
-	(*AbortUploadRequest)(nil),            // 38: wolke.meta.v1.AbortUploadRequest
-	(*AbortUploadResponse)(nil),           // 39: wolke.meta.v1.AbortUploadResponse
-	(*ListUploadsRequest)(nil),            // 40: wolke.meta.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),           // 41: wolke.meta.v1.ListUploadsResponse
-	(*RegisterDiskRequest)(nil),           // 42: wolke.meta.v1.RegisterDiskRequest
-	(*RegisterDiskResponse)(nil),          // 43: wolke.meta.v1.RegisterDiskResponse
-	(*SetDiskStateRequest)(nil),           // 44: wolke.meta.v1.SetDiskStateRequest
-	(*SetDiskStateResponse)(nil),          // 45: wolke.meta.v1.SetDiskStateResponse
-	(*ListDisksRequest)(nil),              // 46: wolke.meta.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),             // 47: wolke.meta.v1.ListDisksResponse
-	(*EnsurePlacementGroupsRequest)(nil),  // 48: wolke.meta.v1.EnsurePlacementGroupsRequest
-	(*EnsurePlacementGroupsResponse)(nil), // 49: wolke.meta.v1.EnsurePlacementGroupsResponse
-	(*ListPlacementGroupsRequest)(nil),    // 50: wolke.meta.v1.ListPlacementGroupsRequest
-	(*ListPlacementGroupsResponse)(nil),   // 51: wolke.meta.v1.ListPlacementGroupsResponse
-	(*ReplaceDiskRequest)(nil),            // 52: wolke.meta.v1.ReplaceDiskRequest
-	(*ReplaceDiskResponse)(nil),           // 53: wolke.meta.v1.ReplaceDiskResponse
-	(*JoinRequest)(nil),                   // 54: wolke.meta.v1.JoinRequest
-	(*JoinResponse)(nil),                  // 55: wolke.meta.v1.JoinResponse
-	(*RemoveRequest)(nil),                 // 56: wolke.meta.v1.RemoveRequest
-	(*RemoveResponse)(nil),                // 57: wolke.meta.v1.RemoveResponse
-	(*MembersRequest)(nil),                // 58: wolke.meta.v1.MembersRequest
-	(*MembersResponse)(nil),               // 59: wolke.meta.v1.MembersResponse
-	nil,                                   // 60: wolke.meta.v1.Object.UserMetaEntry
-	nil,                                   // 61: wolke.meta.v1.Object.HeadersEntry
+	(*SetBucketVersioningRequest)(nil),    // 16: wolke.meta.v1.SetBucketVersioningRequest
+	(*SetBucketVersioningResponse)(nil),   // 17: wolke.meta.v1.SetBucketVersioningResponse
+	(*ListBucketsRequest)(nil),            // 18: wolke.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),           // 19: wolke.meta.v1.ListBucketsResponse
+	(*PutObjectRequest)(nil),              // 20: wolke.meta.v1.PutObjectRequest
+	(*PutObjectResponse)(nil),             // 21: wolke.meta.v1.PutObjectResponse
+	(*GetObjectRequest)(nil),              // 22: wolke.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),             // 23: wolke.meta.v1.GetObjectResponse
+	(*DeleteObjectRequest)(nil),           // 24: wolke.meta.v1.DeleteObjectRequest
+	(*DeleteObjectResponse)(nil),          // 25: wolke.meta.v1.DeleteObjectResponse
+	(*ListObjectsRequest)(nil),            // 26: wolke.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),           // 27: wolke.meta.v1.ListObjectsResponse
+	(*ListObjectVersionsRequest)(nil),     // 28: wolke.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),    // 29: wolke.meta.v1.ListObjectVersionsResponse
+	(*CreateUploadRequest)(nil),           // 30: wolke.meta.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),          // 31: wolke.meta.v1.CreateUploadResponse
+	(*GetUploadRequest)(nil),              // 32: wolke.meta.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),             // 33: wolke.meta.v1.GetUploadResponse
+	(*PutPartRequest)(nil),                // 34: wolke.meta.v1.PutPartRequest
+	(*PutPartResponse)(nil),               // 35: wolke.meta.v1.PutPartResponse
+	(*ListPartsRequest)(nil),              // 36: wolke.meta.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),             // 37: wolke.meta.v1.ListPartsResponse
+	(*CompleteUploadRequest)(nil),         // 38: wolke.meta.v1.CompleteUploadRequest
+	(*CompleteUploadResponse)(nil),        // 39: wolke.meta.v1.CompleteUploadResponse
+	(*AbortUploadRequest)(nil),            // 40: wolke.meta.v1.AbortUploadRequest
+	(*AbortUploadResponse)(nil),           // 41: wolke.meta.v1.AbortUploadResponse
+	(*ListUploadsRequest)(nil),            // 42: wolke.meta.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),           // 43: wolke.meta.v1.ListUploadsResponse
+	(*RegisterDiskRequest)(nil),           // 44: wolke.meta.v1.RegisterDiskRequest
+	(*RegisterDiskResponse)(nil),          // 45: wolke.meta.v1.RegisterDiskResponse
+	(*SetDiskStateRequest)(nil),           // 46: wolke.meta.v1.SetDiskStateRequest
+	(*SetDiskStateResponse)(nil),          // 47: wolke.meta.v1.SetDiskStateResponse
+	(*ListDisksRequest)(nil),              // 48: wolke.meta.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),             // 49: wolke.meta.v1.ListDisksResponse
+	(*EnsurePlacementGroupsRequest)(nil),  // 50: wolke.meta.v1.EnsurePlacementGroupsRequest
+	(*EnsurePlacementGroupsResponse)(nil), // 51: wolke.meta.v1.EnsurePlacementGroupsResponse
+	(*ListPlacementGroupsRequest)(nil),    // 52: wolke.meta.v1.ListPlacementGroupsRequest
+	(*ListPlacementGroupsResponse)(nil),   // 53: wolke.meta.v1.ListPlacementGroupsResponse
+	(*ReplaceDiskRequest)(nil),            // 54: wolke.meta.v1.ReplaceDiskRequest
+	(*ReplaceDiskResponse)(nil),           // 55: wolke.meta.v1.ReplaceDiskResponse
+	(*JoinRequest)(nil),                   // 56: wolke.meta.v1.JoinRequest
+	(*JoinResponse)(nil),                  // 57: wolke.meta.v1.JoinResponse
+	(*RemoveRequest)(nil),                 // 58: wolke.meta.v1.RemoveRequest
+	(*RemoveResponse)(nil),                // 59: wolke.meta.v1.RemoveResponse
+	(*MembersRequest)(nil),                // 60: wolke.meta.v1.MembersRequest
+	(*MembersResponse)(nil),               // 61: wolke.meta.v1.MembersResponse
+	nil,                                   // 62: wolke.meta.v1.Object.UserMetaEntry
+	nil,                                   // 63: wolke.meta.v1.Object.HeadersEntry
 }
 var file_meta_metapb_meta_proto_depIdxs = []int32{
-	60, // 0: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
-	61, // 1: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
+	62, // 0: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
+	63, // 1: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
 	2,  // 2: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
 	0,  // 3: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
 	2,  // 4: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
 	3,  // 5: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
 	1,  // 6: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
 	1,  // 7: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
-	1,  // 8: wolke.meta.v1.ListBucketsResponse.buckets:type_name -> wolke.meta.v1.Bucket
-	3,  // 9: wolke.meta.v1.PutObjectRequest.object:type_name -> wolke.meta.v1.Object
-	3,  // 10: wolke.meta.v1.PutObjectResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 11: wolke.meta.v1.PutObjectResponse.replaced:type_name -> wolke.meta.v1.Object
-	3,  // 12: wolke.meta.v1.GetObjectResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 13: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
-	3,  // 14: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
-	3,  // 15: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
-	3,  // 16: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
-	7,  // 17: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
-	7,  // 18: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
-	6,  // 19: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
-	6,  // 20: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
-	7,  // 21: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
-	6,  // 22: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
-	8,  // 23: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
-	3,  // 24: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 25: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
-	6,  // 26: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
-	6,  // 27: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
-	7,  // 28: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
-	4,  // 29: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
-	4,  // 30: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
-	0,  // 31: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
-	4,  // 32: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
-	5,  // 33: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	5,  // 34: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	5,  // 35: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
-	9,  // 36: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
-	9,  // 37: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
-	10, // 38: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
-	12, // 39: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
-	14, // 40: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
-	16, // 41: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
-	18, // 42: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
-	20, // 43: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
-	22, // 44: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
-	24, // 45: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
-	26, // 46: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
-	28, // 47: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
-	30, // 48: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
-	32, // 49: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
-	34, // 50: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
-	36, // 51: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
-	38, // 52: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
-	40, // 53: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
-	42, // 54: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
-	44, // 55: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
-	46, // 56: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
-	48, // 57: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
-	50, // 58: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
-	52, // 59: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
-	54, // 60: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
-	56, // 61: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
-	58, // 62: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
-	11, // 63: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
-	13, // 64: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
-	15, // 65: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
-	17, // 66: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
-	19, // 67: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
-	21, // 68: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
-	23, // 69: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
-	25, // 70: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
-	27, // 71: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
-	29, // 72: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
-	31, // 73: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
-	33, // 74: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
-	35, // 75: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
-	37, // 76: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
-	39, // 77: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
-	41, // 78: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
-	43, // 79: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
-	45, // 80: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
-	47, // 81: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
-	49, // 82: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
-	51, // 83: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
-	53, // 84: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
-	55, // 85: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
-	57, // 86: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
-	59, // 87: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
-	63, // [63:88] is the sub-list for method output_type
-	38, // [38:63] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	1,  // 8: wolke.meta.v1.SetBucketVersioningResponse.bucket:type_name -> wolke.meta.v1.Bucket
+	1,  // 9: wolke.meta.v1.ListBucketsResponse.buckets:type_name -> wolke.meta.v1.Bucket
+	3,  // 10: wolke.meta.v1.PutObjectRequest.object:type_name -> wolke.meta.v1.Object
+	3,  // 11: wolke.meta.v1.PutObjectResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 12: wolke.meta.v1.PutObjectResponse.replaced:type_name -> wolke.meta.v1.Object
+	3,  // 13: wolke.meta.v1.GetObjectResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 14: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
+	3,  // 15: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
+	3,  // 16: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
+	3,  // 17: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
+	7,  // 18: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 19: wolke.meta.v1.CreateUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 20: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	6,  // 21: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
+	6,  // 22: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
+	7,  // 23: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
+	6,  // 24: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
+	8,  // 25: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
+	3,  // 26: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 27: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
+	6,  // 28: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
+	6,  // 29: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
+	7,  // 30: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
+	4,  // 31: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
+	4,  // 32: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
+	0,  // 33: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
+	4,  // 34: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
+	5,  // 35: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	5,  // 36: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	5,  // 37: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
+	9,  // 38: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
+	9,  // 39: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
+	10, // 40: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
+	12, // 41: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
+	14, // 42: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
+	18, // 43: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
+	16, // 44: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
+	20, // 45: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
+	22, // 46: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
+	24, // 47: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
+	26, // 48: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
+	28, // 49: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
+	30, // 50: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
+	32, // 51: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
+	34, // 52: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
+	36, // 53: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
+	38, // 54: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
+	40, // 55: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
+	42, // 56: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
+	44, // 57: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
+	46, // 58: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
+	48, // 59: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
+	50, // 60: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
+	52, // 61: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
+	54, // 62: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
+	56, // 63: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
+	58, // 64: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
+	60, // 65: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
+	11, // 66: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
+	13, // 67: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
+	15, // 68: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
+	19, // 69: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
+	17, // 70: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
+	21, // 71: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
+	23, // 72: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
+	25, // 73: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
+	27, // 74: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
+	29, // 75: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
+	31, // 76: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
+	33, // 77: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
+	35, // 78: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
+	37, // 79: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
+	39, // 80: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
+	41, // 81: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
+	43, // 82: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
+	45, // 83: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
+	47, // 84: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
+	49, // 85: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
+	51, // 86: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
+	53, // 87: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
+	55, // 88: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
+	57, // 89: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
+	59, // 90: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
+	61, // 91: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
+	66, // [66:92] is the sub-list for method output_type
+	40, // [40:66] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_meta_proto_init() }
@@ -3925,7 +4048,7 @@ func file_meta_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_meta_proto_rawDesc), len(file_meta_metapb_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   61,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

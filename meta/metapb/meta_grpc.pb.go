@@ -26,6 +26,7 @@ const (
 	Meta_GetBucket_FullMethodName             = "/wolke.meta.v1.Meta/GetBucket"
 	Meta_DeleteBucket_FullMethodName          = "/wolke.meta.v1.Meta/DeleteBucket"
 	Meta_ListBuckets_FullMethodName           = "/wolke.meta.v1.Meta/ListBuckets"
+	Meta_SetBucketVersioning_FullMethodName   = "/wolke.meta.v1.Meta/SetBucketVersioning"
 	Meta_PutObject_FullMethodName             = "/wolke.meta.v1.Meta/PutObject"
 	Meta_GetObject_FullMethodName             = "/wolke.meta.v1.Meta/GetObject"
 	Meta_DeleteObject_FullMethodName          = "/wolke.meta.v1.Meta/DeleteObject"
@@ -60,6 +61,7 @@ type MetaClient interface {
 	GetBucket(ctx context.Context, in *GetBucketRequest, opts ...grpc.CallOption) (*GetBucketResponse, error)
 	DeleteBucket(ctx context.Context, in *DeleteBucketRequest, opts ...grpc.CallOption) (*DeleteBucketResponse, error)
 	ListBuckets(ctx context.Context, in *ListBucketsRequest, opts ...grpc.CallOption) (*ListBucketsResponse, error)
+	SetBucketVersioning(ctx context.Context, in *SetBucketVersioningRequest, opts ...grpc.CallOption) (*SetBucketVersioningResponse, error)
 	PutObject(ctx context.Context, in *PutObjectRequest, opts ...grpc.CallOption) (*PutObjectResponse, error)
 	GetObject(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*GetObjectResponse, error)
 	DeleteObject(ctx context.Context, in *DeleteObjectRequest, opts ...grpc.CallOption) (*DeleteObjectResponse, error)
@@ -125,6 +127,16 @@ func (c *metaClient) ListBuckets(ctx context.Context, in *ListBucketsRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListBucketsResponse)
 	err := c.cc.Invoke(ctx, Meta_ListBuckets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) SetBucketVersioning(ctx context.Context, in *SetBucketVersioningRequest, opts ...grpc.CallOption) (*SetBucketVersioningResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBucketVersioningResponse)
+	err := c.cc.Invoke(ctx, Meta_SetBucketVersioning_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +364,7 @@ type MetaServer interface {
 	GetBucket(context.Context, *GetBucketRequest) (*GetBucketResponse, error)
 	DeleteBucket(context.Context, *DeleteBucketRequest) (*DeleteBucketResponse, error)
 	ListBuckets(context.Context, *ListBucketsRequest) (*ListBucketsResponse, error)
+	SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error)
 	PutObject(context.Context, *PutObjectRequest) (*PutObjectResponse, error)
 	GetObject(context.Context, *GetObjectRequest) (*GetObjectResponse, error)
 	DeleteObject(context.Context, *DeleteObjectRequest) (*DeleteObjectResponse, error)
@@ -394,6 +407,9 @@ func (UnimplementedMetaServer) DeleteBucket(context.Context, *DeleteBucketReques
 }
 func (UnimplementedMetaServer) ListBuckets(context.Context, *ListBucketsRequest) (*ListBucketsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBuckets not implemented")
+}
+func (UnimplementedMetaServer) SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetBucketVersioning not implemented")
 }
 func (UnimplementedMetaServer) PutObject(context.Context, *PutObjectRequest) (*PutObjectResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutObject not implemented")
@@ -547,6 +563,24 @@ func _Meta_ListBuckets_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MetaServer).ListBuckets(ctx, req.(*ListBucketsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_SetBucketVersioning_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBucketVersioningRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).SetBucketVersioning(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_SetBucketVersioning_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).SetBucketVersioning(ctx, req.(*SetBucketVersioningRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -951,6 +985,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListBuckets",
 			Handler:    _Meta_ListBuckets_Handler,
+		},
+		{
+			MethodName: "SetBucketVersioning",
+			Handler:    _Meta_SetBucketVersioning_Handler,
 		},
 		{
 			MethodName: "PutObject",

@@ -1,0 +1,110 @@
+package nbd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// conn is one client connection; the handshake state lives here.
+type conn struct {
+	s      *Server
+	raw    net.Conn // the TCP connection
+	nc     net.Conn // raw, or the TLS connection on top of it
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	log    *slog.Logger
+	cancel context.CancelFunc
+	phase  string // for logs: greeting, options, transmission
+
+	dlMu      sync.Mutex
+	phaseDL   time.Time // the deadline the protocol phase wants
+	stopRead  time.Time // set once the server stops
+	stopWrite time.Time
+	stopping  atomic.Bool
+
+	// negotiation state
+	noZeroes   bool
+	tls        bool
+	structured bool
+	metaOn     bool   // base:allocation selected
+	metaExport string // for the export named here
+}
+
+func newConn(s *Server, nc net.Conn, cancel context.CancelFunc) *conn {
+	return &conn{
+		s:      s,
+		raw:    nc,
+		nc:     nc,
+		br:     bufio.NewReaderSize(nc, 64<<10),
+		bw:     bufio.NewWriterSize(nc, 64<<10),
+		log:    s.log.With("remote", nc.RemoteAddr().String()),
+		cancel: cancel,
+		phase:  "greeting",
+	}
+}
+
+// setDeadline sets the phase's deadline for reads and writes (zero: none),
+// never later than the shutdown deadlines.
+func (c *conn) setDeadline(t time.Time) {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.phaseDL = t
+	c.applyLocked()
+}
+
+func (c *conn) applyLocked() {
+	earliest := func(a, b time.Time) time.Time {
+		if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+			return b
+		}
+		return a
+	}
+	_ = c.raw.SetReadDeadline(earliest(c.phaseDL, c.stopRead))
+	_ = c.raw.SetWriteDeadline(earliest(c.phaseDL, c.stopWrite))
+}
+
+// beginStop is called once when the server stops: new requests are
+// refused, reading ends after grace, and a client that does not read its
+// replies cannot hold the shutdown for more than another grace.
+func (c *conn) beginStop(grace time.Duration) {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.stopping.Store(true)
+	c.stopRead = time.Now().Add(grace)
+	c.stopWrite = c.stopRead.Add(grace)
+	c.applyLocked()
+}
+
+// kill closes the connection at once and cancels backend calls.
+func (c *conn) kill() {
+	c.cancel()
+	_ = c.raw.Close()
+}
+
+func (c *conn) readFull(p []byte) error {
+	_, err := io.ReadFull(c.br, p)
+	return err
+}
+
+func (c *conn) discard(n int64) error {
+	_, err := io.CopyN(io.Discard, c.br, n)
+	return err
+}
+
+// isDisconnect reports errors meaning the peer went away or time ran out.
+func isDisconnect(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}

@@ -1,0 +1,300 @@
+package nbd
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// session is the transmission phase of one connection.
+type session struct {
+	c          *conn
+	exp        Export
+	info       ExportInfo
+	size       int64
+	minB, maxB uint32
+	readOnly   bool
+	structured bool
+	metaOn     bool
+
+	wmu    sync.Mutex // serializes reply frames
+	broken atomic.Bool
+	sem    chan struct{} // bounds the requests running at once
+	budget *budget       // bounds the READ/WRITE buffer bytes held at once
+	wg     sync.WaitGroup
+}
+
+func (c *conn) newSession(exp Export, info ExportInfo, name string) *session {
+	minB, _, maxB := c.s.blockSizes(info)
+	if info.Name == "" {
+		info.Name = name
+	}
+	return &session{
+		c:          c,
+		exp:        exp,
+		info:       info,
+		size:       exp.Size(),
+		minB:       minB,
+		maxB:       maxB,
+		readOnly:   c.s.cfg.ReadOnly || info.ReadOnly,
+		structured: c.structured,
+		metaOn:     c.metaOn && c.metaExport == name,
+		sem:        make(chan struct{}, c.s.cfg.Workers),
+		budget:     newBudget(c.s.cfg.MaxBufferBytes),
+	}
+}
+
+type request struct {
+	flags  uint16
+	typ    uint16
+	cookie uint64
+	off    uint64
+	length uint32
+}
+
+// run reads requests until NBD_CMD_DISC, an error or the end of a
+// shutdown grace, then finishes the requests in flight and closes.
+func (ss *session) run(ctx context.Context) {
+	c := ss.c
+	defer func() {
+		ss.wg.Wait()
+		if err := ss.exp.Close(); err != nil {
+			c.log.Warn("nbd export close failed", "export", ss.info.Name, "error", err)
+		}
+		if c.tls {
+			_ = c.nc.Close() // sends close_notify
+		}
+	}()
+	var h [requestSize]byte
+	for {
+		if err := c.readFull(h[:]); err != nil {
+			if !ss.broken.Load() {
+				c.log.Info("nbd connection ended without NBD_CMD_DISC", "error", err)
+			}
+			return
+		}
+		if m := binary.BigEndian.Uint32(h[0:]); m != magicRequest {
+			c.log.Warn("nbd bad request magic; disconnecting", "magic", m)
+			return
+		}
+		req := request{
+			flags:  binary.BigEndian.Uint16(h[4:]),
+			typ:    binary.BigEndian.Uint16(h[6:]),
+			cookie: binary.BigEndian.Uint64(h[8:]),
+			off:    binary.BigEndian.Uint64(h[16:]),
+			length: binary.BigEndian.Uint32(h[24:]),
+		}
+		c.s.m.requests.WithLabelValues(commandName(req.typ)).Inc()
+		if req.typ == cmdDisc {
+			c.log.Debug("nbd client disconnected")
+			return
+		}
+		var payload []byte
+		var cost int64 // buffer bytes this request holds until answered
+		if req.typ == cmdWrite || req.typ == cmdRead {
+			cost = int64(min(req.length, ss.maxB))
+		}
+		if req.typ == cmdWrite {
+			if req.length > ss.maxB {
+				// Stay in step with the stream: drop the payload.
+				if err := c.discard(int64(req.length)); err != nil {
+					return
+				}
+				ss.replyError(req, errnoEINVAL, "write larger than the maximum block size")
+				continue
+			}
+			ss.budget.acquire(cost)
+			payload = make([]byte, req.length)
+			if err := c.readFull(payload); err != nil {
+				ss.budget.release(cost)
+				c.log.Info("nbd connection ended inside a write", "error", err)
+				return
+			}
+		}
+		e, msg := ss.check(req)
+		if c.stopping.Load() {
+			e, msg = errnoESHUTDOWN, "server is shutting down"
+		}
+		if e != errnoOK {
+			if req.typ == cmdWrite {
+				ss.budget.release(cost)
+			}
+			ss.replyError(req, e, msg)
+			continue
+		}
+		if req.typ == cmdRead {
+			ss.budget.acquire(cost)
+		}
+		ss.sem <- struct{}{}
+		ss.wg.Add(1)
+		c.s.m.inflight.Inc()
+		go func() {
+			defer func() {
+				c.s.m.inflight.Dec()
+				<-ss.sem
+				ss.budget.release(cost)
+				ss.wg.Done()
+			}()
+			ss.do(ctx, req, payload)
+		}()
+	}
+}
+
+// allowedFlags lists the command flags each command accepts. FUA is valid
+// on every command once negotiated.
+func allowedFlags(typ uint16) uint16 {
+	switch typ {
+	case cmdWriteZeroes:
+		return cflagFUA | cflagNoHole
+	case cmdBlockStatus:
+		return cflagFUA | cflagReqOne
+	default:
+		return cflagFUA
+	}
+}
+
+// check validates a request before it runs; it returns the errno to
+// answer with, or errnoOK.
+func (ss *session) check(r request) (uint32, string) {
+	switch r.typ {
+	case cmdRead, cmdWrite, cmdFlush, cmdTrim, cmdCache, cmdWriteZeroes, cmdBlockStatus:
+	case cmdResize:
+		return errnoENOTSUP, "resize is not supported"
+	default:
+		return errnoEINVAL, "unknown command"
+	}
+	if r.flags&^allowedFlags(r.typ) != 0 {
+		return errnoEINVAL, "command flag not valid for this command"
+	}
+	writes := r.typ == cmdWrite || r.typ == cmdTrim || r.typ == cmdWriteZeroes
+	if writes && ss.readOnly {
+		return errnoEPERM, "export is read-only"
+	}
+	if r.typ == cmdFlush {
+		return errnoOK, ""
+	}
+	if r.typ == cmdBlockStatus && !ss.metaOn {
+		return errnoEINVAL, "no metadata context negotiated"
+	}
+	if r.off > uint64(ss.size) || uint64(r.length) > uint64(ss.size)-r.off {
+		if r.typ == cmdWrite || r.typ == cmdWriteZeroes {
+			return errnoENOSPC, "write past the end of the export"
+		}
+		return errnoEINVAL, "request past the end of the export"
+	}
+	mb := uint64(ss.minB)
+	if r.off%mb != 0 || (r.typ != cmdBlockStatus && uint64(r.length)%mb != 0) {
+		return errnoEINVAL, "request not aligned to the minimum block size"
+	}
+	if r.typ == cmdBlockStatus && r.length == 0 {
+		return errnoEINVAL, "empty block status request"
+	}
+	switch r.typ {
+	case cmdRead, cmdWrite, cmdCache, cmdWriteZeroes:
+		if r.length > ss.maxB {
+			return errnoEINVAL, "request larger than the maximum block size"
+		}
+	}
+	return errnoOK, ""
+}
+
+// cacher is an optional Export method for NBD_CMD_CACHE (prefetch).
+type cacher interface {
+	Cache(ctx context.Context, off, n int64) error
+}
+
+// do runs one validated request and sends its reply.
+func (ss *session) do(ctx context.Context, r request, payload []byte) {
+	off, n := int64(r.off), int64(r.length)
+	fua := r.flags&cflagFUA != 0
+	if n == 0 && r.typ != cmdFlush {
+		// Nothing to do; exports never see empty ranges.
+		if r.typ == cmdRead {
+			ss.replyRead(r, nil)
+		} else {
+			ss.replySimple(r.cookie, errnoOK)
+		}
+		return
+	}
+	var err error
+	switch r.typ {
+	case cmdRead:
+		buf := make([]byte, n)
+		if err = ss.exp.ReadAt(ctx, buf, off); err == nil {
+			ss.c.s.m.bytesRead.Add(float64(n))
+			ss.replyRead(r, buf)
+			return
+		}
+	case cmdWrite:
+		if err = ss.exp.WriteAt(ctx, payload, off, fua); err == nil {
+			ss.c.s.m.bytesWrite.Add(float64(n))
+		}
+	case cmdFlush:
+		err = ss.exp.Flush(ctx)
+	case cmdTrim:
+		if err = ss.exp.Trim(ctx, off, n); err == nil && fua {
+			err = ss.exp.Flush(ctx)
+		}
+	case cmdWriteZeroes:
+		if err = ss.exp.Zero(ctx, off, n, r.flags&cflagNoHole != 0); err == nil && fua {
+			err = ss.exp.Flush(ctx)
+		}
+	case cmdCache:
+		if ch, ok := ss.exp.(cacher); ok {
+			err = ch.Cache(ctx, off, n)
+		}
+	case cmdBlockStatus:
+		var ext []Extent
+		if ext, err = ss.exp.BlockStatus(ctx, off, n); err == nil {
+			if d := descriptors(ext, n, r.flags&cflagReqOne != 0); len(d) > 0 {
+				ss.replyBlockStatus(r, d)
+				return
+			}
+			err = errs.E("nbd.BlockStatus", errs.Internal, "export described no extent")
+		}
+	}
+	if err != nil {
+		e := errnoOf(err)
+		ss.c.log.Warn("nbd request failed", "command", commandName(r.typ), "offset", off,
+			"length", n, "errno", errnoName(e), "error", err)
+		ss.replyError(r, e, "")
+		return
+	}
+	ss.replySimple(r.cookie, errnoOK)
+}
+
+// descriptors turns extents into base:allocation descriptors covering at
+// most n bytes, merging neighbours with equal flags.
+func descriptors(ext []Extent, n int64, one bool) []uint32 {
+	var d []uint32
+	left := n
+	for _, e := range ext {
+		if left == 0 {
+			break
+		}
+		l := min(e.Length, left)
+		if l <= 0 {
+			break // a malformed answer ends the list
+		}
+		var f uint32
+		if e.Hole {
+			f |= stateHole
+		}
+		if e.Zero {
+			f |= stateZero
+		}
+		left -= l
+		if k := len(d); k > 0 && d[k-1] == f && uint64(d[k-2])+uint64(l) <= 0xffffffff {
+			d[k-2] += uint32(l)
+			continue
+		}
+		d = append(d, uint32(l), f)
+	}
+	if one && len(d) > 2 {
+		d = d[:2]
+	}
+	return d
+}

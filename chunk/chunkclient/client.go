@@ -1,0 +1,241 @@
+// Package chunkclient talks to chunk servers: it writes, reads and deletes
+// shards (chunks) on disks, finding each disk's server with a resolver. It
+// keeps pooled keep-alive connections, checks a CRC32C end to end in both
+// directions, and reports errors by kind: errs.NotFound, errs.Corrupt,
+// errs.Unavailable (connection failures and timeouts), and so on.
+package chunkclient
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wolke-cloud/wolke/chunk/internal/wire"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// Options tune a client. Zero values take the defaults.
+type Options struct {
+	// Timeout bounds one request, body included (default 30s).
+	Timeout time.Duration
+	// DialTimeout bounds connecting (default 5s).
+	DialTimeout time.Duration
+	// MaxIdleConnsPerHost is the keep-alive pool per server (default 64).
+	MaxIdleConnsPerHost int
+	// Transport replaces the client's own pooled transport.
+	Transport http.RoundTripper
+}
+
+// Resolver returns the address (host:port) of the server holding diskID.
+type Resolver func(ctx context.Context, diskID string) (addr string, err error)
+
+// Client is a chunk server client, safe for concurrent use.
+type Client struct {
+	resolve Resolver
+	hc      *http.Client
+	own     *http.Transport // nil when Options.Transport was given
+	timeout time.Duration
+}
+
+// New returns a client that finds servers with resolve.
+func New(resolve func(ctx context.Context, diskID string) (addr string, err error), opts Options) *Client {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.MaxIdleConnsPerHost <= 0 {
+		opts.MaxIdleConnsPerHost = 64
+	}
+	c := &Client{resolve: resolve, timeout: opts.Timeout}
+	rt := opts.Transport
+	if rt == nil {
+		c.own = &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          0, // no global cap; the per-host pool bounds it
+			MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: opts.Timeout,
+			DisableCompression:    true,
+			ForceAttemptHTTP2:     false,
+		}
+		rt = c.own
+	}
+	c.hc = &http.Client{Transport: rt}
+	return c
+}
+
+// Close drops the pooled connections.
+func (c *Client) Close() {
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+}
+
+// WriteShard stores data as chunkID on diskID; it is durable on return.
+func (c *Client) WriteShard(ctx context.Context, diskID, chunkID string, data []byte) error {
+	const op = "chunkclient.WriteShard"
+	crc := wire.FormatCRC(wire.CRC32C(data))
+	hdr := http.Header{
+		wire.HeaderCRC: {crc},
+		// Rewriting a chunk with the same bytes is harmless: let the
+		// transport retry on a keep-alive connection the server closed.
+		"Idempotency-Key": {crc},
+	}
+	resp, cancel, err := c.do(ctx, op, http.MethodPut, diskID, chunkID, "", hdr, data)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	drain(resp)
+	return nil
+}
+
+// ReadShard returns the whole chunk.
+func (c *Client) ReadShard(ctx context.Context, diskID, chunkID string) ([]byte, error) {
+	return c.read(ctx, "chunkclient.ReadShard", diskID, chunkID, "")
+}
+
+// ReadShardRange returns n bytes of the chunk from offset off.
+func (c *Client) ReadShardRange(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, error) {
+	q := wire.QueryOffset + "=" + strconv.FormatInt(off, 10) + "&" + wire.QueryLength + "=" + strconv.FormatInt(n, 10)
+	return c.read(ctx, "chunkclient.ReadShardRange", diskID, chunkID, q)
+}
+
+// DeleteShard removes the chunk; errs.NotFound if it is not there.
+func (c *Client) DeleteShard(ctx context.Context, diskID, chunkID string) error {
+	resp, cancel, err := c.do(ctx, "chunkclient.DeleteShard", http.MethodDelete, diskID, chunkID, "", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	drain(resp)
+	return nil
+}
+
+// StatShard returns the chunk's length and CRC32C without reading it.
+func (c *Client) StatShard(ctx context.Context, diskID, chunkID string) (length int64, crc uint32, err error) {
+	const op = "chunkclient.StatShard"
+	resp, cancel, err := c.do(ctx, op, http.MethodHead, diskID, chunkID, "", nil, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cancel()
+	drain(resp)
+	length, err = strconv.ParseInt(resp.Header.Get(wire.HeaderLength), 10, 64)
+	if err != nil {
+		return 0, 0, errs.E(op, errs.Internal, "bad length header", err)
+	}
+	if crc, err = wire.ParseCRC(resp.Header.Get(wire.HeaderCRC)); err != nil {
+		return 0, 0, errs.E(op, errs.Internal, err)
+	}
+	return length, crc, nil
+}
+
+// read GETs a chunk and checks its CRC32C; bytes damaged in transit are
+// fetched once more before the mismatch is reported as errs.Corrupt.
+func (c *Client) read(ctx context.Context, op, diskID, chunkID, query string) ([]byte, error) {
+	data, transit, err := c.readOnce(ctx, op, diskID, chunkID, query)
+	if transit {
+		data, _, err = c.readOnce(ctx, op, diskID, chunkID, query)
+	}
+	return data, err
+}
+
+// readOnce reports transit=true when the bytes arrived damaged.
+func (c *Client) readOnce(ctx context.Context, op, diskID, chunkID, query string) (data []byte, transit bool, err error) {
+	resp, cancel, err := c.do(ctx, op, http.MethodGet, diskID, chunkID, query, nil, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	want, err := wire.ParseCRC(resp.Header.Get(wire.HeaderCRC))
+	if err != nil {
+		return nil, false, errs.E(op, errs.Internal, "response without a valid CRC", err)
+	}
+	if resp.ContentLength >= 0 {
+		data = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, data)
+	} else {
+		data, err = io.ReadAll(resp.Body)
+	}
+	if err != nil {
+		return nil, false, c.transportErr(ctx, op, err)
+	}
+	if got := wire.CRC32C(data); got != want {
+		return nil, true, errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: received CRC32C %s, server sent %s",
+			diskID, chunkID, wire.FormatCRC(got), wire.FormatCRC(want))
+	}
+	return data, false, nil
+}
+
+// do sends one request and returns a 2xx response, whose body the caller
+// closes before calling cancel; any other status becomes an error of the
+// kind the server reported.
+func (c *Client) do(ctx context.Context, op, method, diskID, chunkID, query string, hdr http.Header, body []byte) (*http.Response, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, errs.E(op, errs.Canceled, err)
+	}
+	if !wire.ValidID(diskID) || !wire.ValidID(chunkID) {
+		return nil, nil, errs.Errorf(op, errs.Invalid, "bad disk id %q or chunk id %q", diskID, chunkID)
+	}
+	addr, err := c.resolve(ctx, diskID)
+	if err != nil {
+		kind := errs.KindOf(err)
+		if kind == errs.Other {
+			kind = errs.Unavailable
+		}
+		return nil, nil, errs.E(op, kind, "resolving disk "+diskID, err)
+	}
+	u := "http://" + addr + wire.ChunkPath(diskID, chunkID)
+	if query != "" {
+		u += "?" + query
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+	if err != nil {
+		cancel()
+		return nil, nil, errs.E(op, errs.Invalid, err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, c.transportErr(ctx, op, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		cancel()
+		kind := wire.Kind(resp.StatusCode, resp.Header.Get(wire.HeaderKind))
+		return nil, nil, errs.E(op, kind, "disk "+diskID+" chunk "+chunkID+": "+string(bytes.TrimSpace(msg)))
+	}
+	return resp, cancel, nil
+}
+
+// transportErr classifies a failure to talk to the server: the caller's
+// own cancellation is Canceled, anything else (refused, reset, timed out)
+// Unavailable.
+func (c *Client) transportErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+	return errs.E(op, errs.Unavailable, err)
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+}

@@ -1,0 +1,97 @@
+package chunk
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/chunk/store"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// DefaultDiskSize is the size of a disk file created when DiskConfig.Size is 0.
+const DefaultDiskSize = 8 << 30
+
+// Config configures a chunk server.
+type Config struct {
+	ID        string // server id
+	Zone      string // availability zone of every disk of this server
+	ClusterID string // disks of other clusters are refused
+	Disks     []DiskConfig
+
+	// MaxChunkSize bounds a PUT body (default and ceiling: store.MaxChunkSize).
+	MaxChunkSize int64
+	// ShutdownTimeout bounds how long Serve waits for requests in flight
+	// when its context ends (default 10s).
+	ShutdownTimeout time.Duration
+}
+
+// DiskConfig names one disk.
+type DiskConfig struct {
+	// Path is a block device or a file standing in for one. A missing file
+	// is created (sparse, Size bytes) and formatted as a new disk.
+	Path string
+	// Size of a file created for a missing Path (default DefaultDiskSize);
+	// ignored for existing disks.
+	Size int64
+	// IndexDir holds the disk's index (default Path + ".index"; required for
+	// block devices).
+	IndexDir string
+	// Format allows formatting an existing file or device that carries no
+	// Wolke superblock. Without it such a disk is refused.
+	Format bool
+}
+
+// SetDefaults fills the zero fields.
+func (c *Config) SetDefaults() {
+	if c.MaxChunkSize == 0 {
+		c.MaxChunkSize = store.MaxChunkSize
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	for i := range c.Disks {
+		d := &c.Disks[i]
+		if d.Size == 0 {
+			d.Size = DefaultDiskSize
+		}
+		if d.IndexDir == "" && d.Path != "" {
+			d.IndexDir = d.Path + ".index"
+		}
+	}
+}
+
+// Validate reports the first problem with a defaulted config.
+func (c Config) Validate() error {
+	const op = "chunk.Config"
+	bad := func(format string, args ...any) error {
+		return errs.E(op, errs.Invalid, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.ID == "":
+		return bad("server id is empty")
+	case c.ClusterID == "":
+		return bad("cluster id is empty")
+	case len(c.Disks) == 0:
+		return bad("no disks")
+	case c.MaxChunkSize <= 0 || c.MaxChunkSize > store.MaxChunkSize:
+		return bad("max chunk size %d outside (0, %d]", c.MaxChunkSize, store.MaxChunkSize)
+	case c.ShutdownTimeout < 0:
+		return bad("negative shutdown timeout")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Disks {
+		switch {
+		case d.Path == "":
+			return bad("disk %d: empty path", i)
+		case seen[d.Path]:
+			return bad("disk %s listed twice", d.Path)
+		case d.Size < 64*disk.BlockSize || d.Size%disk.BlockSize != 0:
+			return bad("disk %s: size %d is not a multiple of %d of at least %d", d.Path, d.Size, disk.BlockSize, 64*disk.BlockSize)
+		case d.IndexDir == d.Path:
+			return bad("disk %s: index dir is the disk itself", d.Path)
+		}
+		seen[d.Path] = true
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package disk_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/chunk/disk/disktest"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+func TestMemory(t *testing.T) {
+	disktest.Run(t, func(t *testing.T, size int64) disk.Disk {
+		d, err := disk.NewMemory(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}
+
+func TestFile(t *testing.T) {
+	disktest.RunPersistent(t,
+		func(t *testing.T, size int64) disk.Disk {
+			d, err := disk.CreateFile(filepath.Join(t.TempDir(), "disk"), size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		func(t *testing.T, d disk.Disk) disk.Disk {
+			path := d.(*disk.Device).Path()
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d2, err := disk.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d2
+		})
+}
+
+// TestBlock runs the suite on a loop device over a sparse file; tests run as
+// root, and a missing losetup is a failure, not a skip.
+func TestBlock(t *testing.T) {
+	disktest.RunPersistent(t,
+		func(t *testing.T, size int64) disk.Disk {
+			dev := loopDevice(t, size)
+			d, err := disk.OpenBlock(dev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.Direct() {
+				t.Fatal("a block device was opened without O_DIRECT")
+			}
+			return d
+		},
+		func(t *testing.T, d disk.Disk) disk.Disk {
+			path := d.(*disk.Device).Path()
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d2, err := disk.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d2
+		})
+}
+
+func loopDevice(t *testing.T, size int64) string {
+	t.Helper()
+	backing := filepath.Join(t.TempDir(), "backing")
+	if err := os.WriteFile(backing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, size); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", backing).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v: %s", dev, err, out)
+		}
+	})
+	return dev
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing")
+	if err := os.WriteFile(existing, make([]byte, disk.BlockSize), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tiny := filepath.Join(dir, "tiny")
+	if err := os.WriteFile(tiny, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		open func() (*disk.Device, error)
+		kind errs.Kind
+	}{
+		{"missing", func() (*disk.Device, error) { return disk.Open(filepath.Join(dir, "nope")) }, errs.NotFound},
+		{"create existing", func() (*disk.Device, error) { return disk.CreateFile(existing, 1<<20) }, errs.Exists},
+		{"unaligned size", func() (*disk.Device, error) { return disk.CreateFile(filepath.Join(dir, "x"), 1000) }, errs.Invalid},
+		{"smaller than a block", func() (*disk.Device, error) { return disk.OpenFile(tiny) }, errs.Invalid},
+		{"file as block device", func() (*disk.Device, error) { return disk.OpenBlock(existing) }, errs.Invalid},
+		{"directory", func() (*disk.Device, error) { return disk.Open(dir) }, errs.Invalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := c.open()
+			if err == nil {
+				_ = d.Close()
+			}
+			if !errs.Is(err, c.kind) {
+				t.Fatalf("err = %v, want kind %v", err, c.kind)
+			}
+		})
+	}
+}

@@ -1,0 +1,292 @@
+// Package disktest is the one test suite every disk.Disk implementation
+// passes.
+package disktest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// Size is the disk size the suite asks for.
+const Size = 1 << 20
+
+// Opener returns a fresh, zeroed disk of size bytes; the suite closes it.
+type Opener func(t *testing.T, size int64) disk.Disk
+
+// Reopener closes d and opens the same device again.
+type Reopener func(t *testing.T, d disk.Disk) disk.Disk
+
+// Run runs the suite against the disks open returns.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, d disk.Disk)
+	}{
+		{"Geometry", testGeometry},
+		{"RoundTrip", testRoundTrip},
+		{"Unaligned", testUnaligned},
+		{"OutOfRange", testOutOfRange},
+		{"UnalignedMemory", testUnalignedMemory},
+		{"Discard", testDiscard},
+		{"Concurrent", testConcurrent},
+		{"Canceled", testCanceled},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := open(t, Size)
+			t.Cleanup(func() { _ = d.Close() })
+			tc.fn(t, d)
+		})
+	}
+}
+
+// RunPersistent runs the suite and also checks that written data survives
+// closing and reopening the device.
+func RunPersistent(t *testing.T, open Opener, reopen Reopener) {
+	Run(t, open)
+	t.Run("Persistence", func(t *testing.T) {
+		ctx := context.Background()
+		d := open(t, Size)
+		want := pattern(3*disk.BlockSize, 7)
+		mustWrite(t, d, want, 5*disk.BlockSize)
+		if err := d.Sync(ctx); err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		d = reopen(t, d)
+		t.Cleanup(func() { _ = d.Close() })
+		if d.Size() != Size {
+			t.Fatalf("Size after reopen = %d, want %d", d.Size(), Size)
+		}
+		if got := mustRead(t, d, len(want), 5*disk.BlockSize); !bytes.Equal(got, want) {
+			t.Fatal("data changed across close/reopen")
+		}
+	})
+}
+
+func pattern(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	p := disk.AlignedBuffer(n)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	return p
+}
+
+func mustWrite(t *testing.T, d disk.Disk, p []byte, off int64) {
+	t.Helper()
+	if err := d.WriteAt(context.Background(), p, off); err != nil {
+		t.Fatalf("WriteAt(%d bytes, %d): %v", len(p), off, err)
+	}
+}
+
+func mustRead(t *testing.T, d disk.Disk, n int, off int64) []byte {
+	t.Helper()
+	p := disk.AlignedBuffer(n)
+	if err := d.ReadAt(context.Background(), p, off); err != nil {
+		t.Fatalf("ReadAt(%d bytes, %d): %v", n, off, err)
+	}
+	return p
+}
+
+func testGeometry(t *testing.T, d disk.Disk) {
+	if d.Size() != Size {
+		t.Fatalf("Size = %d, want %d", d.Size(), Size)
+	}
+	if bs := d.BlockSize(); bs <= 0 || disk.BlockSize%bs != 0 {
+		t.Fatalf("BlockSize = %d, want a divisor of %d", bs, disk.BlockSize)
+	}
+	if got := mustRead(t, d, disk.BlockSize, Size-disk.BlockSize); !bytes.Equal(got, make([]byte, disk.BlockSize)) {
+		t.Fatal("a fresh disk does not read back zeros")
+	}
+}
+
+func testRoundTrip(t *testing.T, d disk.Disk) {
+	cases := []struct {
+		off int64
+		n   int
+	}{
+		{0, disk.BlockSize},
+		{disk.BlockSize, 2 * disk.BlockSize},
+		{64 * disk.BlockSize, 16 * disk.BlockSize},
+		{Size - disk.BlockSize, disk.BlockSize},
+		{0, 0},
+	}
+	for i, c := range cases {
+		want := pattern(c.n, uint64(i))
+		mustWrite(t, d, want, c.off)
+		if got := mustRead(t, d, c.n, c.off); !bytes.Equal(got, want) {
+			t.Fatalf("case %d: read back differs from write at %d", i, c.off)
+		}
+	}
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	// The neighbours of a write are untouched.
+	mustWrite(t, d, pattern(disk.BlockSize, 99), 200*disk.BlockSize)
+	for _, off := range []int64{199 * disk.BlockSize, 201 * disk.BlockSize} {
+		if got := mustRead(t, d, disk.BlockSize, off); !bytes.Equal(got, make([]byte, disk.BlockSize)) {
+			t.Fatalf("block at %d changed by a neighbouring write", off)
+		}
+	}
+}
+
+func testUnaligned(t *testing.T, d disk.Disk) {
+	ctx := context.Background()
+	cases := []struct {
+		off int64
+		n   int
+	}{
+		{1, disk.BlockSize},
+		{disk.BlockSize / 2, disk.BlockSize},
+		{0, 100},
+		{0, disk.BlockSize + 1},
+		{-disk.BlockSize, disk.BlockSize},
+	}
+	for _, c := range cases {
+		p := disk.AlignedBuffer(c.n)
+		if err := d.WriteAt(ctx, p, c.off); !errs.Is(err, errs.Invalid) {
+			t.Errorf("WriteAt(%d bytes, %d) = %v, want Invalid", c.n, c.off, err)
+		}
+		if err := d.ReadAt(ctx, p, c.off); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ReadAt(%d bytes, %d) = %v, want Invalid", c.n, c.off, err)
+		}
+		if err := d.Discard(ctx, c.off, int64(c.n)); !errs.Is(err, errs.Invalid) {
+			t.Errorf("Discard(%d, %d) = %v, want Invalid", c.off, c.n, err)
+		}
+	}
+}
+
+func testOutOfRange(t *testing.T, d disk.Disk) {
+	ctx := context.Background()
+	cases := []struct {
+		off int64
+		n   int
+	}{
+		{Size, disk.BlockSize},
+		{Size - disk.BlockSize, 2 * disk.BlockSize},
+		{2 * Size, disk.BlockSize},
+	}
+	for _, c := range cases {
+		p := pattern(c.n, 1)
+		if err := d.WriteAt(ctx, p, c.off); !errs.Is(err, errs.Invalid) {
+			t.Errorf("WriteAt(%d bytes, %d) = %v, want Invalid", c.n, c.off, err)
+		}
+		if err := d.ReadAt(ctx, p, c.off); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ReadAt(%d bytes, %d) = %v, want Invalid", c.n, c.off, err)
+		}
+		if err := d.Discard(ctx, c.off, int64(c.n)); !errs.Is(err, errs.Invalid) {
+			t.Errorf("Discard(%d, %d) = %v, want Invalid", c.off, c.n, err)
+		}
+	}
+	// A refused write that overlapped the end left the last block alone.
+	if got := mustRead(t, d, disk.BlockSize, Size-disk.BlockSize); !bytes.Equal(got, make([]byte, disk.BlockSize)) {
+		t.Fatal("an out-of-range write changed the last block")
+	}
+}
+
+// testUnalignedMemory: buffers at any address work (implementations that
+// need aligned memory bounce through their own buffer).
+func testUnalignedMemory(t *testing.T, d disk.Disk) {
+	raw := make([]byte, 2*disk.BlockSize+1)
+	p := raw[1:]
+	copy(p, pattern(2*disk.BlockSize, 5))
+	want := bytes.Clone(p)
+	mustWrite(t, d, p, 8*disk.BlockSize)
+	raw2 := make([]byte, 2*disk.BlockSize+3)
+	q := raw2[3:]
+	if err := d.ReadAt(context.Background(), q, 8*disk.BlockSize); err != nil {
+		t.Fatalf("ReadAt into unaligned memory: %v", err)
+	}
+	if !bytes.Equal(q, want) {
+		t.Fatal("unaligned memory round trip differs")
+	}
+}
+
+func testDiscard(t *testing.T, d disk.Disk) {
+	ctx := context.Background()
+	data := pattern(8*disk.BlockSize, 11)
+	mustWrite(t, d, data, 16*disk.BlockSize)
+	if err := d.Sync(ctx); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if err := d.Discard(ctx, 18*disk.BlockSize, 4*disk.BlockSize); err != nil {
+		t.Fatalf("Discard: %v", err)
+	}
+	got := mustRead(t, d, 8*disk.BlockSize, 16*disk.BlockSize)
+	want := bytes.Clone(data)
+	clear(want[2*disk.BlockSize : 6*disk.BlockSize])
+	if !bytes.Equal(got, want) {
+		t.Fatal("after Discard: want zeros in the range and the neighbours intact")
+	}
+	if err := d.Discard(ctx, 0, 0); err != nil {
+		t.Fatalf("empty Discard: %v", err)
+	}
+}
+
+func testConcurrent(t *testing.T, d disk.Disk) {
+	const workers, rounds = 8, 8
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			off := int64(w) * 4 * disk.BlockSize
+			for r := range rounds {
+				want := pattern(4*disk.BlockSize, uint64(w*rounds+r))
+				if err := d.WriteAt(ctx, want, off); err != nil {
+					errc <- err
+					return
+				}
+				got := disk.AlignedBuffer(len(want))
+				if err := d.ReadAt(ctx, got, off); err != nil {
+					errc <- err
+					return
+				}
+				if !bytes.Equal(got, want) {
+					errc <- fmt.Errorf("worker %d round %d: read back differs", w, r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+}
+
+func testCanceled(t *testing.T, d disk.Disk) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := pattern(disk.BlockSize, 1)
+	if err := d.WriteAt(ctx, p, 0); !errs.Is(err, errs.Canceled) {
+		t.Fatalf("WriteAt with a canceled context = %v, want Canceled", err)
+	}
+	if got := mustRead(t, d, disk.BlockSize, 0); !bytes.Equal(got, make([]byte, disk.BlockSize)) {
+		t.Fatal("a canceled write changed the disk")
+	}
+}
+
+func testClosed(t *testing.T, d disk.Disk) {
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	p := disk.AlignedBuffer(disk.BlockSize)
+	if err := d.ReadAt(context.Background(), p, 0); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("ReadAt after Close = %v, want Unavailable", err)
+	}
+	if err := d.WriteAt(context.Background(), p, 0); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("WriteAt after Close = %v, want Unavailable", err)
+	}
+}

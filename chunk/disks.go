@@ -1,0 +1,76 @@
+package chunk
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/chunk/store"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// openDisk brings one configured disk up: a missing file becomes a fresh
+// disk; an existing Wolke disk of this cluster is opened; anything else is
+// refused (or formatted, if the config allows it and it has no superblock).
+func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error) {
+	const op = "chunk.openDisk"
+	opts := store.Options{Logger: s.log.With("path", dc.Path), Registry: s.reg}
+	dev, err := disk.Open(dc.Path)
+	fresh := false
+	var st *store.Store
+	switch {
+	case errs.Is(err, errs.NotFound):
+		if err := os.MkdirAll(filepath.Dir(dc.Path), 0o755); err != nil {
+			return nil, errs.E(op, errs.Internal, err)
+		}
+		if dev, err = disk.CreateFile(dc.Path, dc.Size); err != nil {
+			return nil, err
+		}
+		fresh = true
+		st, err = s.format(ctx, dev, dc, opts)
+		if err != nil {
+			_ = os.Remove(dc.Path)
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if fi, serr := os.Stat(dc.Path); serr == nil && fi.Mode()&os.ModeDevice != 0 && dc.IndexDir == dc.Path+".index" {
+			_ = dev.Close()
+			return nil, errs.Errorf(op, errs.Invalid, "block device %s needs an explicit index dir", dc.Path)
+		}
+		st, err = store.Open(ctx, dev, dc.IndexDir, s.cfg.ClusterID, opts)
+		if errs.Is(err, errs.Invalid) && dc.Format {
+			fresh = true
+			st, err = s.format(ctx, dev, dc, opts)
+		}
+		if err != nil {
+			_ = dev.Close()
+			return nil, errs.E(op, errs.KindOf(err), dc.Path, err)
+		}
+	}
+	status := st.Status()
+	return &diskState{st: st, info: DiskInfo{
+		ID:       status.DiskID,
+		Path:     dc.Path,
+		Zone:     s.cfg.Zone,
+		Fresh:    fresh,
+		Replaced: status.Replaced,
+		Lost:     status.Replaced,
+	}}, nil
+}
+
+func (s *Server) format(ctx context.Context, dev disk.Disk, dc DiskConfig, opts store.Options) (*store.Store, error) {
+	id, err := newDiskID()
+	if err != nil {
+		_ = dev.Close()
+		return nil, err
+	}
+	st, err := store.Format(ctx, dev, dc.IndexDir, s.cfg.ClusterID, id, opts)
+	if err != nil {
+		_ = dev.Close()
+		return nil, err
+	}
+	return st, nil
+}

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// Put stores data as chunk id, replacing any chunk of that id. It returns
+// once the data is synced and the index committed.
+func (s *Store) Put(ctx context.Context, id string, data []byte) error {
+	const op = "store.Put"
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	if len(data) > MaxChunkSize {
+		return errs.Errorf(op, errs.Invalid, "chunk of %d bytes exceeds %d", len(data), MaxChunkSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return errs.E(op, errs.Canceled, err)
+	}
+	if err := s.enter(op); err != nil {
+		return err
+	}
+	defer s.closeMu.RUnlock()
+	o, err := s.write(ctx, id, data)
+	if err != nil {
+		return err
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.release(o.rec.exts)
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		// The commit may still happen; the caller gave up on knowing.
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+}
+
+// write reserves space for data, writes it and returns the index change
+// that makes it visible.
+func (s *Store) write(ctx context.Context, id string, data []byte) (*change, error) {
+	nblocks := blocksFor(int64(len(data)))
+	exts, err := s.reserve(nblocks * disk.BlockSize)
+	if err != nil {
+		return nil, err
+	}
+	buf := data // whole aligned blocks go to the disk as they are
+	if !disk.IsAligned(data) || int64(len(data)) != nblocks*disk.BlockSize {
+		buf = disk.AlignedBuffer(int(nblocks * disk.BlockSize))
+		copy(buf, data)
+	}
+	rec := &record{
+		length:  int64(len(data)),
+		crc:     crc32c(data),
+		created: time.Now().UnixNano(),
+		exts:    exts,
+		blocks:  make([]uint32, nblocks),
+	}
+	for i := range rec.blocks {
+		rec.blocks[i] = crc32c(buf[i*disk.BlockSize : (i+1)*disk.BlockSize])
+	}
+	pos := int64(0)
+	for _, e := range exts {
+		if err := s.d.WriteAt(ctx, buf[pos:pos+e.n], e.off); err != nil {
+			s.release(exts)
+			return nil, errs.E("store.Put", errs.KindOf(err), err)
+		}
+		pos += e.n
+	}
+	return &change{kind: opPut, id: id, rec: rec, done: make(chan error, 1)}, nil
+}
+
+// Get returns the whole chunk id.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+	return s.read(ctx, "store.Get", id, 0, -1)
+}
+
+// GetRange returns n bytes of chunk id from offset off; the range must lie
+// inside the chunk.
+func (s *Store) GetRange(ctx context.Context, id string, off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 {
+		return nil, errs.Errorf("store.GetRange", errs.Invalid, "bad range %d+%d", off, n)
+	}
+	return s.read(ctx, "store.GetRange", id, off, n)
+}
+
+// read returns [off, off+n) of chunk id; n < 0 means the whole chunk.
+func (s *Store) read(ctx context.Context, op, id string, off, n int64) ([]byte, error) {
+	if err := checkID(op, id); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, errs.E(op, errs.Canceled, err)
+	}
+	if err := s.enter(op); err != nil {
+		return nil, err
+	}
+	defer s.closeMu.RUnlock()
+
+	s.gate.RLock()
+	rec, err := s.lookup(id)
+	if err != nil {
+		s.gate.RUnlock()
+		return nil, err
+	}
+	if n < 0 {
+		n = rec.length
+	}
+	if off > rec.length || n > rec.length-off {
+		s.gate.RUnlock()
+		return nil, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
+	}
+	if n == 0 {
+		s.gate.RUnlock()
+		return []byte{}, nil
+	}
+	first := off / disk.BlockSize
+	last := (off + n - 1) / disk.BlockSize
+	buf, err := s.readBlocks(ctx, rec, first, last-first+1)
+	s.gate.RUnlock()
+	if err != nil {
+		return nil, errs.E(op, errs.KindOf(err), err)
+	}
+	for i := int64(0); i <= last-first; i++ {
+		b := buf[i*disk.BlockSize : (i+1)*disk.BlockSize]
+		if crc32c(b) != rec.blocks[first+i] {
+			s.badSum.Inc()
+			s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", first+i)
+			return nil, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, first+i, s.sb.diskID))
+		}
+	}
+	start := off - first*disk.BlockSize
+	return buf[start : start+n], nil
+}
+
+// readBlocks reads count logical blocks of rec starting at block first.
+func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64) ([]byte, error) {
+	buf := disk.AlignedBuffer(int(count * disk.BlockSize))
+	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
+	logical := int64(0)
+	for _, e := range rec.exts {
+		lo, hi := max(logical, want.off), min(logical+e.n, want.end())
+		if lo < hi {
+			dst := buf[lo-want.off : hi-want.off]
+			if err := s.d.ReadAt(ctx, dst, e.off+(lo-logical)); err != nil {
+				return nil, err
+			}
+		}
+		logical += e.n
+		if logical >= want.end() {
+			break
+		}
+	}
+	return buf, nil
+}
+
+// Delete removes chunk id and frees its space; errs.NotFound if absent.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	const op = "store.Delete"
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return errs.E(op, errs.Canceled, err)
+	}
+	if err := s.enter(op); err != nil {
+		return err
+	}
+	defer s.closeMu.RUnlock()
+	o := &change{kind: opDelete, id: id, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+}
+
+// Stat describes chunk id; errs.NotFound if absent.
+func (s *Store) Stat(ctx context.Context, id string) (Info, error) {
+	const op = "store.Stat"
+	if err := checkID(op, id); err != nil {
+		return Info{}, err
+	}
+	if err := s.enter(op); err != nil {
+		return Info{}, err
+	}
+	defer s.closeMu.RUnlock()
+	rec, err := s.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return rec.info(id), nil
+}
+
+// List returns up to limit chunks whose ids start with prefix and sort after
+// after, in id order. A limit ≤ 0 means 1000.
+func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]Info, error) {
+	const op = "store.List"
+	if limit <= 0 {
+		limit = 1000
+	}
+	if err := s.enter(op); err != nil {
+		return nil, err
+	}
+	defer s.closeMu.RUnlock()
+	lower := chunkKey(prefix)
+	if after >= prefix {
+		lower = append(chunkKey(after), 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(chunkKey(prefix))})
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	defer it.Close()
+	var out []Info
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, errs.E(op, errs.Canceled, err)
+		}
+		id := string(it.Key()[len(chunkPrefix):])
+		rec, err := decodeRecord(it.Value())
+		if err != nil {
+			return nil, errs.E(op, errs.Corrupt, "index record of "+id, err)
+		}
+		out = append(out, rec.info(id))
+	}
+	if err := it.Error(); err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	return out, nil
+}
+
+// prefixEnd is the smallest key after every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// lookup reads the index record of id.
+func (s *Store) lookup(id string) (*record, error) {
+	const op = "store.lookup"
+	v, closer, err := s.db.Get(chunkKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, errs.Errorf(op, errs.NotFound, "chunk %s", id)
+	}
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	defer closer.Close()
+	rec, err := decodeRecord(v)
+	if err != nil {
+		return nil, errs.E(op, errs.Corrupt, "index record of "+id, err)
+	}
+	return rec, nil
+}

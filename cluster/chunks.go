@@ -1,0 +1,154 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/wolke-cloud/wolke/chunk"
+	"github.com/wolke-cloud/wolke/control"
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// ChunkEndpoint is what a chunk server publishes in etcd.
+type ChunkEndpoint struct {
+	Addr  string   `json:"addr"`
+	Zone  string   `json:"zone"`
+	Disks []string `json:"disks"`
+}
+
+type chunkProc struct {
+	id  string
+	srv *chunk.Server
+	reg *control.Registration
+	*proc
+}
+
+func (c *Cluster) chunkID(i int) string { return fmt.Sprintf("c%d", i) }
+
+// ChunkDir is where chunk server i keeps its disk files.
+func (c *Cluster) ChunkDir(i int) string { return filepath.Join(c.dir, "chunks", c.chunkID(i)) }
+
+// StartChunk starts chunk server i on its disk files, registers its disks
+// with meta and its address in etcd. A disk file that has gone is replaced
+// by a fresh disk; the disk it replaces is reported lost.
+func (c *Cluster) StartChunk(ctx context.Context, i int) error {
+	for len(c.chunks) <= i {
+		c.chunks = append(c.chunks, nil)
+	}
+	if c.chunks[i] != nil {
+		return errs.Errorf("cluster.StartChunk", errs.Exists, "chunk server %d runs already", i)
+	}
+	id := c.chunkID(i)
+	zone := fmt.Sprintf("z%d", i%c.opts.Zones+1)
+	cfg := chunk.Config{ID: id, Zone: zone, ClusterID: c.st.ClusterID}
+	for d := 0; d < c.opts.DisksPerServer; d++ {
+		cfg.Disks = append(cfg.Disks, chunk.DiskConfig{
+			Path: filepath.Join(c.ChunkDir(i), fmt.Sprintf("disk%d.img", d)),
+			Size: c.opts.DiskSize,
+		})
+	}
+	srv, err := chunk.New(cfg, chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id)})
+	if err != nil {
+		return err
+	}
+	ln, err := c.st.listen(id, "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	p := &chunkProc{id: id, srv: srv}
+	p.proc = goServe(func(ctx context.Context) error {
+		err := srv.Serve(ctx, ln)
+		srv.Close()
+		return err
+	})
+	c.chunks[i] = p
+	if err := registerDisks(ctx, c.mc, c.log, id, zone, srv.Disks()); err != nil {
+		return err
+	}
+	ep := ChunkEndpoint{Addr: ln.Addr().String(), Zone: zone}
+	for _, d := range srv.Disks() {
+		ep.Disks = append(ep.Disks, d.ID)
+	}
+	val, _ := json.Marshal(ep)
+	if p.reg, err = control.Register(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, "chunk", id, val, 5*time.Second); err != nil {
+		return err
+	}
+	return nil
+}
+
+// registerDisks records the server's disks in meta. Disks meta knows on
+// this server that the server no longer has are declared lost, and their
+// places in placement groups go to the server's fresh disks.
+func registerDisks(ctx context.Context, mc metapb.MetaClient, log *slog.Logger, server, zone string, disks []chunk.DiskInfo) error {
+	have := map[string]bool{}
+	var fresh []string
+	for _, d := range disks {
+		have[d.ID] = true
+		if _, err := mc.RegisterDisk(ctx, &metapb.RegisterDiskRequest{Disk: &metapb.Disk{
+			Id: d.ID, Server: server, Zone: zone, Capacity: d.Capacity, State: metapb.DiskState_DISK_STATE_ACTIVE,
+		}}); err != nil {
+			return err
+		}
+		if d.Fresh {
+			fresh = append(fresh, d.ID)
+		}
+	}
+	all, err := mc.ListDisks(ctx, &metapb.ListDisksRequest{})
+	if err != nil {
+		return err
+	}
+	var lost []string
+	for _, d := range all.Disks {
+		if d.Server == server && !have[d.Id] && d.State == metapb.DiskState_DISK_STATE_ACTIVE {
+			lost = append(lost, d.Id)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	groups, err := mc.ListPlacementGroups(ctx, &metapb.ListPlacementGroupsRequest{})
+	if err != nil {
+		return err
+	}
+	for n, old := range lost {
+		log.Warn("disk lost, replaced by a fresh disk", "server", server, "disk", old)
+		if _, err := mc.SetDiskState(ctx, &metapb.SetDiskStateRequest{Id: old, State: metapb.DiskState_DISK_STATE_LOST}); err != nil {
+			return err
+		}
+		if n >= len(fresh) {
+			continue
+		}
+		for _, g := range groups.Groups {
+			for _, member := range g.Disks {
+				if member != old {
+					continue
+				}
+				if _, err := mc.ReplaceDisk(ctx, &metapb.ReplaceDiskRequest{
+					PlacementGroup: g.Id, OldDisk: old, NewDisk: fresh[n], Epoch: g.Epoch,
+				}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// StopChunk stops chunk server i cleanly; its etcd registration goes at once.
+func (c *Cluster) StopChunk(i int) error {
+	if i >= len(c.chunks) || c.chunks[i] == nil {
+		return nil
+	}
+	p := c.chunks[i]
+	c.chunks[i] = nil
+	if p.reg != nil {
+		p.reg.Close()
+	}
+	return p.stop()
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wolke-cloud/wolke/cluster"
+)
+
+func devCmd() *cobra.Command {
+	var (
+		opts     cluster.Options
+		ec       string
+		diskSize string
+		users    []string
+		logLevel string
+		etcd     string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole cloud in one process on 127.0.0.1",
+		Long: `Run the whole cloud in one process: an embedded etcd, meta node(s), chunk
+servers on sparse disk files and the S3 endpoint, all on 127.0.0.1. Data is
+kept under --dir across restarts. Ctrl-C shuts down cleanly.
+
+Root credentials come from --root-access-key/--root-secret-key (or
+WOLKE_ROOT_ACCESS_KEY/WOLKE_ROOT_SECRET_KEY); without them a pair is made on
+first start, kept in the data directory and printed.`,
+		Example: `  wolke dev
+  wolke dev --dir /tmp/w --s3-addr 127.0.0.1:9100 --meta 3 --chunks 8
+  aws --endpoint-url http://127.0.0.1:9000 s3 mb s3://photos`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if opts.DataShards, opts.ParityShards, err = parseEC(ec); err != nil {
+				return err
+			}
+			if opts.DiskSize, err = parseSize(diskSize); err != nil {
+				return fmt.Errorf("--disk-size: %w", err)
+			}
+			for _, u := range users {
+				user, err := parseUser(u)
+				if err != nil {
+					return err
+				}
+				opts.Users = append(opts.Users, user)
+			}
+			if etcd != "" {
+				opts.Etcd = strings.Split(etcd, ",")
+			}
+			if opts.Root.AccessKey == "" {
+				opts.Root.AccessKey = os.Getenv("WOLKE_ROOT_ACCESS_KEY")
+			}
+			if opts.Root.SecretKey == "" {
+				opts.Root.SecretKey = os.Getenv("WOLKE_ROOT_SECRET_KEY")
+			}
+			level, err := parseLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+				return err
+			}
+			logFile, err := os.OpenFile(filepath.Join(opts.Dir, "wolke.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			defer logFile.Close()
+			// Everything goes to DIR/wolke.log; warnings and errors to stderr too.
+			opts.Logger = slog.New(teeHandler{
+				slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: level}),
+				slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}),
+			})
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Starting Wolke in %s ...\n", opts.Dir)
+			start := time.Now()
+			c, err := cluster.Open(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			printBanner(out, c, &opts, time.Since(start))
+			<-cmd.Context().Done()
+			fmt.Fprintln(out, "\nShutting down ...")
+			if err := c.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "Stopped cleanly.")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Dir, "dir", "./wolke-data", "data directory, kept across restarts")
+	f.StringVar(&opts.S3Addr, "s3-addr", "127.0.0.1:9000", "address of the S3 endpoint")
+	f.IntVar(&opts.MetaNodes, "meta", 1, "number of meta (Raft) nodes: 1, 3 or 5")
+	f.IntVar(&opts.ChunkServers, "chunks", 6, "number of chunk servers")
+	f.IntVar(&opts.DisksPerServer, "disks-per-chunk", 1, "disk files per chunk server")
+	f.StringVar(&diskSize, "disk-size", "16GiB", "size of each sparse disk file")
+	f.IntVar(&opts.Zones, "zones", 3, "zone labels spread over the chunk servers")
+	f.StringVar(&ec, "ec", "4+2", "erasure code: data+parity shards")
+	f.StringVar(&opts.Region, "region", "us-east-1", "region the S3 endpoint answers for")
+	f.StringVar(&opts.Root.AccessKey, "root-access-key", "", "root access key (env WOLKE_ROOT_ACCESS_KEY)")
+	f.StringVar(&opts.Root.SecretKey, "root-secret-key", "", "root secret key (env WOLKE_ROOT_SECRET_KEY)")
+	f.StringArrayVar(&users, "user", nil, "extra user NAME:ACCESS_KEY:SECRET_KEY (repeatable)")
+	f.StringVar(&etcd, "etcd", "", "external etcd endpoints, comma-separated (default: embedded)")
+	f.StringVar(&logLevel, "log-level", "info", "log level for DIR/wolke.log: debug, info, warn, error")
+	return cmd
+}
+
+func printBanner(w io.Writer, c *cluster.Cluster, o *cluster.Options, took time.Duration) {
+	ep := c.S3Endpoint()
+	root := c.Root()
+	fmt.Fprintf(w, `
+Wolke is up in %s (cluster %s, data in %s)
+
+  S3 endpoint   %s
+  health        %s/_wolke/health
+  metrics       %s/_wolke/metrics
+  etcd          %s
+  storage       %d meta node(s), %d chunk servers, %d+%d erasure coding
+  log           %s
+
+`, took.Round(time.Millisecond), c.ClusterID(), o.Dir, ep, ep, ep, strings.Join(c.EtcdEndpoints(), ","),
+		o.MetaNodes, o.ChunkServers, o.DataShards, o.ParityShards, filepath.Join(o.Dir, "wolke.log"))
+	kept := ""
+	if c.RootGenerated {
+		kept = fmt.Sprintf(" (generated now, kept in %s)", filepath.Join(o.Dir, "root-credentials.json"))
+	}
+	fmt.Fprintf(w, `Root credentials%s:
+  access key    %s
+  secret key    %s
+
+Use it with aws-cli (paste once):
+  aws configure set aws_access_key_id %s --profile wolke
+  aws configure set aws_secret_access_key %s --profile wolke
+  aws configure set region %s --profile wolke
+  aws --profile wolke --endpoint-url %s s3 mb s3://my-bucket
+
+Press Ctrl-C to stop.
+`, kept, root.AccessKey, root.SecretKey, root.AccessKey, root.SecretKey, o.Region, ep)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

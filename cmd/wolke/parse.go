@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/wolke-cloud/wolke/cluster"
+)
+
+// parseEC reads "k+m".
+func parseEC(s string) (k, m int, err error) {
+	a, b, ok := strings.Cut(s, "+")
+	if ok {
+		k, err = strconv.Atoi(a)
+		if err == nil {
+			m, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || k < 1 || m < 0 || k+m > 256 {
+		return 0, 0, fmt.Errorf("--ec %q: want DATA+PARITY, e.g. 4+2", s)
+	}
+	return k, m, nil
+}
+
+// parseSize reads a byte count with an optional unit: 512MiB, 16GiB, 1TiB, 4096.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 16GiB", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func parseUser(s string) (cluster.User, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || parts[0] == "" || len(parts[1]) < 3 || len(parts[2]) < 8 {
+		return cluster.User{}, fmt.Errorf("--user %q: want NAME:ACCESS_KEY:SECRET_KEY (secret of 8 characters or more)", s)
+	}
+	return cluster.User{Name: parts[0], Credentials: cluster.Credentials{AccessKey: parts[1], SecretKey: parts[2]}}, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// teeHandler sends each record to every handler that wants its level.
+type teeHandler []slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range t {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			if err := h.Handle(ctx, r.Clone()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithAttrs(as)
+	}
+	return out
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithGroup(name)
+	}
+	return out
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/wolke-cloud/wolke/chunk"
+	"github.com/wolke-cloud/wolke/cluster"
+)
+
+// roleFlags are shared by every single-role command.
+type roleFlags struct {
+	cluster  string
+	etcd     string
+	logLevel string
+}
+
+func (r *roleFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.cluster, "cluster", "", "cluster name; every node of one cluster uses the same (required)")
+	f.StringVar(&r.etcd, "etcd", "127.0.0.1:2379", "etcd endpoints, comma-separated")
+	f.StringVar(&r.logLevel, "log-level", "info", "debug, info, warn or error (logs go to stderr)")
+}
+
+func (r *roleFlags) setup() (*slog.Logger, []string, error) {
+	if r.cluster == "" {
+		return nil, nil, fmt.Errorf("--cluster is required: every node of one cluster uses the same name")
+	}
+	level, err := parseLevel(r.logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return log, strings.Split(r.etcd, ","), nil
+}
+
+func metaCmd() *cobra.Command {
+	var (
+		rf   roleFlags
+		role cluster.MetaRole
+		join string
+	)
+	cmd := &cobra.Command{
+		Use:   "meta",
+		Short: "Run a metadata (Raft) node",
+		Long: `Run one metadata node. The first node of a new cluster starts with
+--bootstrap; the others start with --join pointing at any member's gRPC address.
+Nodes publish themselves in etcd, where gateways and chunk servers find them.`,
+		Example: `  wolke meta --cluster prod --id m1 --dir /var/lib/wolke/meta --bootstrap
+  wolke meta --cluster prod --id m2 --dir /var/lib/wolke/meta --join 10.0.0.1:7100`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, eps, err := rf.setup()
+			if err != nil {
+				return err
+			}
+			if role.ID == "" || role.Dir == "" {
+				return fmt.Errorf("--id and --dir are required")
+			}
+			role.Cluster, role.Etcd, role.Logger, role.Registry = rf.cluster, eps, log, prometheus.NewRegistry()
+			if join != "" {
+				role.Join = strings.Split(join, ",")
+			}
+			return cluster.RunMeta(cmd.Context(), role)
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&role.ID, "id", "", "node id, stable across restarts (required)")
+	f.StringVar(&role.Dir, "dir", "", "data directory (required)")
+	f.StringVar(&role.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft listen address")
+	f.StringVar(&role.GRPCAddr, "grpc-addr", "127.0.0.1:7100", "meta API (gRPC) listen address")
+	f.BoolVar(&role.Bootstrap, "bootstrap", false, "form a new cluster if this node has no state")
+	f.StringVar(&join, "join", "", "gRPC addresses of existing members to join through, comma-separated")
+	return cmd
+}
+
+func chunkCmd() *cobra.Command {
+	var (
+		rf    roleFlags
+		role  cluster.ChunkRole
+		disks []string
+	)
+	cmd := &cobra.Command{
+		Use:   "chunk",
+		Short: "Run a chunk server that owns disks",
+		Long: `Run one chunk server. It owns whole disks: block devices, or files that stand
+in for them (created sparse with the given size when missing). A disk from
+another cluster, or a device that is not a Wolke disk, is refused.`,
+		Example: `  wolke chunk --cluster prod --id c1 --zone z1 --disk /dev/sdb --disk /dev/sdc
+  wolke chunk --cluster prod --id c2 --zone z2 --disk /srv/wolke/d0.img:100GiB`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, eps, err := rf.setup()
+			if err != nil {
+				return err
+			}
+			if role.Config.ID == "" || len(disks) == 0 {
+				return fmt.Errorf("--id and at least one --disk are required")
+			}
+			for _, d := range disks {
+				path, size, hasSize := strings.Cut(d, ":")
+				dc := chunk.DiskConfig{Path: path}
+				if hasSize {
+					if dc.Size, err = parseSize(size); err != nil {
+						return fmt.Errorf("--disk %q: %w", d, err)
+					}
+				}
+				role.Config.Disks = append(role.Config.Disks, dc)
+			}
+			role.Cluster, role.Etcd, role.Logger, role.Registry = rf.cluster, eps, log, prometheus.NewRegistry()
+			return cluster.RunChunk(cmd.Context(), role)
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&role.Config.ID, "id", "", "server id, stable across restarts (required)")
+	f.StringVar(&role.Config.Zone, "zone", "z1", "zone label; shards of a stripe spread over zones")
+	f.StringArrayVar(&disks, "disk", nil, "disk: a block device, or FILE:SIZE for a file disk (repeatable)")
+	f.StringVar(&role.Addr, "addr", "127.0.0.1:7200", "data protocol listen address")
+	return cmd
+}
+
+func gatewayCmd() *cobra.Command {
+	var (
+		rf   roleFlags
+		role cluster.GatewayRole
+		ec   string
+	)
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the S3 endpoint",
+		Long: `Run one S3 gateway. It finds meta nodes and chunk servers through etcd; any
+number of gateways can serve one cluster.`,
+		Example: `  wolke gateway --cluster prod --addr :9000 --root-access-key AK --root-secret-key SK`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, eps, err := rf.setup()
+			if err != nil {
+				return err
+			}
+			if role.DataShards, role.ParityShards, err = parseEC(ec); err != nil {
+				return err
+			}
+			if role.Root.AccessKey == "" {
+				role.Root.AccessKey = os.Getenv("WOLKE_ROOT_ACCESS_KEY")
+			}
+			if role.Root.SecretKey == "" {
+				role.Root.SecretKey = os.Getenv("WOLKE_ROOT_SECRET_KEY")
+			}
+			role.Cluster, role.Etcd, role.Logger, role.Registry = rf.cluster, eps, log, prometheus.NewRegistry()
+			return cluster.RunGateway(cmd.Context(), role)
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&role.Addr, "addr", "127.0.0.1:9000", "S3 listen address")
+	f.StringVar(&ec, "ec", "4+2", "erasure code for new objects: data+parity shards")
+	f.StringVar(&role.Region, "region", "us-east-1", "region the endpoint answers for")
+	f.StringVar(&role.Root.AccessKey, "root-access-key", "", "root access key (env WOLKE_ROOT_ACCESS_KEY)")
+	f.StringVar(&role.Root.SecretKey, "root-secret-key", "", "root secret key (env WOLKE_ROOT_SECRET_KEY)")
+	return cmd
+}

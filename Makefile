@@ -31,7 +31,7 @@ proto:
 	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO)
 	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO_GRPC)
 	PATH=$(CURDIR)/bin:$$PATH protoc --go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative meta/metapb/meta.proto
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative meta/metapb/*.proto
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

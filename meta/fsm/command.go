@@ -11,7 +11,10 @@ import (
 )
 
 // Op names a state machine command. Values are wire format (they are in
-// the raft log): append only.
+// the raft log): append only. Ranges are kept per domain so that work on
+// several domains at once cannot collide: core 1–31, S3 features 32–63,
+// block volumes 64–95, repair and garbage collection 96–127. Outside the
+// first range, give every op an explicit value.
 type Op uint8
 
 // The commands.

@@ -107,7 +107,8 @@ func (c *Cluster) StartMeta(ctx context.Context, i int, bootstrap bool) error {
 	cfg.HeartbeatTimeout *= 2
 	cfg.ElectionTimeout *= 2
 	cfg.LeaderLeaseTimeout *= 2
-	node, err := meta.New(cfg, meta.Deps{Logger: c.log.With("node", id), Registry: c.Registry} /* meta labels its metrics with its node id */)
+	// meta labels its logs and metrics with its node id itself.
+	node, err := meta.New(cfg, meta.Deps{Logger: c.log, Registry: c.Registry})
 	if err != nil {
 		raftLn.Close()
 		grpcLn.Close()

@@ -24,12 +24,28 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	switch {
 	case level <= hclog.Debug:
 		lvl = slog.LevelDebug
-	case level == hclog.Warn:
+	case level == hclog.Warn && !routineWarning(msg, args):
 		lvl = slog.LevelWarn
 	case level >= hclog.Error:
 		lvl = slog.LevelError
 	}
 	h.l.Log(context.Background(), lvl, msg, args...)
+}
+
+// routineWarning tells raft warnings that every start of a node produces:
+// the first election, when no leader was ever known. They are logged at
+// info so that a clean start prints no warning.
+func routineWarning(msg string, args []any) bool {
+	if msg != "heartbeat timeout reached, starting election" {
+		return false
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "last-leader-id" {
+			v, _ := args[i+1].(string)
+			return v == ""
+		}
+	}
+	return false
 }
 
 func (h *hclogAdapter) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }

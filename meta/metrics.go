@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wolke-cloud/wolke/internal/metric"
 	"github.com/wolke-cloud/wolke/meta/fsm"
 )
 
@@ -39,9 +41,13 @@ func newMetrics(id string, reg prometheus.Registerer) *metrics {
 			Name: "wolke_meta_is_leader", Help: "1 while this node is the raft leader.", ConstLabels: labels,
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.applied, m.applyLatency, m.propose, m.leaderChanges, m.isLeader)
-	}
+	// A node restarted in the same process (dev mode, tests) finds its
+	// collectors registered already and reuses them.
+	m.applied, _ = metric.Register(reg, m.applied)
+	m.applyLatency, _ = metric.Register(reg, m.applyLatency)
+	m.propose, _ = metric.Register(reg, m.propose)
+	m.leaderChanges, _ = metric.Register(reg, m.leaderChanges)
+	m.isLeader, _ = metric.Register(reg, m.isLeader)
 	return m
 }
 

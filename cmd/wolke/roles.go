@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,9 +83,11 @@ Nodes publish themselves in etcd, where gateways and chunk servers find them.`,
 
 func chunkCmd() *cobra.Command {
 	var (
-		rf    roleFlags
-		role  cluster.ChunkRole
-		disks []string
+		rf       roleFlags
+		role     cluster.ChunkRole
+		disks    []string
+		indexDir string
+		format   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "chunk",
@@ -92,7 +95,7 @@ func chunkCmd() *cobra.Command {
 		Long: `Run one chunk server. It owns whole disks: block devices, or files that stand
 in for them (created sparse with the given size when missing). A disk from
 another cluster, or a device that is not a Wolke disk, is refused.`,
-		Example: `  wolke chunk --cluster prod --id c1 --zone z1 --disk /dev/sdb --disk /dev/sdc
+		Example: `  wolke chunk --cluster prod --id c1 --zone z1 --disk /dev/sdb --disk /dev/sdc --index-dir /var/lib/wolke/index
   wolke chunk --cluster prod --id c2 --zone z2 --disk /srv/wolke/d0.img:100GiB`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,7 +108,12 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
 			}
 			for _, d := range disks {
 				path, size, hasSize := strings.Cut(d, ":")
-				dc := chunk.DiskConfig{Path: path}
+				dc := chunk.DiskConfig{Path: path, Format: format}
+				if indexDir != "" {
+					// One index directory per disk, named after the device path.
+					name := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "_")
+					dc.IndexDir = filepath.Join(indexDir, name+".index")
+				}
 				if hasSize {
 					if dc.Size, err = parseSize(size); err != nil {
 						return fmt.Errorf("--disk %q: %w", d, err)
@@ -122,6 +130,8 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
 	f.StringVar(&role.Config.ID, "id", "", "server id, stable across restarts (required)")
 	f.StringVar(&role.Config.Zone, "zone", "z1", "zone label; shards of a stripe spread over zones")
 	f.StringArrayVar(&disks, "disk", nil, "disk: a block device, or FILE:SIZE for a file disk (repeatable)")
+	f.StringVar(&indexDir, "index-dir", "", "directory for the disks' indexes (required for block devices; default: beside each disk file)")
+	f.BoolVar(&format, "format", false, "format given disks that carry no Wolke superblock (destroys what is on them)")
 	f.StringVar(&role.Addr, "addr", "127.0.0.1:7200", "data protocol listen address")
 	return cmd
 }

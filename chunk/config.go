@@ -40,6 +40,11 @@ type DiskConfig struct {
 	// Format allows formatting an existing file or device that carries no
 	// Wolke superblock. Without it such a disk is refused.
 	Format bool
+	// ReplaceDamaged moves a disk file that is damaged beyond use (both
+	// superblocks unreadable, or no longer a Wolke disk at all) aside to
+	// PATH.damaged and starts a fresh disk in its place, as a missing file
+	// would. For development clusters on disk files; never block devices.
+	ReplaceDamaged bool
 }
 
 // SetDefaults fills the zero fields.

@@ -47,6 +47,9 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 		}
 		if err != nil {
 			_ = dev.Close()
+			if dc.ReplaceDamaged && (errs.Is(err, errs.Corrupt) || errs.Is(err, errs.Invalid)) && isRegularFile(dc.Path) {
+				return s.replaceDamaged(ctx, dc, err)
+			}
 			return nil, errs.E(op, errs.KindOf(err), dc.Path, err)
 		}
 	}
@@ -73,4 +76,22 @@ func (s *Server) format(ctx context.Context, dev disk.Disk, dc DiskConfig, opts 
 		return nil, err
 	}
 	return st, nil
+}
+
+// replaceDamaged moves a damaged disk file aside and brings up a fresh disk
+// in its place.
+func (s *Server) replaceDamaged(ctx context.Context, dc DiskConfig, cause error) (*diskState, error) {
+	const op = "chunk.replaceDamaged"
+	aside := dc.Path + ".damaged"
+	if err := os.Rename(dc.Path, aside); err != nil {
+		return nil, errs.E(op, errs.Internal, dc.Path, err)
+	}
+	s.log.Error("disk file damaged beyond use, moved aside and replaced by a fresh disk",
+		"path", dc.Path, "moved_to", aside, "err", cause)
+	return s.openDisk(ctx, dc)
+}
+
+func isRegularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -50,6 +50,9 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 		cfg.Disks = append(cfg.Disks, chunk.DiskConfig{
 			Path: filepath.Join(c.ChunkDir(i), fmt.Sprintf("disk%d.img", d)),
 			Size: c.opts.DiskSize,
+			// A dev cluster keeps starting when a disk file is wrecked: the
+			// file is moved aside and a fresh disk takes its place.
+			ReplaceDamaged: true,
 		})
 	}
 	srv, err := chunk.New(cfg, chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id)})

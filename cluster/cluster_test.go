@@ -241,3 +241,33 @@ func scribble(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestWreckedDiskFiles overwrites two disk files whole (superblocks too):
+// the cluster still starts, moves them aside, and serves every object.
+func TestWreckedDiskFiles(t *testing.T) {
+	dir := t.TempDir()
+	c := Start(t, Options{Dir: dir})
+	mc := s3Client(t, c)
+	if err := mc.MakeBucket(context.Background(), "wrecked", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	objs := putObjects(t, mc, "wrecked")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	disks, _ := filepath.Glob(filepath.Join(dir, "chunks", "*", "*.img"))
+	for _, p := range disks[1:3] {
+		if err := os.WriteFile(p, payload(3, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = Start(t, Options{Dir: dir})
+	mc = s3Client(t, c)
+	waitHealth(t, c, 200)
+	checkObjects(t, mc, "wrecked", objs)
+	for _, p := range disks[1:3] {
+		if _, err := os.Stat(p + ".damaged"); err != nil {
+			t.Errorf("damaged disk file not kept aside: %v", err)
+		}
+	}
+}

@@ -21,6 +21,8 @@ test: test-deps build
 test-deps:
 	./scripts/install-test-deps.sh
 
+# bench measures the storage core once (about 15 minutes; knobs at the top of
+# scripts/bench.sh) and writes bench/results/DATE.md.
 bench: build
 	./scripts/bench.sh
 

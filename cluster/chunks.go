@@ -71,6 +71,9 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 		return err
 	})
 	c.chunks[i] = p
+	if err := c.startScrub(p); err != nil {
+		return err
+	}
 	if err := registerDisks(ctx, c.mc, c.log, id, zone, srv.Disks()); err != nil {
 		return err
 	}
@@ -153,5 +156,9 @@ func (c *Cluster) StopChunk(i int) error {
 	if p.reg != nil {
 		p.reg.Close()
 	}
-	return p.stop()
+	serr := c.stopScrub(p.id)
+	if err := p.stop(); err != nil {
+		return err
+	}
+	return serr
 }

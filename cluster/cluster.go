@@ -32,6 +32,7 @@ type Options struct {
 	DiskSize       int64    // bytes per sparse disk file; default 16 GiB
 	Zones          int      // zone labels z1..zN spread over chunk servers; default 3
 	S3Addr         string   // default 127.0.0.1:9000
+	NBDAddr        string   // NBD server for volumes; "" serves none
 	Etcd           []string // external etcd endpoints; empty starts an embedded one
 	Root           Credentials
 	Users          []User
@@ -39,6 +40,18 @@ type Options struct {
 	ParityShards   int // default 2
 	Region         string
 	Logger         *slog.Logger
+	// RepairAfter is how long a chunk server may be gone before its disks
+	// are declared lost and rebuilt elsewhere: 0 takes 10m, negative
+	// means at once. Disks found missing at a server's start are rebuilt
+	// at once whatever it is.
+	RepairAfter time.Duration
+	Durability  DurabilityOptions // repair worker, garbage collection, scrubbers
+	// Domain enables virtual-hosted-style S3 requests: "<bucket>.<Domain>".
+	Domain string
+	// TLS of the S3 endpoint (tls.go): a certificate and key, or a
+	// self-signed one made in the data directory.
+	TLSCert, TLSKey string
+	TLSSelfSigned   bool
 }
 
 // User is an extra S3 user with its own credentials.
@@ -95,7 +108,7 @@ func (o *Options) validate() error {
 	case o.DiskSize < 64<<20:
 		return errs.Errorf(op, errs.Invalid, "disk size %d is below 64 MiB", o.DiskSize)
 	}
-	return nil
+	return o.validateTLS()
 }
 
 // Cluster is a running cloud.
@@ -112,6 +125,8 @@ type Cluster struct {
 	chunks []*chunkProc
 	mc     *metaclient.Client
 	gw     *gatewayProc
+	dur    *durability
+	block  *blockProc
 	root   Credentials
 	// RootGenerated is true when the root credentials were made at this start.
 	RootGenerated bool
@@ -155,7 +170,13 @@ func Open(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if err := c.startBlock(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.startGateway(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.startDurability(ctx); err != nil {
 		return nil, err
 	}
 	if err := st.save(c.dir); err != nil {
@@ -218,7 +239,12 @@ func trimScheme(u string) string {
 }
 
 // S3Endpoint is the gateway's URL.
-func (c *Cluster) S3Endpoint() string { return "http://" + c.gw.addr }
+func (c *Cluster) S3Endpoint() string {
+	if c.opts.tlsEnabled() {
+		return "https://" + c.gw.addr
+	}
+	return "http://" + c.gw.addr
+}
 
 // EtcdEndpoints are the etcd client URLs the cluster uses.
 func (c *Cluster) EtcdEndpoints() []string { return c.etcdCl.Endpoints() }
@@ -241,6 +267,11 @@ func (c *Cluster) Close() error {
 		all = append(all, c.gw.stop())
 		c.gw = nil
 	}
+	if c.block != nil {
+		all = append(all, c.block.stop())
+		c.block = nil
+	}
+	all = append(all, c.stopDurability())
 	for i := range c.chunks {
 		all = append(all, c.StopChunk(i))
 	}

@@ -41,9 +41,13 @@ type gatewayParts struct {
 }
 
 func (c *Cluster) startGateway(ctx context.Context) error {
+	masterKey, err := loadMasterKey(c.opts.Dir)
+	if err != nil {
+		return err
+	}
 	parts, err := newGateway(context.WithoutCancel(ctx), gatewayWiring{
-		meta: c.mc, etcd: c.etcdCl, cluster: c.st.ClusterID, k: c.opts.DataShards, m: c.opts.ParityShards,
-		region: c.opts.Region, root: c.root, users: c.opts.Users,
+		meta: c.mc, masterKey: masterKey, volumes: c.mc.Volumes(), etcd: c.etcdCl, cluster: c.st.ClusterID, k: c.opts.DataShards, m: c.opts.ParityShards,
+		region: c.opts.Region, domain: c.opts.Domain, root: c.root, users: c.opts.Users,
 		log: c.log.With("node", "gw0"), reg: c.nodeRegistry("gw0"), gather: c.Registry,
 	})
 	if err != nil {
@@ -51,6 +55,10 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	}
 	ln, err := c.st.listen("s3", c.opts.S3Addr)
 	if err != nil {
+		parts.resolver.Close()
+		return err
+	}
+	if ln, err = c.wrapTLS(ln); err != nil {
 		parts.resolver.Close()
 		return err
 	}
@@ -62,15 +70,19 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 // gatewayWiring is what an S3 gateway needs around it.
 type gatewayWiring struct {
 	meta    metapb.MetaClient
+	volumes metapb.VolumesClient // the EC2 volume API; nil serves none
 	etcd    *clientv3.Client
 	cluster string
 	k, m    int
 	region  string
+	domain  string // virtual-hosted-style requests under this domain
 	root    Credentials
 	users   []User
 	log     *slog.Logger
 	reg     prometheus.Registerer
 	gather  prometheus.Gatherer // served at /_wolke/metrics
+
+	masterKey []byte // SSE-S3 master key; nil refuses SSE-S3
 }
 
 // newGateway builds the object layer and the S3 server on meta and the
@@ -81,7 +93,7 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 		return nil, err
 	}
 	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
-	store, err := core.New(core.Config{DataShards: w.k, ParityShards: w.m},
+	store, err := core.New(core.Config{DataShards: w.k, ParityShards: w.m, MasterKey: w.masterKey},
 		core.Deps{Meta: w.meta, Shards: shards, Logger: w.log, Registry: w.reg})
 	if err != nil {
 		res.Close()
@@ -97,8 +109,14 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 		return nil, err
 	}
 	health := &healthCheck{meta: w.meta, live: res.liveDisks, k: w.k, m: w.m}
-	gw, err := gateway.New(gateway.Config{Region: w.region}, gateway.Deps{
+	services, err := gatewayServices(w)
+	if err != nil {
+		res.Close()
+		return nil, err
+	}
+	gw, err := gateway.New(gateway.Config{Region: w.region, Domain: w.domain}, gateway.Deps{
 		Objects: store, Creds: creds, Health: health.check, Logger: w.log, Registry: w.reg,
+		Services: services,
 	})
 	if err != nil {
 		res.Close()

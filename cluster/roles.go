@@ -92,6 +92,7 @@ type ChunkRole struct {
 	Config   chunk.Config // ID, Zone, Disks; ClusterID is set from Cluster
 	Addr     string
 	Etcd     []string
+	Scrub    chunk.ScrubConfig // background re-reading of every chunk
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 }
@@ -133,6 +134,7 @@ func RunChunk(ctx context.Context, r ChunkRole) error {
 		return err
 	}
 	defer reg.Close()
+	defer runScrubber(srv, r.Scrub, r.Logger)() // stops before the disks close
 	r.Logger.Info("chunk server serving", "id", r.Config.ID, "addr", ep.Addr, "disks", len(ep.Disks))
 	return <-errc
 }
@@ -148,6 +150,11 @@ type GatewayRole struct {
 	Users                    []User
 	Logger                   *slog.Logger
 	Registry                 *prometheus.Registry
+	Domain                   string // virtual-hosted-style requests under it
+	TLSCert, TLSKey          string // serve HTTPS with this certificate (tls.go)
+	// MasterKeyFile holds the 32-byte SSE-S3 master key, the same for every
+	// gateway of the cluster; empty refuses SSE-S3.
+	MasterKeyFile string
 }
 
 // RunGateway serves S3 until ctx ends.
@@ -165,9 +172,15 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 		return err
 	}
 	defer mc.Close()
+	var masterKey []byte
+	if r.MasterKeyFile != "" {
+		if masterKey, err = readMasterKey(r.MasterKeyFile); err != nil {
+			return err
+		}
+	}
 	parts, err := newGateway(ctx, gatewayWiring{
-		meta: mc, etcd: cl, cluster: r.Cluster, k: r.DataShards, m: r.ParityShards, region: r.Region,
-		root: r.Root, users: r.Users, log: r.Logger, reg: r.Registry, gather: r.Registry,
+		meta: mc, masterKey: masterKey, volumes: mc.Volumes(), etcd: cl, cluster: r.Cluster, k: r.DataShards, m: r.ParityShards, region: r.Region,
+		root: r.Root, users: r.Users, log: r.Logger, reg: r.Registry, gather: r.Registry, domain: r.Domain,
 	})
 	if err != nil {
 		return err
@@ -176,6 +189,9 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 	ln, err := net.Listen("tcp", r.Addr)
 	if err != nil {
 		return errs.E("cluster.RunGateway", errs.Unavailable, err)
+	}
+	if ln, err = listenTLS(ln, r.TLSCert, r.TLSKey); err != nil {
+		return err
 	}
 	r.Logger.Info("s3 gateway serving", "addr", ln.Addr().String())
 	return serveHTTP(ctx, parts.hs, ln)

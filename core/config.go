@@ -50,6 +50,9 @@ type Config struct {
 	// FreeWorkers and FreeQueue size the background freeing of chunks of
 	// replaced or deleted versions. Defaults 4 workers, 1024 queued jobs.
 	FreeWorkers, FreeQueue int
+	// MasterKey (32 bytes) wraps the data keys of SSE-S3 objects; every
+	// gateway of a cluster must have the same. Nil: SSE-S3 is refused.
+	MasterKey []byte
 }
 
 // SetDefaults fills zero fields with their defaults.
@@ -99,6 +102,8 @@ func (c *Config) Validate() error {
 		return errs.E(op, errs.Invalid, fmt.Sprintf(format, args...))
 	}
 	switch {
+	case len(c.MasterKey) != 0 && len(c.MasterKey) != 32:
+		return bad("the master key has %d bytes, not 32", len(c.MasterKey))
 	case c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards > 256:
 		return bad("erasure code %d+%d out of range", c.DataShards, c.ParityShards)
 	case c.ShardSize < 1:

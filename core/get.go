@@ -12,10 +12,16 @@ import (
 )
 
 // OpenObject returns a reader of length bytes of obj from offset off
-// (length < 0: to the end; a range past the end is cut at the end). It
+// (length < 0: to the end; a range past the end is cut at the end),
+// decrypting an SSE-S3 object (see OpenObjectWith). It
 // fetches only the stripes that cover the range, one stripe ahead of the
 // caller. Close the reader to release it.
 func (s *Store) OpenObject(ctx context.Context, obj *metapb.Object, off, length int64) (io.ReadCloser, error) {
+	return s.OpenObjectWith(ctx, obj, off, length, ReadOptions{})
+}
+
+// openRaw reads the stored bytes of obj (see OpenObject).
+func (s *Store) openRaw(ctx context.Context, obj *metapb.Object, off, length int64) (io.ReadCloser, error) {
 	const op = "core.OpenObject"
 	if obj.GetDeleteMarker() {
 		return nil, errs.E(op, errs.NotFound, "version is a delete marker")

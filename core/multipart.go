@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"hash"
 	"io"
 
 	"google.golang.org/protobuf/proto"
@@ -19,6 +20,14 @@ const maxPartNumber = 10000
 // metadata, and returns its id. The erasure code of the parts is fixed now
 // (the template's, else the bucket's, else the configured one).
 func (s *Store) CreateMultipartUpload(ctx context.Context, tmpl *metapb.Object) (string, error) {
+	return s.CreateMultipartUploadWith(ctx, tmpl, nil)
+}
+
+// CreateMultipartUploadWith is CreateMultipartUpload whose parts, and so
+// the object, are encrypted at rest when enc is set: the upload keeps the
+// object's data key, each part seals its blocks with its part number in
+// the nonces.
+func (s *Store) CreateMultipartUploadWith(ctx context.Context, tmpl *metapb.Object, enc *Encryption) (string, error) {
 	const op = "core.CreateMultipartUpload"
 	if tmpl.GetBucket() == "" || tmpl.GetKey() == "" {
 		return "", errs.E(op, errs.Invalid, "bucket and key are required")
@@ -30,7 +39,12 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, tmpl *metapb.Object) 
 	t := proto.Clone(tmpl).(*metapb.Object)
 	k, m := s.writeShape(t, b)
 	t.EcData, t.EcParity = int32(k), int32(m)
-	t.Size, t.Etag, t.Inline, t.Stripes = 0, "", nil, nil
+	t.Size, t.Etag, t.Inline, t.Stripes, t.Encryption = 0, "", nil, nil, nil
+	if enc != nil {
+		if t.Encryption, _, err = s.newSealRecord(enc); err != nil {
+			return "", err
+		}
+	}
 	up := &metapb.Upload{
 		Bucket:            t.GetBucket(),
 		Key:               t.GetKey(),
@@ -48,6 +62,22 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, tmpl *metapb.Object) 
 // concatenates the parts' stripes) and returns it. A part uploaded again
 // under the same number replaces the old one, whose chunks are freed.
 func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int32, body io.Reader, size int64) (*metapb.Part, error) {
+	return s.UploadPartWith(ctx, bucket, key, uploadID, partNumber, body, size, PartOptions{})
+}
+
+// PartOptions are the extras of UploadPartWith.
+type PartOptions struct {
+	// Hashes (S3 checksum algorithm → fresh hash) are fed the body; their
+	// sums, base64, become the part's checksums.
+	Hashes map[string]hash.Hash
+	// CustomerKey is the SSE-C key of an upload encrypted with one.
+	CustomerKey []byte
+}
+
+// UploadPartWith is UploadPart with checksums, and the key of an SSE-C
+// upload (see PartOptions). A part of an encrypted upload is sealed: its
+// size is what the stripes hold, plain_size what the client sent.
+func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string, partNumber int32, body io.Reader, size int64, opts PartOptions) (*metapb.Part, error) {
 	const op = "core.UploadPart"
 	start := s.now()
 	defer func() { s.metrics.putSeconds.Observe(s.now().Sub(start).Seconds()) }()
@@ -65,11 +95,30 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 		return nil, err
 	}
 	h := md5.New()
+	body = hashBody(body, opts.Hashes)
+	var seal *sealer
+	if rec := resp.GetUpload().GetTmpl().GetEncryption(); rec != nil {
+		dk, err := s.dataKey(rec, opts.CustomerKey)
+		if err != nil {
+			return nil, err
+		}
+		if seal, err = sealerWith(body, size, dk, uint32(partNumber), rec); err != nil {
+			return nil, err
+		}
+		body, size = seal, sealedSize(size)
+	}
 	stripes, n, err := s.writeBody(ctx, c, body, size, h)
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)
 	}
-	part := &metapb.Part{Number: partNumber, Etag: quotedETag(h), Size: n, MtimeUnixNano: s.now().UnixNano(), Stripes: stripes}
+	part := &metapb.Part{Number: partNumber, Etag: quotedETag(h), Size: n, MtimeUnixNano: s.now().UnixNano(), Stripes: stripes,
+		Checksums: checksums(PutOptions{Hashes: opts.Hashes})}
+	if seal != nil {
+		part.PlainSize = seal.size
+		if rec := seal.record; rec.GetAlgorithm() == AlgSSES3 {
+			part.Etag = quotedETag(seal.md5)
+		}
+	}
 	put, err := s.meta.PutPart(ctx, &metapb.PutPartRequest{Bucket: bucket, Key: key, UploadId: uploadID, Part: part})
 	if err != nil {
 		if s.settlePart(ctx, bucket, key, uploadID, part, err) {
@@ -116,6 +165,12 @@ func (s *Store) settlePart(ctx context.Context, bucket, key, uploadID string, pa
 // MinPartSize) and commits it; the chunks of parts not listed and of
 // versions replaced are freed.
 func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []*metapb.CompletedPart) (*metapb.Object, error) {
+	return s.CompleteMultipartUploadWith(ctx, bucket, key, uploadID, parts, PutOptions{})
+}
+
+// CompleteMultipartUploadWith is CompleteMultipartUpload with conditions
+// on the version the object replaces (see PutOptions).
+func (s *Store) CompleteMultipartUploadWith(ctx context.Context, bucket, key, uploadID string, parts []*metapb.CompletedPart, opts PutOptions) (*metapb.Object, error) {
 	const op = "core.CompleteMultipartUpload"
 	if len(parts) == 0 {
 		return nil, errs.E(op, errs.Invalid, "no parts listed")
@@ -129,6 +184,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		MinPartSize:   s.cfg.MinPartSize,
 		MtimeUnixNano: now.UnixNano(),
 		VersionId:     newVersionID(now),
+		IfMatch:       opts.IfMatch,
+		IfNoneMatch:   opts.IfNoneMatch,
+		Checksums:     opts.Checksums,
 	})
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)

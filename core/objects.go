@@ -25,7 +25,7 @@ func (s *Store) CreateBucket(ctx context.Context, b *metapb.Bucket) error {
 func cloneBucket(b *metapb.Bucket) *metapb.Bucket {
 	return &metapb.Bucket{
 		Name: b.GetName(), CreatedUnixNano: b.GetCreatedUnixNano(), Owner: b.GetOwner(), Region: b.GetRegion(),
-		EcData: b.GetEcData(), EcParity: b.GetEcParity(), Versioning: b.GetVersioning(),
+		EcData: b.GetEcData(), EcParity: b.GetEcParity(), Versioning: b.GetVersioning(), Config: b.GetConfig(),
 	}
 }
 
@@ -70,12 +70,8 @@ func (s *Store) HeadObject(ctx context.Context, bucket, key, versionID string) (
 // one or adds a delete marker, as the bucket's versioning says) and frees
 // the chunks of the versions meta removed.
 func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string) error {
-	resp, err := s.meta.DeleteObject(ctx, &metapb.DeleteObjectRequest{Bucket: bucket, Key: key, VersionId: versionID})
-	if err != nil {
-		return errs.E("core.DeleteObject", errs.Other, err)
-	}
-	s.freeObjects(ctx, "deleted", nil, resp.GetRemoved())
-	return nil
+	_, err := s.DeleteObjectVersion(ctx, bucket, key, versionID)
+	return err
 }
 
 // ListObjects lists the latest versions of keys (see metapb.ListObjectsRequest).

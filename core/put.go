@@ -24,6 +24,13 @@ import (
 // committed and the shards written are deleted. Fewer than WriteQuorum
 // durable shards in a stripe fail the PUT with errs.Unavailable.
 func (s *Store) PutObject(ctx context.Context, tmpl *metapb.Object, body io.Reader, size int64) (*metapb.Object, error) {
+	return s.PutObjectWith(ctx, tmpl, body, size, PutOptions{})
+}
+
+// PutObjectWith is PutObject with conditions on the version it replaces
+// (see PutOptions); a failed condition is errs.Precondition and commits
+// nothing.
+func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.Reader, size int64, opts PutOptions) (*metapb.Object, error) {
 	const op = "core.PutObject"
 	start := s.now()
 	defer func() { s.metrics.putSeconds.Observe(s.now().Sub(start).Seconds()) }()
@@ -32,6 +39,14 @@ func (s *Store) PutObject(ctx context.Context, tmpl *metapb.Object, body io.Read
 	}
 	obj := s.newManifest(tmpl)
 	h := md5.New()
+	body = hashBody(body, opts.Hashes)
+	if opts.Encryption != nil {
+		seal, err := s.newSealer(body, size, opts.Encryption)
+		if err != nil {
+			return nil, err
+		}
+		body, size, opts.seal = seal, seal.record.GetStoredSize(), seal
+	}
 
 	inline, prefix, err := s.readSmall(body, size, h)
 	if err != nil {
@@ -41,7 +56,7 @@ func (s *Store) PutObject(ctx context.Context, tmpl *metapb.Object, body io.Read
 		obj.Inline = inline
 		obj.Size = int64(len(inline))
 		obj.Etag = quotedETag(h)
-		return s.commitObject(ctx, obj)
+		return s.commitObject(ctx, obj, opts)
 	}
 
 	b, err := s.GetBucket(ctx, obj.GetBucket())
@@ -64,7 +79,7 @@ func (s *Store) PutObject(ctx context.Context, tmpl *metapb.Object, body io.Read
 	obj.Stripes = stripes
 	obj.Size = n
 	obj.Etag = quotedETag(h)
-	return s.commitObject(ctx, obj)
+	return s.commitObject(ctx, obj, opts)
 }
 
 // newManifest copies the template and fills what the Store chooses.
@@ -73,6 +88,7 @@ func (s *Store) newManifest(tmpl *metapb.Object) *metapb.Object {
 	now := s.now()
 	obj.Size, obj.Etag, obj.Inline, obj.Stripes = 0, "", nil, nil
 	obj.DeleteMarker, obj.IsLatest = false, false
+	obj.Checksums, obj.PartSizes = nil, nil
 	obj.EcData, obj.EcParity = tmpl.GetEcData(), tmpl.GetEcParity()
 	obj.MtimeUnixNano = now.UnixNano()
 	if obj.VersionId == "" {
@@ -205,9 +221,16 @@ func quotedETag(h hash.Hash) string {
 // commitObject records obj in meta and schedules the chunks of the versions
 // it replaced to be freed. If the commit fails the object's shards are
 // deleted, unless meta may have committed it after all.
-func (s *Store) commitObject(ctx context.Context, obj *metapb.Object) (*metapb.Object, error) {
+func (s *Store) commitObject(ctx context.Context, obj *metapb.Object, opts PutOptions) (*metapb.Object, error) {
 	const op = "core.PutObject"
-	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj})
+	obj.Checksums = checksums(opts)
+	if opts.seal != nil {
+		if err := opts.seal.finish(obj); err != nil {
+			s.deleteStripes(ctx, obj.GetStripes())
+			return nil, err
+		}
+	}
+	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch})
 	if err != nil {
 		if stored, ok := s.settleObject(ctx, obj, err); ok {
 			return stored, nil

@@ -31,8 +31,11 @@ type Cluster struct {
 	bin       string
 	Dir       string // --dir: survives Stop/Kill/Start
 	Port      int    // S3 port, the same across restarts
+	NBDPort   int    // NBD port for volumes; 0 runs without NBD (--nbd-addr "")
 	AccessKey string
 	SecretKey string
+	Args      []string // more flags for wolke dev (--user, ...)
+	TLS       bool     // wolke dev --tls: HTTPS, trusting CABundle() (tls_test.go)
 
 	logPath string
 	home    string // HOME and config files for clients
@@ -74,10 +77,24 @@ func StartCluster(t *testing.T) *Cluster {
 }
 
 // Endpoint is the S3 endpoint URL.
-func (c *Cluster) Endpoint() string { return "http://" + c.Addr() }
+func (c *Cluster) Endpoint() string {
+	if c.TLS {
+		return "https://" + c.Addr()
+	}
+	return "http://" + c.Addr()
+}
 
 // Addr is the S3 host:port.
 func (c *Cluster) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)) }
+
+// nbdAddr is the --nbd-addr of wolke dev: "" unless NBDPort is set, so
+// that clusters of parallel tests do not compete for the default port.
+func (c *Cluster) nbdAddr() string {
+	if c.NBDPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.NBDPort))
+}
 
 // Running reports whether the process is alive.
 func (c *Cluster) Running() bool {
@@ -109,6 +126,11 @@ func (c *Cluster) Start() {
 		"--s3-addr", c.Addr(),
 		"--root-access-key", c.AccessKey,
 		"--root-secret-key", c.SecretKey,
+		"--nbd-addr", c.nbdAddr(),
+	}
+	args = append(args, c.Args...)
+	if c.TLS {
+		args = append(args, "--tls")
 	}
 	cmd := exec.Command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -163,7 +185,7 @@ func (c *Cluster) Health() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return 0, err
 	}

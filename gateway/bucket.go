@@ -97,6 +97,9 @@ func (s *Server) listBuckets(ctx context.Context, rq *request) error {
 	}
 	out := listAllMyBucketsResult{NS: s3NS, Owner: ownerOf(rq.auth.Credential)}
 	for _, b := range bs {
+		if !s.visibleTo(ctx, b, rq.auth.Credential) {
+			continue // each user lists only the buckets it owns
+		}
 		out.Buckets = append(out.Buckets, bucketXML{Name: b.GetName(), CreationDate: isoTime(b.GetCreatedUnixNano()), BucketRegion: b.GetRegion()})
 	}
 	return writeXML(rq.w, out)
@@ -106,12 +109,11 @@ func (s *Server) createBucket(ctx context.Context, rq *request) error {
 	if !validBucketName(rq.bucket) {
 		return apiErr(codeInvalidBucketName, "the specified bucket is not valid")
 	}
-	if err := unsupportedWriteHeaders(rq.r.Header); err != nil {
+	hdr, config := createBucketACL(rq.r.Header)
+	if err := unsupportedWriteHeaders(hdr); err != nil {
 		return err
 	}
-	if strings.EqualFold(rq.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true") {
-		return apiErr(codeNotImplemented, "object lock is not implemented")
-	}
+	versioning, config := objectLockAtCreate(rq.r.Header, config) // objectlock.go
 	body, size, err := s.body(rq, false)
 	if err != nil {
 		return err
@@ -131,6 +133,8 @@ func (s *Server) createBucket(ctx context.Context, rq *request) error {
 		CreatedUnixNano: s.now().UnixNano(),
 		Owner:           cred.AccessKey,
 		Region:          s.cfg.Region,
+		Config:          config,
+		Versioning:      versioning,
 	})
 	if errs.Is(err, errs.Exists) && sigv4.CodeOf(err) == "" {
 		if b, gerr := s.objects.GetBucket(ctx, rq.bucket); gerr == nil && s.ownedBy(ctx, b, cred) {

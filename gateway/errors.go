@@ -75,7 +75,10 @@ func codeInfo(code string) (status int, kind errs.Kind, ok bool) {
 		sigv4.CodeInvalidArgument, sigv4.CodeInvalidRequest:
 		return 400, errs.Invalid, true
 	}
-	return 0, errs.Other, false
+	if status, kind, ok := configCodeInfo(code); ok {
+		return status, kind, true
+	}
+	return featureCodeInfo(code)
 }
 
 // kindCode names the S3 code for errors that carry only a kind.

@@ -44,6 +44,9 @@ type Objects interface {
 	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
 	ListParts(ctx context.Context, req *metapb.ListPartsRequest) (*metapb.ListPartsResponse, error)
 	ListMultipartUploads(ctx context.Context, req *metapb.ListUploadsRequest) (*metapb.ListUploadsResponse, error)
+
+	ObjectFeatures // versioning, conditional writes, copies, tags (features.go)
+	BucketConfigs  // CORS, policy, lifecycle, tags, ... of buckets (bucketconfig.go)
 }
 
 // Config configures the gateway.
@@ -80,6 +83,9 @@ type Deps struct {
 	Health   func(ctx context.Context) error // nil: always healthy
 	Logger   *slog.Logger
 	Registry prometheus.Registerer // nil: metrics are not registered
+	// Services are the other AWS APIs on this port, by the service name
+	// of the SigV4 credential scope ("ec2", ...); see services.go.
+	Services map[string]Service
 }
 
 // Server serves the AWS APIs.
@@ -95,6 +101,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers map[*http.Server]struct{}
+
+	services map[string]Service
 }
 
 // New builds a Server.
@@ -125,12 +133,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics:  m,
 		now:      time.Now,
 		servers:  map[*http.Server]struct{}{},
+		services: deps.Services,
 	}
 	return s, nil
 }
 
 // Handler returns the gateway's http.Handler.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.dispatch) }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully, giving
 // requests in flight up to 30 seconds.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wolke-cloud/wolke/core"
 	"github.com/wolke-cloud/wolke/iam/sigv4"
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metapb"
@@ -23,9 +24,16 @@ func (s *Server) createUpload(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.objects.CreateMultipartUpload(ctx, tmpl)
+	enc, err := writeEncryption(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	id, err := s.objects.CreateMultipartUploadWith(ctx, tmpl, enc)
 	if err != nil {
 		return bucketErr(err)
+	}
+	if enc != nil {
+		setEncryptionRequested(rq.w, enc)
 	}
 	return writeXML(rq.w, initiateMultipartUploadResult{NS: s3NS, Bucket: rq.bucket, Key: rq.key, UploadID: id})
 }
@@ -50,7 +58,12 @@ func (s *Server) uploadPart(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	part, err := s.objects.UploadPart(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), n, body, size)
+	key, err := customerKey(rq.r.Header, ssecPrefix)
+	if err != nil {
+		return err
+	}
+	part, err := s.objects.UploadPartWith(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), n, body, size,
+		core.PartOptions{Hashes: requestHashes(rq.r.Header), CustomerKey: key})
 	if f := body.failure(); f != nil {
 		return f
 	}
@@ -58,6 +71,9 @@ func (s *Server) uploadPart(ctx context.Context, rq *request) error {
 		return s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
 	}
 	rq.w.Header().Set("ETag", part.GetEtag())
+	for alg, v := range part.GetChecksums() {
+		rq.w.Header()["X-Amz-Checksum-"+canonicalAlg(alg)] = []string{v}
+	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -98,7 +114,8 @@ func (s *Server) completeUpload(ctx context.Context, rq *request) error {
 	if len(req.Parts) == 0 || len(req.Parts) > MaxParts {
 		return apiErr(codeMalformedXML, "the XML you provided was not well-formed or did not validate against our published schema")
 	}
-	if err := conditionalWrite(rq.r.Header); err != nil {
+	opts, err := writeConditions(rq.r.Header)
+	if err != nil {
 		return err
 	}
 	for i, p := range req.Parts {
@@ -111,24 +128,34 @@ func (s *Server) completeUpload(ctx context.Context, rq *request) error {
 		return err
 	}
 	done := make([]*metapb.CompletedPart, 0, len(req.Parts))
+	used := make([]*metapb.Part, 0, len(req.Parts))
 	for i, p := range req.Parts {
 		up, ok := uploaded[p.PartNumber]
-		if !ok || unquote(up.GetEtag()) != unquote(p.ETag) {
+		if !ok || unquote(up.GetEtag()) != unquote(p.ETag) || !sameChecksums(p.partChecksums.byAlg(), up.GetChecksums()) {
 			return apiErr(codeInvalidPart, "one or more of the specified parts could not be found or its entity tag did not match")
 		}
+		used = append(used, up)
 		if i < len(req.Parts)-1 && up.GetSize() < MinPartSize {
 			return apiErr(codeEntityTooSmall, "your proposed upload is smaller than the minimum allowed object size")
 		}
 		done = append(done, &metapb.CompletedPart{Number: p.PartNumber, Etag: up.GetEtag()})
 	}
-	obj, err := s.objects.CompleteMultipartUpload(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), done)
+	if wantsComposite(rq.r.Header) {
+		sums, ok := compositeChecksums(used)
+		if !ok {
+			return apiErr(codeInvalidPart, "a part's checksum is malformed")
+		}
+		opts.Checksums = sums
+	}
+	obj, err := s.objects.CompleteMultipartUploadWith(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), done, opts)
 	if errs.Is(err, errs.Invalid) && sigv4.CodeOf(err) == "" {
 		return apiErr(codeInvalidPart, "one or more of the specified parts could not be used")
 	}
 	if err != nil {
-		return s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
+		return s.writeFailed(ctx, rq, opts, s.missing(ctx, rq.bucket, err, codeNoSuchUpload))
 	}
 	setVersion(rq.w, obj)
+	setSSEHeaders(rq.w, obj)
 	loc := url.URL{Scheme: "http", Host: rq.r.Host, Path: "/" + rq.bucket + "/" + rq.key}
 	if rq.r.TLS != nil {
 		loc.Scheme = "https"

@@ -36,7 +36,7 @@ func objectTemplate(rq *request) (*metapb.Object, error) {
 	if err := checkKey(rq.key); err != nil {
 		return nil, err
 	}
-	if err := unsupportedWriteHeaders(h); err != nil {
+	if err := unsupportedWriteHeaders(withoutLockHeaders(h)); err != nil {
 		return nil, err
 	}
 	obj := &metapb.Object{
@@ -49,6 +49,11 @@ func objectTemplate(rq *request) (*metapb.Object, error) {
 	if obj.ContentType == "" {
 		obj.ContentType = "binary/octet-stream"
 	}
+	tags, err := headerTags(h)
+	if err != nil {
+		return nil, err
+	}
+	obj.Tags = tags
 	switch sc := h.Get("X-Amz-Storage-Class"); sc {
 	case "", "STANDARD":
 	default:
@@ -76,6 +81,9 @@ func objectTemplate(rq *request) (*metapb.Object, error) {
 			obj.Headers[name] = v
 		}
 	}
+	if err := applyLockHeaders(rq, obj); err != nil { // objectlock.go
+		return nil, err
+	}
 	return obj, nil
 }
 
@@ -96,7 +104,6 @@ func stripAWSChunked(v string) string {
 // while ignoring them would be a fake success.
 func unsupportedWriteHeaders(h http.Header) error {
 	for _, name := range []string{
-		"X-Amz-Tagging", "X-Amz-Server-Side-Encryption", "X-Amz-Server-Side-Encryption-Customer-Algorithm",
 		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", "X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date",
 		"X-Amz-Object-Lock-Legal-Hold", "X-Amz-Website-Redirect-Location", "X-Amz-Grant-Read", "X-Amz-Grant-Write",
 		"X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control",
@@ -113,14 +120,6 @@ func unsupportedWriteHeaders(h http.Header) error {
 	return nil
 }
 
-// conditionalWrite rejects If-Match/If-None-Match on writes: not served yet.
-func conditionalWrite(h http.Header) error {
-	if h.Get("If-Match") != "" || h.Get("If-None-Match") != "" {
-		return apiErr(codeNotImplemented, "conditional writes are not implemented")
-	}
-	return nil
-}
-
 func setVersion(w http.ResponseWriter, obj *metapb.Object) {
 	if v := obj.GetVersionId(); v != "" && v != "null" {
 		w.Header().Set("X-Amz-Version-Id", v)
@@ -132,43 +131,49 @@ func (s *Server) putObject(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := conditionalWrite(rq.r.Header); err != nil {
+	opts, err := writeConditions(rq.r.Header)
+	if err != nil {
 		return err
 	}
 	body, size, err := s.body(rq, true)
 	if err != nil {
 		return err
 	}
-	obj, err := s.objects.PutObject(ctx, tmpl, body, size)
+	obj, err := s.objects.PutObjectWith(ctx, tmpl, body, size, opts)
 	if f := body.failure(); f != nil {
 		return f
 	}
 	if err != nil {
-		return bucketErr(err)
+		return s.writeFailed(ctx, rq, opts, bucketErr(err))
 	}
 	rq.w.Header().Set("ETag", obj.GetEtag())
 	setVersion(rq.w, obj)
+	setChecksums(rq.w, obj.GetChecksums())
+	setSSEHeaders(rq.w, obj)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 // deleteOne deletes a key; a key that is not there is a success, a
 // bucket that is not there is not.
-func (s *Server) deleteOne(ctx context.Context, bucket, key, versionID string) error {
-	err := s.objects.DeleteObject(ctx, bucket, key, versionID)
+func (s *Server) deleteOne(ctx context.Context, bucket, key, versionID string) (*metapb.DeleteObjectResponse, error) {
+	resp, err := s.objects.DeleteObjectVersion(ctx, bucket, key, versionID)
 	if errs.Is(err, errs.NotFound) && sigv4.CodeOf(err) == "" {
 		if _, berr := s.objects.GetBucket(ctx, bucket); berr != nil {
-			return bucketErr(berr)
+			return nil, bucketErr(berr)
 		}
-		return nil
+		return &metapb.DeleteObjectResponse{}, nil
 	}
-	return err
+	return resp, err
 }
 
 func (s *Server) deleteObject(ctx context.Context, rq *request) error {
-	if err := s.deleteOne(ctx, rq.bucket, rq.key, rq.q.Get("versionId")); err != nil {
+	vid := rq.q.Get("versionId")
+	resp, err := s.deleteOne(ctx, rq.bucket, rq.key, vid)
+	if err != nil {
 		return err
 	}
+	setDeleteResult(rq.w, vid, resp)
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -185,19 +190,24 @@ func (s *Server) deleteObjects(ctx context.Context, rq *request) error {
 	if len(req.Objects) == 0 || len(req.Objects) > maxDeleteKeys {
 		return apiErr(codeMalformedXML, "a delete request names between 1 and 1000 keys")
 	}
-	if _, err := s.objects.GetBucket(ctx, rq.bucket); err != nil {
+	b, err := s.objects.GetBucket(ctx, rq.bucket)
+	if err != nil {
 		return bucketErr(err)
 	}
 	out := deleteResult{NS: s3NS}
 	for _, o := range req.Objects {
-		err := s.deleteOne(ctx, rq.bucket, o.Key, o.VersionID)
+		err := s.lockedVersion(ctx, rq, b, o.Key, o.VersionID) // object lock (objectlock.go)
+		var resp *metapb.DeleteObjectResponse
+		if err == nil {
+			resp, err = s.deleteOne(ctx, rq.bucket, o.Key, o.VersionID)
+		}
 		if err != nil {
 			code, _, fault := s3Code(err)
-			out.Errors = append(out.Errors, deleteErrorXML{Key: o.Key, Code: code, Message: message(err, fault)})
+			out.Errors = append(out.Errors, deleteErrorXML{Key: o.Key, Code: code, VersionID: o.VersionID, Message: message(err, fault)})
 			continue
 		}
 		if !req.Quiet {
-			out.Deleted = append(out.Deleted, deletedXML{Key: o.Key, VersionID: o.VersionID})
+			out.Deleted = append(out.Deleted, deletedEntry(o.Key, o.VersionID, resp))
 		}
 	}
 	return writeXML(rq.w, out)

@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/signer"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/wolke-cloud/wolke/core"
 	"github.com/wolke-cloud/wolke/gateway"
 	"github.com/wolke-cloud/wolke/gateway/gatewaytest"
 	"github.com/wolke-cloud/wolke/internal/errs"
@@ -145,13 +146,14 @@ func TestRawErrors(t *testing.T) {
 		{"bad delete xml", rawReq{method: "POST", path: "/raw?delete", body: []byte("<Delete><Object>")}, 400, "MalformedXML"},
 		{"bad complete xml", rawReq{method: "POST", path: "/raw/k1?uploadId=abc", body: []byte("not xml")}, 400, "MalformedXML"},
 		{"bad bucket config xml", rawReq{method: "PUT", path: "/newbucket", body: []byte("<CreateBucketConfiguration>")}, 400, "MalformedXML"},
-		{"acl not implemented", rawReq{method: "GET", path: "/raw?acl"}, 501, "NotImplemented"},
-		{"copy not implemented", rawReq{method: "PUT", path: "/raw/k2", headers: map[string]string{"X-Amz-Copy-Source": "/raw/k1"}}, 501, "NotImplemented"},
-		{"conditional put not implemented", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"If-None-Match": "*"}}, 501, "NotImplemented"},
-		{"tagging header not implemented", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Tagging": "a=b"}}, 501, "NotImplemented"},
+		{"website not implemented", rawReq{method: "GET", path: "/raw?website"}, 501, "NotImplemented"},
+		{"copy of a missing source", rawReq{method: "PUT", path: "/raw/k2", headers: map[string]string{"X-Amz-Copy-Source": "/raw/k1"}}, 404, "NoSuchKey"},
+		{"if-match on a missing key", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"If-Match": `"0123"`}}, 404, "NoSuchKey"},
+		{"if-none-match not *", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"If-None-Match": `"0123"`}}, 501, "NotImplemented"},
+		{"duplicate tag in header", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Tagging": "a=b&a=c"}}, 400, "InvalidTag"},
 		{"public acl not implemented", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Acl": "public-read"}}, 501, "NotImplemented"},
-		{"sse not implemented", rawReq{method: "POST", path: "/raw/k1?uploads", headers: map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}}, 501, "NotImplemented"},
-		{"get by part number not implemented", rawReq{method: "GET", path: "/raw/k1?partNumber=1"}, 501, "NotImplemented"},
+		{"sse-kms not implemented", rawReq{method: "POST", path: "/raw/k1?uploads", headers: map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms"}}, 501, "NotImplemented"},
+		{"part number of a missing key", rawReq{method: "GET", path: "/raw/k1?partNumber=1"}, 404, "NoSuchKey"},
 		{"method not allowed", rawReq{method: "PATCH", path: "/raw/k1"}, 405, "MethodNotAllowed"},
 		{"anonymous", rawReq{method: "GET", path: "/raw", unsigned: true}, 403, "AccessDenied"},
 		{"wrong region", rawReq{method: "GET", path: "/raw", region: "eu-central-1"}, 400, "AuthorizationHeaderMalformed"},
@@ -302,6 +304,10 @@ func (b brokenReads) OpenObject(ctx context.Context, obj *metapb.Object, off, n 
 		return nil, err
 	}
 	return io.NopCloser(io.MultiReader(io.LimitReader(rc, 3), iotest.ErrReader(errs.E("test.read", errs.Unavailable)))), nil
+}
+
+func (b brokenReads) OpenObjectWith(ctx context.Context, obj *metapb.Object, off, n int64, _ core.ReadOptions) (io.ReadCloser, error) {
+	return b.OpenObject(ctx, obj, off, n)
 }
 
 func TestRawReadFailsMidStream(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wolke-cloud/wolke/core"
+	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
@@ -117,6 +119,8 @@ func setObjectHeaders(w http.ResponseWriter, obj *metapb.Object) {
 		h.Set("X-Amz-Storage-Class", sc)
 	}
 	setVersion(w, obj)
+	setTaggingCount(w, obj)
+	setLockHeaders(w, obj) // objectlock.go
 }
 
 // overrides applies the response-* query parameters of a GET.
@@ -136,13 +140,24 @@ func overrides(w http.ResponseWriter, q map[string][]string) {
 }
 
 func (s *Server) readObject(ctx context.Context, rq *request, withBody bool) error {
-	obj, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, rq.q.Get("versionId"))
+	vid := rq.q.Get("versionId")
+	obj, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, vid)
 	if err != nil {
-		return s.missing(ctx, rq.bucket, err, codeNoSuchKey)
+		if vid == "" && errs.Is(err, errs.NotFound) {
+			s.markDeleted(ctx, rq)
+		}
+		return s.versionMissing(ctx, rq.bucket, err)
 	}
 	if obj.GetDeleteMarker() {
+		// Only a version id reaches a delete marker: S3 answers 405.
 		rq.w.Header().Set("X-Amz-Delete-Marker", "true")
-		return apiErr(codeNoSuchKey, notFoundMessage(codeNoSuchKey))
+		rq.w.Header().Set("X-Amz-Version-Id", obj.GetVersionId())
+		rq.w.Header().Set("Last-Modified", time.Unix(0, obj.GetMtimeUnixNano()).UTC().Format(http.TimeFormat))
+		return apiErr(codeMethodNotAllowed, "the specified method is not allowed against this resource")
+	}
+	key, err := readKey(rq.r.Header, ssecPrefix, obj)
+	if err != nil {
+		return err
 	}
 	w := rq.w
 	switch preconditions(rq.r.Header, obj.GetEtag(), time.Unix(0, obj.GetMtimeUnixNano())) {
@@ -156,19 +171,28 @@ func (s *Server) readObject(ctx context.Context, rq *request, withBody bool) err
 	}
 	size := obj.GetSize()
 	br, ok := parseRange(rq.r.Header.Get("Range"), size)
+	if rq.q.Has("partNumber") {
+		if br, err = partRange(w, rq.r.Header, rq.q, obj); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		return apiErr(codeInvalidRange, "the requested range is not satisfiable")
 	}
 	var body io.ReadCloser
 	if withBody && br.length > 0 {
-		if body, err = s.objects.OpenObject(ctx, obj, br.off, br.length); err != nil {
+		if body, err = s.objects.OpenObjectWith(ctx, obj, br.off, br.length, core.ReadOptions{CustomerKey: key}); err != nil {
 			return s.missing(ctx, rq.bucket, err, codeNoSuchKey)
 		}
 		defer body.Close()
 	}
 	setObjectHeaders(w, obj)
 	overrides(w, rq.q)
+	if checksumMode(rq.r.Header) && !br.partial {
+		setChecksums(w, obj.GetChecksums())
+	}
+	setSSEHeaders(w, obj)
 	w.Header().Set("Content-Length", strconv.FormatInt(br.length, 10))
 	status := http.StatusOK
 	if br.partial {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wolke-cloud/wolke/iam/sigv4"
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
 // HealthPath answers 200 while Deps.Health is happy, without auth. An
@@ -29,6 +30,8 @@ type request struct {
 	auth   *sigv4.Result
 	bucket string
 	key    string
+	// bucketRec is the bucket's record when authorize read it (auth.go).
+	bucketRec *metapb.Bucket
 }
 
 type handler func(s *Server, ctx context.Context, rq *request) error
@@ -112,6 +115,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		op, h = route(rq)
 		err := s.authenticate(ctx, rq)
 		if err == nil {
+			err = s.authorize(ctx, rq, op)
+		}
+		if err == nil {
 			user = rq.auth.Credential.User
 			err = h(s, ctx, rq)
 		}
@@ -163,15 +169,16 @@ func (s *Server) serveHealth(ctx context.Context, w http.ResponseWriter) {
 	io.WriteString(w, "ok\n")
 }
 
-// authenticate verifies the signature; the S3 slice serves signed
-// requests only (anonymous access needs bucket policies).
+// authenticate verifies the signature (V4 or V2); anonymous requests pass
+// on to authorize (auth.go), which lets bucket policies decide.
 func (s *Server) authenticate(ctx context.Context, rq *request) error {
-	res, err := s.verifier.Verify(ctx, rq.r)
+	res, err := s.verify(ctx, rq)
 	if err != nil {
 		return err
 	}
 	if res.Anonymous {
-		return apiErr(sigv4.CodeAccessDenied, "anonymous access is not allowed")
+		rq.auth = res
+		return nil
 	}
 	if res.Scope.Service != "s3" {
 		return apiErr(codeNotImplemented, "service "+strconv.Quote(res.Scope.Service)+" is not served yet")
@@ -204,11 +211,11 @@ func (s *Server) target(r *http.Request) (bucket, key string) {
 // unsupported names a subresource in q that is not served yet: a request
 // naming one gets NotImplemented, never a success that did nothing.
 func unsupported(q url.Values, bucketLevel bool) string {
-	names := []string{"acl", "tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes"}
+	names := []string{"torrent", "restore", "select", "attributes"}
 	if bucketLevel {
-		names = []string{"acl", "policy", "policyStatus", "cors", "lifecycle", "versioning", "versions",
-			"tagging", "website", "logging", "notification", "replication", "encryption", "object-lock",
-			"ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics",
+		names = []string{"policyStatus",
+			"website", "logging", "notification", "replication", "encryption",
+			"publicAccessBlock", "analytics", "metrics",
 			"inventory", "intelligent-tiering", "session"}
 	}
 	for _, n := range names {
@@ -239,10 +246,16 @@ func route(rq *request) (string, handler) {
 		}
 		return "Unknown", methodNotAllowed
 	case rq.key == "":
+		if op, h, ok := routeBucketConfig(rq); ok {
+			return op, h
+		}
 		if sub := unsupported(q, true); sub != "" {
 			return "Bucket:" + sub, notImplemented("bucket subresource ?" + sub)
 		}
 		return routeBucket(rq)
+	}
+	if op, h, ok := routeObjectConfig(rq); ok {
+		return op, h
 	}
 	if sub := unsupported(q, false); sub != "" {
 		return "Object:" + sub, notImplemented("object subresource ?" + sub)
@@ -252,6 +265,9 @@ func route(rq *request) (string, handler) {
 
 func routeBucket(rq *request) (string, handler) {
 	q := rq.q
+	if op, h, ok := routeVersioning(rq); ok {
+		return op, h
+	}
 	switch rq.r.Method {
 	case http.MethodPut:
 		return "CreateBucket", (*Server).createBucket
@@ -280,30 +296,28 @@ func routeBucket(rq *request) (string, handler) {
 
 func routeObject(rq *request) (string, handler) {
 	q := rq.q
+	if op, h, ok := routeTagging(rq); ok {
+		return op, h
+	}
 	copySource := rq.r.Header.Get("X-Amz-Copy-Source") != ""
 	switch rq.r.Method {
 	case http.MethodPut:
 		switch {
 		case q.Has("uploadId") && copySource:
-			return "UploadPartCopy", notImplemented("UploadPartCopy")
+			return "UploadPartCopy", (*Server).uploadPartCopy
 		case q.Has("uploadId"):
 			return "UploadPart", (*Server).uploadPart
 		case copySource:
-			return "CopyObject", notImplemented("CopyObject")
+			return "CopyObject", (*Server).copyObject
 		}
 		return "PutObject", (*Server).putObject
 	case http.MethodGet:
 		switch {
 		case q.Has("uploadId"):
 			return "ListParts", (*Server).listParts
-		case q.Has("partNumber"):
-			return "GetObject", notImplemented("GetObject by part number")
 		}
 		return "GetObject", (*Server).getObject
 	case http.MethodHead:
-		if q.Has("partNumber") {
-			return "HeadObject", notImplemented("HeadObject by part number")
-		}
 		return "HeadObject", (*Server).headObject
 	case http.MethodDelete:
 		if q.Has("uploadId") {

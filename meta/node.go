@@ -349,6 +349,15 @@ func (n *Node) leaderAddr(ctx context.Context) (string, error) {
 
 // leaderClient returns a client of the current leader.
 func (n *Node) leaderClient(ctx context.Context) (metapb.MetaClient, error) {
+	cc, err := n.leaderConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return metapb.NewMetaClient(cc), nil
+}
+
+// leaderConn returns a connection to the current leader.
+func (n *Node) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 	addr, err := n.leaderAddr(ctx)
 	if err != nil {
 		return nil, err
@@ -369,7 +378,7 @@ func (n *Node) leaderClient(ctx context.Context) (metapb.MetaClient, error) {
 		}
 		n.conns[addr] = cc
 	}
-	return metapb.NewMetaClient(cc), nil
+	return cc, nil
 }
 
 // Snapshot asks raft for a snapshot now.

@@ -22,6 +22,8 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor()),
 	)
 	metapb.RegisterMetaServer(srv, &server{n: n})
+	metapb.RegisterVolumesServer(srv, &volumeServer{n: n})
+	metapb.RegisterRepairServer(srv, &repairServer{n: n})
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()

@@ -33,6 +33,14 @@ func (s *server) SetBucketVersioning(ctx context.Context, req *metapb.SetBucketV
 	return write(ctx, s.n, fsm.OpSetBucketVersioning, req, metapb.MetaClient.SetBucketVersioning)
 }
 
+func (s *server) SetObjectLock(ctx context.Context, req *metapb.SetObjectLockRequest) (*metapb.SetObjectLockResponse, error) {
+	return write(ctx, s.n, fsm.OpSetObjectLock, req, metapb.MetaClient.SetObjectLock)
+}
+
+func (s *server) SetBucketConfig(ctx context.Context, req *metapb.SetBucketConfigRequest) (*metapb.SetBucketConfigResponse, error) {
+	return write(ctx, s.n, fsm.OpSetBucketConfig, req, metapb.MetaClient.SetBucketConfig)
+}
+
 func (s *server) ListBuckets(ctx context.Context, req *metapb.ListBucketsRequest) (*metapb.ListBucketsResponse, error) {
 	return read(ctx, s.n, req, metapb.MetaClient.ListBuckets, s.n.fsm.ListBuckets)
 }
@@ -56,6 +64,10 @@ func (s *server) DeleteObject(ctx context.Context, req *metapb.DeleteObjectReque
 
 func (s *server) ListObjects(ctx context.Context, req *metapb.ListObjectsRequest) (*metapb.ListObjectsResponse, error) {
 	return read(ctx, s.n, req, metapb.MetaClient.ListObjects, s.n.fsm.ListObjects)
+}
+
+func (s *server) SetObjectTags(ctx context.Context, req *metapb.SetObjectTagsRequest) (*metapb.SetObjectTagsResponse, error) {
+	return write(ctx, s.n, fsm.OpSetObjectTags, req, metapb.MetaClient.SetObjectTags)
 }
 
 func (s *server) ListObjectVersions(ctx context.Context, req *metapb.ListObjectVersionsRequest) (*metapb.ListObjectVersionsResponse, error) {

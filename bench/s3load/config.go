@@ -98,6 +98,16 @@ type Config struct {
 	Progress    io.Writer
 	Interactive bool
 
+	// PrepareConcurrent is how many writers prepare the objects of get,
+	// stat, list, delete, mixed and versioned; 0 means Concurrent. A list
+	// over many keys at low concurrency wants many writers to prepare.
+	PrepareConcurrent int
+	// OnMeasure, when set, is called just before the timed phase starts
+	// (begin true) and just after its last operation ends (begin false):
+	// preparation and cleanup fall outside, e.g. to sample a server's CPU
+	// time over the timed phase only.
+	OnMeasure func(begin bool)
+
 	// HTTPClient replaces the default transport (tests, custom TLS).
 	HTTPClient *http.Client
 	// Seed makes object sizes and choices repeatable; 0 picks one per run.
@@ -159,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrent < 1 {
 		errs = append(errs, fmt.Errorf("--concurrent %d: want at least 1", c.Concurrent))
+	}
+	if c.PrepareConcurrent < 0 {
+		errs = append(errs, fmt.Errorf("--prepare.concurrent %d: want 0 (as --concurrent) or more", c.PrepareConcurrent))
 	}
 	if c.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration %s: want a positive duration", c.Duration))

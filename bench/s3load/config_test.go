@@ -88,6 +88,7 @@ func TestValidate(t *testing.T) {
 		{"bucket", func(c *Config) { c.Bucket = "Bad_Bucket" }, "--bucket"},
 		{"short bucket", func(c *Config) { c.Bucket = "ab" }, "--bucket"},
 		{"concurrency", func(c *Config) { c.Concurrent = 0 }, "--concurrent 0"},
+		{"prepare writers", func(c *Config) { c.PrepareConcurrent = -1 }, "--prepare.concurrent -1"},
 		{"duration", func(c *Config) { c.Duration = 0 }, "--duration"},
 		{"size", func(c *Config) { c.ObjectSize = 0 }, "--obj.size"},
 		{"objects", func(c *Config) { c.Objects = 0 }, "--objects 0"},

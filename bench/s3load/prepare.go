@@ -24,7 +24,11 @@ func (r *runner) prepare(ctx context.Context) error {
 		wg    sync.WaitGroup
 		count counters
 	)
-	for wid := range r.cfg.Concurrent {
+	writers := r.cfg.PrepareConcurrent
+	if writers == 0 {
+		writers = r.cfg.Concurrent
+	}
+	for wid := range writers {
 		w := r.newWorker(wid, &count)
 		wg.Go(func() {
 			for i := range idx {

@@ -153,6 +153,9 @@ func (r *runner) measure(ctx context.Context) {
 	mixed := newPool(r.objs)
 	choose := newChooser(r.cfg.Distrib)
 	sz := sizer{max: r.cfg.ObjectSize, rand: r.cfg.RandSize}
+	if r.cfg.OnMeasure != nil {
+		r.cfg.OnMeasure(true)
+	}
 	r.res.Start = time.Now()
 	for _, w := range workers {
 		wg.Go(func() {
@@ -191,6 +194,9 @@ func (r *runner) measure(ctx context.Context) {
 	}
 	wg.Wait()
 	r.res.End = time.Now()
+	if r.cfg.OnMeasure != nil {
+		r.cfg.OnMeasure(false)
+	}
 	cancel()
 	<-monDone
 

@@ -3,6 +3,7 @@ package s3load
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/crc32"
 	"strings"
 	"testing"
@@ -339,5 +340,47 @@ func TestKeyPrefix(t *testing.T) {
 		if !strings.HasPrefix(k, "team/wolke-bench-") || !strings.HasPrefix(k, res.Prefix) {
 			t.Errorf("key %q outside prefix %q", k, res.Prefix)
 		}
+	}
+}
+
+// TestRunPrepareWritersAndMeasureHook: a list at one worker prepared by
+// many writers lists every key, and OnMeasure brackets exactly the timed
+// operations (no prepare PUT falls inside, no LIST outside).
+func TestRunPrepareWritersAndMeasureHook(t *testing.T) {
+	for _, writers := range []int{0, 1, 6} {
+		t.Run(fmt.Sprint(writers), func(t *testing.T) {
+			srv := s3loadtest.NewServer(t)
+			cfg := testConfig(srv.URL, BenchList)
+			cfg.Concurrent, cfg.PrepareConcurrent, cfg.Objects = 1, writers, 30
+			var calls []bool
+			var begin, end time.Time
+			cfg.OnMeasure = func(b bool) {
+				calls = append(calls, b)
+				if b {
+					begin = time.Now()
+				} else {
+					end = time.Now()
+				}
+			}
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noErrors(t, res)
+			if len(calls) != 2 || !calls[0] || calls[1] {
+				t.Fatalf("OnMeasure calls %v, want [true false]", calls)
+			}
+			if s := opStats(t, res, OpList); s.Count == 0 {
+				t.Fatal("no LIST")
+			}
+			for _, r := range res.Records {
+				if r.Start.Before(begin) || r.Start.Add(r.Dur).After(end) {
+					t.Fatalf("record %+v outside the measured phase [%v, %v]", r, begin, end)
+				}
+			}
+			if got := srv.Count("PUT object"); got != 30 {
+				t.Errorf("server saw %d prepare PUTs, want 30", got)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wolke-cloud/wolke/bench/procstat"
 	"github.com/wolke-cloud/wolke/bench/report"
 	"github.com/wolke-cloud/wolke/bench/s3load"
 )
@@ -21,7 +22,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure an S3 endpoint (warp-style) and compare runs",
 	}
-	cmd.AddCommand(benchS3Cmd(), benchCompareCmd(), benchReportCmd(), benchPlotCmd())
+	cmd.AddCommand(benchS3Cmd(), benchCompareCmd(), benchReportCmd(), benchPlotCmd(), benchDiskCmd(), benchDurabilityCmd())
 	return cmd
 }
 
@@ -53,6 +54,7 @@ func benchS3Cmd() *cobra.Command {
 	objSize, partSize := benchSize(cfg.ObjectSize), benchSize(cfg.PartSize)
 	var csvPath string
 	var asJSON bool
+	var serverPID int
 	var names []string
 	for _, b := range s3load.Benchmarks() {
 		names = append(names, string(b))
@@ -107,6 +109,8 @@ unless --noclear. Only loopback endpoints are loaded unless --allow-remote.`,
 				objects = "objects of 1 B to " + s3load.FormatBytes(float64(cfg.ObjectSize))
 			}
 			fmt.Fprintf(stderr, "%s: %d workers, %s, up to %s against %s/%s\n", b, cfg.Concurrent, objects, cfg.Duration, cfg.Endpoint, cfg.Bucket)
+			cpu := newBenchCPU(serverPID)
+			cfg.OnMeasure = cpu.sample
 			res, err := s3load.Run(cmd.Context(), cfg)
 			if err != nil {
 				if csvFile != nil {
@@ -123,7 +127,7 @@ unless --noclear. Only loopback endpoints are loaded unless --allow-remote.`,
 					return fmt.Errorf("--csv: %w", err)
 				}
 			}
-			return benchPrint(cmd.OutOrStdout(), stderr, res, asJSON)
+			return benchPrint(cmd.OutOrStdout(), stderr, res, cpu.result(res), asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -139,6 +143,8 @@ unless --noclear. Only loopback endpoints are loaded unless --allow-remote.`,
 	f.BoolVar(&cfg.RandSize, "obj.randsize", false, "random object sizes, log-uniform between 1 byte and --obj.size")
 	f.IntVar(&cfg.Objects, "objects", cfg.Objects, "objects prepared for get, stat, list, delete, mixed and versioned")
 	f.IntVar(&cfg.Concurrent, "concurrent", cfg.Concurrent, "operations in flight")
+	f.IntVar(&cfg.PrepareConcurrent, "prepare.concurrent", 0, "writers preparing objects (default: --concurrent)")
+	f.IntVar(&serverPID, "server-pid", 0, "charge the server process PID's CPU time over the timed phase (Linux /proc)")
 	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to measure")
 	f.BoolVar(&cfg.AutoTerm, "autoterm", false, "stop early once throughput is stable")
 	f.DurationVar(&cfg.AutoTermDur, "autoterm.dur", cfg.AutoTermDur, "how long throughput must be stable for --autoterm")
@@ -164,11 +170,14 @@ func benchIsTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func benchPrint(out, stderr io.Writer, res *s3load.Result, asJSON bool) error {
+func benchPrint(out, stderr io.Writer, res *s3load.Result, cpu *benchCPUResult, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return enc.Encode(struct {
+			*s3load.Result
+			ServerCPU *benchCPUResult `json:"server_cpu,omitempty"`
+		}{res, cpu})
 	}
 	fmt.Fprintf(stderr, "run ended (%s) after %s", res.EndReason, res.End.Sub(res.Start).Round(time.Millisecond))
 	if res.CleanupErr != "" {
@@ -179,7 +188,95 @@ func benchPrint(out, stderr io.Writer, res *s3load.Result, asJSON bool) error {
 		fmt.Fprintln(out, "no operation completed")
 		return nil
 	}
-	return report.Table(out, res.Ops)
+	if err := report.Table(out, res.Ops); err != nil {
+		return err
+	}
+	if cpu != nil && cpu.Error != "" {
+		fmt.Fprintf(stderr, "server (pid %d) CPU not measured: %s\n", cpu.PID, cpu.Error)
+	} else if cpu != nil {
+		fmt.Fprintf(out, "server (pid %d) CPU over the timed phase: %.2f s (user %.2f, system %.2f); %.3f ms per operation",
+			cpu.PID, cpu.Seconds, cpu.User, cpu.System, cpu.MsPerOp)
+		if cpu.PerGB > 0 {
+			fmt.Fprintf(out, "; %.2f s per GB", cpu.PerGB)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}
+
+// benchCPU samples a server's CPU time when the timed phase begins and ends.
+type benchCPU struct {
+	pid           int
+	before, after procstat.Usage
+	err           error
+}
+
+// benchCPUResult is the server's CPU time over the timed phase.
+type benchCPUResult struct {
+	PID     int     `json:"pid"`
+	Seconds float64 `json:"cpu_seconds"`
+	User    float64 `json:"user_seconds"`
+	System  float64 `json:"system_seconds"`
+	// PerGB is CPU seconds per 10^9 bytes moved (0 when no bytes moved).
+	PerGB   float64 `json:"cpu_seconds_per_gb,omitempty"`
+	MsPerOp float64 `json:"cpu_ms_per_op"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// newBenchCPU watches pid; pid 0 watches nothing.
+func newBenchCPU(pid int) *benchCPU {
+	if pid == 0 {
+		return nil
+	}
+	return &benchCPU{pid: pid}
+}
+
+func (c *benchCPU) sample(begin bool) {
+	if c == nil || c.err != nil {
+		return
+	}
+	u, err := procstat.Read(c.pid)
+	switch {
+	case err != nil:
+		c.err = err
+	case begin:
+		c.before = u
+	default:
+		c.after = u
+	}
+}
+
+// result charges the CPU time to what the run moved: bytes of every
+// operation but MULTIPART (its bytes are its PUTPARTs'), and operations but
+// PUTPART (each is part of a MULTIPART).
+func (c *benchCPU) result(res *s3load.Result) *benchCPUResult {
+	if c == nil {
+		return nil
+	}
+	r := &benchCPUResult{PID: c.pid}
+	if c.err != nil {
+		r.Error = c.err.Error()
+		return r
+	}
+	d := c.after.Sub(c.before)
+	r.Seconds, r.User, r.System = d.Total().Seconds(), d.User.Seconds(), d.System.Seconds()
+	var bytes int64
+	ops := 0
+	for _, s := range res.Ops {
+		if s.Op != s3load.OpMultipart {
+			bytes += s.Bytes
+		}
+		if s.Op != s3load.OpPart {
+			ops += s.Count
+		}
+	}
+	if bytes > 0 {
+		r.PerGB = r.Seconds / (float64(bytes) / 1e9)
+	}
+	if ops > 0 {
+		r.MsPerOp = 1000 * r.Seconds / float64(ops)
+	}
+	return r
 }
 
 func benchCompareCmd() *cobra.Command {

@@ -1,18 +1,20 @@
-// Tests of `wolke bench` (cmd/wolke/bench.go). Kept here, where the Go tool
-// ignores it, because the bench brief owns only bench.go in cmd/wolke; to run
-// it, move it to cmd/wolke/bench_test.go.
+// Tests of `wolke bench` (cmd/wolke/bench.go, bench_core.go).
 
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wolke-cloud/wolke/bench/report"
+	"github.com/wolke-cloud/wolke/bench/s3load"
 	"github.com/wolke-cloud/wolke/bench/s3load/s3loadtest"
 )
 
@@ -127,6 +129,122 @@ func TestBenchPlot(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) || !strings.Contains(out, f) {
 			t.Errorf("%s: %v, %d bytes; output %q", f, err, len(b), out)
+		}
+	}
+}
+
+func TestBenchS3ServerCPU(t *testing.T) {
+	srv := s3loadtest.NewServer(t)
+	for _, tc := range []struct {
+		name    string
+		pid     int
+		wantErr bool
+	}{
+		{"this process", os.Getpid(), false},
+		{"no such process", 1 << 30, true},
+	} {
+		out, _, err := runBench(t, "s3", "put", "--endpoint", srv.URL, "--access-key", "a", "--secret-key", "b",
+			"--obj.size", "100", "--concurrent", "2", "--duration", "200ms", "--json", "--server-pid", fmt.Sprint(tc.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Ops       []struct{ Count int }
+			ServerCPU *benchCPUResult `json:"server_cpu"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: %v\n%s", tc.name, err, out)
+		}
+		c := res.ServerCPU
+		if c == nil || c.PID != tc.pid || (c.Error != "") != tc.wantErr || len(res.Ops) == 0 || res.Ops[0].Count == 0 {
+			t.Fatalf("%s: server_cpu %+v, ops %+v", tc.name, c, res.Ops)
+		}
+		// This process did the work, so it used CPU; bytes moved, so per GB too.
+		if !tc.wantErr && (c.Seconds < 0 || c.Seconds != c.User+c.System || c.MsPerOp < 0 || c.PerGB < 0) {
+			t.Errorf("%s: %+v", tc.name, c)
+		}
+	}
+}
+
+func TestBenchCPUCharges(t *testing.T) {
+	c := &benchCPU{pid: 1}
+	c.after.User, c.after.System = 3*time.Second, time.Second
+	res := &s3load.Result{Ops: []s3load.OpStats{
+		{Op: s3load.OpPart, Count: 8, Bytes: 1e9},
+		{Op: s3load.OpMultipart, Count: 2, Bytes: 1e9},
+		{Op: s3load.OpGet, Count: 2, Bytes: 1e9},
+	}}
+	r := c.result(res)
+	// 2 GB moved (parts and GETs, not the MULTIPART total again), 4 operations.
+	if r.Seconds != 4 || r.PerGB != 2 || r.MsPerOp != 1000 || r.Error != "" {
+		t.Errorf("%+v", r)
+	}
+	if (*benchCPU)(nil).result(res) != nil {
+		t.Error("no pid, yet a result")
+	}
+}
+
+func TestBenchDurability(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    string
+		wantErr bool
+	}{
+		{[]string{"--ec", "4"}, "want DATA+PARITY", true},
+		{[]string{"--disk-size", "0"}, "--disk-size", true},
+		{[]string{"--afr", "1.5"}, "annual failure rate", true},
+		{[]string{"--disks", "5"}, "cannot hold a 4+2 group", true},
+		{[]string{"--trials", "-1"}, "--trials -1", true},
+		{[]string{"--trials", "0"}, "Monte Carlo: not run", false},
+		{[]string{"--trials", "20", "--seed", "5"}, "600 disks in 100 placement groups of 4+2, AFR 2 %, 8 TB disks rebuilt at 100 MB/s (repair window 22.2 h), over 10 years", false},
+		{[]string{"--trials", "20", "--seed", "5", "--json"}, `"seed": 5`, false},
+	} {
+		out, _, err := runBench(t, append([]string{"durability"}, tc.args...)...)
+		got := out
+		if err != nil {
+			got = err.Error()
+		}
+		if (err != nil) != tc.wantErr || !strings.Contains(got, tc.want) {
+			t.Errorf("durability %v: %v\n%s\nwant %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+
+func TestBenchDisk(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "disk.img")
+	out, _, err := runBench(t, "disk", "--file", file, "--size", "8MiB", "--concurrent", "2", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		File        string
+		Write, Read struct {
+			Chunks int
+			Bytes  int64
+			MBps   float64 `json:"mb_per_sec"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.File != file || res.Write.Chunks != 8 || res.Read.Chunks != 8 || res.Read.Bytes != 8<<20 || res.Write.MBps <= 0 {
+		t.Errorf("result %+v", res)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"disk"}, "--file is required"},
+		{[]string{"disk", "--file", file, "--size", "100"}, "want at least one chunk"},
+		{[]string{"disk", "--file", file, "--chunk", "128MiB"}, "chunks of up to"},
+		{[]string{"disk", "--file", dir}, "exists"},
+	} {
+		if _, _, err := runBench(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want %q", tc.args, err, tc.want)
 		}
 	}
 }

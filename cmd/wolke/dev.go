@@ -87,6 +87,7 @@ first start, kept in the data directory and printed.`,
 				return err
 			}
 			printBanner(out, c, &opts, time.Since(start))
+			printTLS(out, c, &opts)
 			<-cmd.Context().Done()
 			fmt.Fprintln(out, "\nShutting down ...")
 			if err := c.Close(); err != nil {
@@ -99,11 +100,14 @@ first start, kept in the data directory and printed.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Dir, "dir", "./wolke-data", "data directory, kept across restarts")
 	f.StringVar(&opts.S3Addr, "s3-addr", "127.0.0.1:9000", "address of the S3 endpoint")
+	addTLSFlags(f, &opts)
+	f.StringVar(&opts.NBDAddr, "nbd-addr", "127.0.0.1:10809", `address of the NBD server for volumes ("" disables it)`)
 	f.IntVar(&opts.MetaNodes, "meta", 1, "number of meta (Raft) nodes: 1, 3 or 5")
 	f.IntVar(&opts.ChunkServers, "chunks", 6, "number of chunk servers")
 	f.IntVar(&opts.DisksPerServer, "disks-per-chunk", 1, "disk files per chunk server")
 	f.StringVar(&diskSize, "disk-size", "16GiB", "size of each sparse disk file")
 	f.IntVar(&opts.Zones, "zones", 3, "zone labels spread over the chunk servers")
+	f.Var(repairAfterFlag{&opts.RepairAfter}, "repair-after", "how long a chunk server may be gone before its disks are rebuilt elsewhere (0: at once)")
 	f.StringVar(&ec, "ec", "4+2", "erasure code: data+parity shards")
 	f.StringVar(&opts.Region, "region", "us-east-1", "region the S3 endpoint answers for")
 	f.StringVar(&opts.Root.AccessKey, "root-access-key", "", "root access key (env WOLKE_ROOT_ACCESS_KEY)")
@@ -129,6 +133,9 @@ Wolke is up in %s (cluster %s, data in %s)
 
 `, took.Round(time.Millisecond), c.ClusterID(), o.Dir, ep, ep, ep, strings.Join(c.EtcdEndpoints(), ","),
 		o.MetaNodes, o.ChunkServers, o.DataShards, o.ParityShards, filepath.Join(o.Dir, "wolke.log"))
+	if a := c.NBDAddr(); a != "" {
+		fmt.Fprintf(w, "  NBD volumes   nbd://%s/<volume id>   (EC2 API: aws ec2 --endpoint-url %s)\n\n", a, ep)
+	}
 	kept := ""
 	if c.RootGenerated {
 		kept = fmt.Sprintf(" (generated now, kept in %s)", filepath.Join(o.Dir, "root-credentials.json"))

@@ -32,7 +32,7 @@ Run one role per node in production:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCmd(), metaCmd(), chunkCmd(), gatewayCmd(), benchCmd(), versionCmd())
+	root.AddCommand(devCmd(), metaCmd(), chunkCmd(), gatewayCmd(), repairCmd(), adminCmd(), volumeCmd(), benchCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wolke:", err)
 		os.Exit(1)

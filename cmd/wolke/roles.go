@@ -174,5 +174,7 @@ number of gateways can serve one cluster.`,
 	f.StringVar(&role.Region, "region", "us-east-1", "region the endpoint answers for")
 	f.StringVar(&role.Root.AccessKey, "root-access-key", "", "root access key (env WOLKE_ROOT_ACCESS_KEY)")
 	f.StringVar(&role.Root.SecretKey, "root-secret-key", "", "root secret key (env WOLKE_ROOT_SECRET_KEY)")
+	f.StringVar(&role.MasterKeyFile, "sse-master-key-file", "", "file of 32 bytes: the SSE-S3 master key, the same on every gateway (empty: SSE-S3 refused)")
+	addGatewayFlags(cmd, &role) // devtls.go
 	return cmd
 }

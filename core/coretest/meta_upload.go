@@ -149,7 +149,19 @@ func (m *Meta) CompleteUpload(_ context.Context, in *metapb.CompleteUploadReques
 		sums.Write(raw)
 		obj.Size += p.GetSize()
 		obj.Stripes = append(obj.Stripes, p.GetStripes()...)
+		obj.PartNumbers = append(obj.PartNumbers, p.GetNumber())
+		obj.PartSizes = append(obj.PartSizes, p.GetSize())
+		if obj.Encryption != nil {
+			obj.PartSizes[len(obj.PartSizes)-1] = p.GetPlainSize()
+		}
 	}
+	if obj.Encryption != nil { // as meta: sealed bytes in the stripes, plaintext sizes for clients
+		obj.Encryption.StoredSize, obj.Size = obj.Size, 0
+		for _, n := range obj.PartSizes {
+			obj.Size += n
+		}
+	}
+	obj.Checksums = in.GetChecksums()
 	obj.Etag = fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(sums.Sum(nil)), len(in.GetParts()))
 	out, replaced, err := m.commitLocked(op, obj, in.GetIfMatch(), in.GetIfNoneMatch())
 	if err != nil {

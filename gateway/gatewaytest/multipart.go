@@ -145,7 +145,7 @@ func (m *Memory) ListParts(ctx context.Context, req *metapb.ListPartsRequest) (*
 			break
 		}
 		p := u.parts[n].meta
-		resp.Parts = append(resp.Parts, &metapb.Part{Number: n, Etag: p.GetEtag(), Size: p.GetSize(), MtimeUnixNano: p.GetMtimeUnixNano()})
+		resp.Parts = append(resp.Parts, &metapb.Part{Number: n, Etag: p.GetEtag(), Size: p.GetSize(), MtimeUnixNano: p.GetMtimeUnixNano(), Checksums: p.GetChecksums()})
 		resp.NextPartNumberMarker = n
 	}
 	return resp, nil

@@ -20,8 +20,9 @@ func layer(pkg string) int {
 	case strings.HasPrefix(p, "internal/"):
 		return 0
 	case p == "meta/metapb", p == "meta/metaclient", p == "meta/metaerr", p == "chunk/chunkclient",
-		p == "control", p == "iam/sigv4", p == "chunk/disk", strings.Contains(p, "/internal/"):
-		return 1 // clients, API types, wire formats shared by a server and its client
+		p == "control", p == "iam/sigv4", p == "iam/sigv2", p == "iam/policy", p == "chunk/disk",
+		strings.Contains(p, "/internal/"):
+		return 1 // clients, API types, wire formats (signatures, the policy language) shared by services
 	case strings.HasPrefix(p, "cluster"):
 		return 3
 	case strings.HasPrefix(p, "cmd/"):

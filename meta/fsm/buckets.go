@@ -60,6 +60,10 @@ func (t *tx) setBucketVersioning(req *metapb.SetBucketVersioningRequest) (proto.
 	if err != nil {
 		return nil, err
 	}
+	if len(b.Config["object-lock"]) > 0 && req.Versioning != "Enabled" {
+		// Locked versions must never be replaced in place (objectlock.go).
+		return nil, errs.E(op, errs.Precondition, "versioning cannot be suspended on a bucket with object lock")
+	}
 	b.Versioning = req.Versioning
 	if err := t.set(op, bucketKey(b.Name), b); err != nil {
 		return nil, err

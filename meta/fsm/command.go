@@ -41,6 +41,13 @@ const (
 	OpSetBucketVersioning
 )
 
+// S3 feature ops (32–63), explicit values.
+const (
+	OpSetBucketConfig Op = 63
+	OpSetObjectTags   Op = 62
+	OpSetObjectLock   Op = 61
+)
+
 var opNames = map[Op]string{
 	OpCreateBucket: "CreateBucket", OpDeleteBucket: "DeleteBucket",
 	OpPutObject: "PutObject", OpDeleteObject: "DeleteObject",
@@ -50,10 +57,16 @@ var opNames = map[Op]string{
 	OpEnsurePlacementGroups: "EnsurePlacementGroups", OpReplaceDisk: "ReplaceDisk",
 	OpSetMember: "SetMember", OpRemoveMember: "RemoveMember", OpNoop: "Noop",
 	OpSetBucketVersioning: "SetBucketVersioning",
+	OpSetBucketConfig:     "SetBucketConfig",
+	OpSetObjectTags:       "SetObjectTags",
+	OpSetObjectLock:       "SetObjectLock",
 }
 
 func (o Op) String() string {
 	if s, ok := opNames[o]; ok {
+		return s
+	}
+	if s, ok := volumeOpNames[o]; ok {
 		return s
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
@@ -94,6 +107,15 @@ func newRequest(op Op) (proto.Message, bool) {
 		return &emptypb.Empty{}, true
 	case OpSetBucketVersioning:
 		return &metapb.SetBucketVersioningRequest{}, true
+	case OpSetBucketConfig:
+		return &metapb.SetBucketConfigRequest{}, true
+	case OpSetObjectLock:
+		return &metapb.SetObjectLockRequest{}, true
+	case OpSetObjectTags:
+		return &metapb.SetObjectTagsRequest{}, true
+	}
+	if m, ok := volumeRequest(op); ok {
+		return m, true
 	}
 	return nil, false
 }

@@ -240,6 +240,15 @@ func (f *FSM) exec(r reader, w writer, c *Command, idx uint64) (proto.Message, e
 		return c.Req, nil
 	case OpSetBucketVersioning:
 		return t.setBucketVersioning(c.Req.(*metapb.SetBucketVersioningRequest))
+	case OpSetBucketConfig:
+		return t.setBucketConfig(c.Req.(*metapb.SetBucketConfigRequest))
+	case OpSetObjectLock:
+		return t.setObjectLock(c.Req.(*metapb.SetObjectLockRequest))
+	case OpSetObjectTags:
+		return t.setObjectTags(c.Req.(*metapb.SetObjectTagsRequest))
+	}
+	if resp, ok, err := t.execVolume(c); ok {
+		return resp, err
 	}
 	return nil, errs.Errorf("fsm.Apply", errs.Invalid, "unknown op %v", c.Op)
 }

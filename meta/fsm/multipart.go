@@ -158,7 +158,8 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 	}
 	obj.Bucket, obj.Key, obj.VersionId = req.Bucket, req.Key, req.VersionId
 	obj.MtimeUnixNano = req.MtimeUnixNano
-	obj.Inline, obj.Stripes, obj.Size, obj.DeleteMarker = nil, nil, 0, false
+	obj.Inline, obj.Stripes, obj.Size, obj.DeleteMarker, obj.PartSizes, obj.PartNumbers = nil, nil, 0, false, nil, nil
+	var sealed int64
 	md5s := make([][]byte, 0, len(req.Parts))
 	used := make(map[int32]bool, len(req.Parts))
 	for i, cp := range req.Parts {
@@ -183,8 +184,25 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 		used[cp.Number] = true
 		obj.Size += p.Size
 		obj.Stripes = append(obj.Stripes, p.Stripes...)
+		obj.PartNumbers = append(obj.PartNumbers, cp.Number)
+		if obj.Encryption != nil {
+			sealed += p.Size
+			obj.PartSizes = append(obj.PartSizes, p.PlainSize)
+		} else {
+			obj.PartSizes = append(obj.PartSizes, p.Size)
+		}
+	}
+	if obj.Encryption != nil {
+		// Encrypted parts: the stripes hold sealed blocks, clients see the
+		// plaintext sizes.
+		obj.Encryption.StoredSize = sealed
+		obj.Size = 0
+		for _, n := range obj.PartSizes {
+			obj.Size += n
+		}
 	}
 	obj.Etag = multipartETag(md5s)
+	obj.Checksums = req.Checksums
 	stored, replaced, err := t.commitObject(op, obj, req.IfMatch, req.IfNoneMatch)
 	if err != nil {
 		return nil, err

@@ -88,8 +88,12 @@ type Bucket struct {
 	EcData          int32                  `protobuf:"varint,5,opt,name=ec_data,json=ecData,proto3" json:"ec_data,omitempty"`       // k for new objects (0 = cluster default)
 	EcParity        int32                  `protobuf:"varint,6,opt,name=ec_parity,json=ecParity,proto3" json:"ec_parity,omitempty"` // m for new objects (0 = cluster default)
 	Versioning      string                 `protobuf:"bytes,7,opt,name=versioning,proto3" json:"versioning,omitempty"`              // "", "Enabled", "Suspended"
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Bucket subresources by name ("cors", "policy", "lifecycle", "tagging",
+	// "ownership", "acl", "object-lock"), each as the gateway validated and
+	// stored it (XML or JSON). Set one with SetBucketConfig.
+	Config        map[string][]byte `protobuf:"bytes,8,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -169,6 +173,13 @@ func (x *Bucket) GetVersioning() string {
 		return x.Versioning
 	}
 	return ""
+}
+
+func (x *Bucket) GetConfig() map[string][]byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
 }
 
 // Stripe is one erasure-coded stripe of an object: k data shards and m
@@ -269,8 +280,20 @@ type Object struct {
 	DeleteMarker  bool                   `protobuf:"varint,14,opt,name=delete_marker,json=deleteMarker,proto3" json:"delete_marker,omitempty"`
 	IsLatest      bool                   `protobuf:"varint,15,opt,name=is_latest,json=isLatest,proto3" json:"is_latest,omitempty"` // filled in by reads, not stored
 	StorageClass  string                 `protobuf:"bytes,16,opt,name=storage_class,json=storageClass,proto3" json:"storage_class,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tags          map[string]string      `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // object tags (S3 tagging), at most 10
+	// S3 checksums by lower-case algorithm (crc32, crc32c, crc64nvme, sha1,
+	// sha256), base64 as S3 sends them; a multipart object's composite
+	// checksum ends in "-<part count>".
+	Checksums   map[string]string `protobuf:"bytes,18,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	PartSizes   []int64           `protobuf:"varint,19,rep,packed,name=part_sizes,json=partSizes,proto3" json:"part_sizes,omitempty"`       // sizes of the parts of a multipart object, in order
+	Encryption  *Encryption       `protobuf:"bytes,20,opt,name=encryption,proto3" json:"encryption,omitempty"`                              // set when the content is encrypted at rest
+	PartNumbers []int32           `protobuf:"varint,21,rep,packed,name=part_numbers,json=partNumbers,proto3" json:"part_numbers,omitempty"` // numbers of the parts of a multipart object, in order
+	// S3 object lock of this version (numbered apart from other features).
+	LockMode                string `protobuf:"bytes,40,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"` // "", "GOVERNANCE", "COMPLIANCE"
+	LockRetainUntilUnixNano int64  `protobuf:"varint,41,opt,name=lock_retain_until_unix_nano,json=lockRetainUntilUnixNano,proto3" json:"lock_retain_until_unix_nano,omitempty"`
+	LegalHold               bool   `protobuf:"varint,42,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Object) Reset() {
@@ -415,6 +438,142 @@ func (x *Object) GetStorageClass() string {
 	return ""
 }
 
+func (x *Object) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Object) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+func (x *Object) GetPartSizes() []int64 {
+	if x != nil {
+		return x.PartSizes
+	}
+	return nil
+}
+
+func (x *Object) GetEncryption() *Encryption {
+	if x != nil {
+		return x.Encryption
+	}
+	return nil
+}
+
+func (x *Object) GetPartNumbers() []int32 {
+	if x != nil {
+		return x.PartNumbers
+	}
+	return nil
+}
+
+func (x *Object) GetLockMode() string {
+	if x != nil {
+		return x.LockMode
+	}
+	return ""
+}
+
+func (x *Object) GetLockRetainUntilUnixNano() int64 {
+	if x != nil {
+		return x.LockRetainUntilUnixNano
+	}
+	return 0
+}
+
+func (x *Object) GetLegalHold() bool {
+	if x != nil {
+		return x.LegalHold
+	}
+	return false
+}
+
+// Encryption describes an object encrypted at rest (S3 SSE-S3 and SSE-C).
+// The content is sealed with a random per-object data key in blocks of
+// block_size plaintext bytes, each AES-256-GCM with a 16-byte tag and the
+// block index as nonce, so ranged reads open only the blocks they need.
+type Encryption struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Algorithm      string                 `protobuf:"bytes,1,opt,name=algorithm,proto3" json:"algorithm,omitempty"`                                   // "AES256" (SSE-S3) or "SSE-C"
+	WrappedKey     []byte                 `protobuf:"bytes,2,opt,name=wrapped_key,json=wrappedKey,proto3" json:"wrapped_key,omitempty"`               // the data key sealed (AES-256-GCM, nonce first) by the master or customer key
+	CustomerKeyMd5 string                 `protobuf:"bytes,3,opt,name=customer_key_md5,json=customerKeyMd5,proto3" json:"customer_key_md5,omitempty"` // SSE-C: base64 MD5 of the customer's key
+	StoredSize     int64                  `protobuf:"varint,4,opt,name=stored_size,json=storedSize,proto3" json:"stored_size,omitempty"`              // bytes in the stripes or inline: sealed blocks
+	BlockSize      int32                  `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Encryption) Reset() {
+	*x = Encryption{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Encryption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Encryption) ProtoMessage() {}
+
+func (x *Encryption) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Encryption.ProtoReflect.Descriptor instead.
+func (*Encryption) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Encryption) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *Encryption) GetWrappedKey() []byte {
+	if x != nil {
+		return x.WrappedKey
+	}
+	return nil
+}
+
+func (x *Encryption) GetCustomerKeyMd5() string {
+	if x != nil {
+		return x.CustomerKeyMd5
+	}
+	return ""
+}
+
+func (x *Encryption) GetStoredSize() int64 {
+	if x != nil {
+		return x.StoredSize
+	}
+	return 0
+}
+
+func (x *Encryption) GetBlockSize() int32 {
+	if x != nil {
+		return x.BlockSize
+	}
+	return 0
+}
+
 type Disk struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`         // uuid written in the disk's superblock
@@ -429,7 +588,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[3]
+	mi := &file_meta_metapb_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +600,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[3]
+	mi := &file_meta_metapb_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +613,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{3}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Disk) GetId() string {
@@ -514,7 +673,7 @@ type PlacementGroup struct {
 
 func (x *PlacementGroup) Reset() {
 	*x = PlacementGroup{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[4]
+	mi := &file_meta_metapb_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +685,7 @@ func (x *PlacementGroup) String() string {
 func (*PlacementGroup) ProtoMessage() {}
 
 func (x *PlacementGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[4]
+	mi := &file_meta_metapb_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +698,7 @@ func (x *PlacementGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementGroup.ProtoReflect.Descriptor instead.
 func (*PlacementGroup) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{4}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PlacementGroup) GetId() uint64 {
@@ -586,13 +745,15 @@ type Part struct {
 	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
 	MtimeUnixNano int64                  `protobuf:"varint,4,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
 	Stripes       []*Stripe              `protobuf:"bytes,5,rep,name=stripes,proto3" json:"stripes,omitempty"`
+	Checksums     map[string]string      `protobuf:"bytes,6,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // as Object.checksums, of this part
+	PlainSize     int64                  `protobuf:"varint,7,opt,name=plain_size,json=plainSize,proto3" json:"plain_size,omitempty"`                                                         // encrypted uploads: plaintext bytes (size is what the stripes hold)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Part) Reset() {
 	*x = Part{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[5]
+	mi := &file_meta_metapb_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +765,7 @@ func (x *Part) String() string {
 func (*Part) ProtoMessage() {}
 
 func (x *Part) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[5]
+	mi := &file_meta_metapb_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +778,7 @@ func (x *Part) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Part.ProtoReflect.Descriptor instead.
 func (*Part) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{5}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Part) GetNumber() int32 {
@@ -655,6 +816,20 @@ func (x *Part) GetStripes() []*Stripe {
 	return nil
 }
 
+func (x *Part) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+func (x *Part) GetPlainSize() int64 {
+	if x != nil {
+		return x.PlainSize
+	}
+	return 0
+}
+
 // Upload is an in-progress multipart upload; tmpl carries the metadata the
 // final object gets (content type, user metadata, headers).
 type Upload struct {
@@ -670,7 +845,7 @@ type Upload struct {
 
 func (x *Upload) Reset() {
 	*x = Upload{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[6]
+	mi := &file_meta_metapb_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +857,7 @@ func (x *Upload) String() string {
 func (*Upload) ProtoMessage() {}
 
 func (x *Upload) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[6]
+	mi := &file_meta_metapb_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +870,7 @@ func (x *Upload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upload.ProtoReflect.Descriptor instead.
 func (*Upload) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{6}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Upload) GetBucket() string {
@@ -743,7 +918,7 @@ type CompletedPart struct {
 
 func (x *CompletedPart) Reset() {
 	*x = CompletedPart{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[7]
+	mi := &file_meta_metapb_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +930,7 @@ func (x *CompletedPart) String() string {
 func (*CompletedPart) ProtoMessage() {}
 
 func (x *CompletedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[7]
+	mi := &file_meta_metapb_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +943,7 @@ func (x *CompletedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
 func (*CompletedPart) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{7}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompletedPart) GetNumber() int32 {
@@ -798,7 +973,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[8]
+	mi := &file_meta_metapb_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +985,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[8]
+	mi := &file_meta_metapb_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +998,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{8}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Member) GetId() string {
@@ -870,7 +1045,7 @@ type CreateBucketRequest struct {
 
 func (x *CreateBucketRequest) Reset() {
 	*x = CreateBucketRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[9]
+	mi := &file_meta_metapb_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1057,7 @@ func (x *CreateBucketRequest) String() string {
 func (*CreateBucketRequest) ProtoMessage() {}
 
 func (x *CreateBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[9]
+	mi := &file_meta_metapb_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1070,7 @@ func (x *CreateBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBucketRequest.ProtoReflect.Descriptor instead.
 func (*CreateBucketRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{9}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateBucketRequest) GetBucket() *Bucket {
@@ -913,7 +1088,7 @@ type CreateBucketResponse struct {
 
 func (x *CreateBucketResponse) Reset() {
 	*x = CreateBucketResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[10]
+	mi := &file_meta_metapb_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1100,7 @@ func (x *CreateBucketResponse) String() string {
 func (*CreateBucketResponse) ProtoMessage() {}
 
 func (x *CreateBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[10]
+	mi := &file_meta_metapb_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1113,7 @@ func (x *CreateBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBucketResponse.ProtoReflect.Descriptor instead.
 func (*CreateBucketResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{10}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{11}
 }
 
 type GetBucketRequest struct {
@@ -950,7 +1125,7 @@ type GetBucketRequest struct {
 
 func (x *GetBucketRequest) Reset() {
 	*x = GetBucketRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[11]
+	mi := &file_meta_metapb_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1137,7 @@ func (x *GetBucketRequest) String() string {
 func (*GetBucketRequest) ProtoMessage() {}
 
 func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[11]
+	mi := &file_meta_metapb_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1150,7 @@ func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketRequest.ProtoReflect.Descriptor instead.
 func (*GetBucketRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{11}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetBucketRequest) GetName() string {
@@ -994,7 +1169,7 @@ type GetBucketResponse struct {
 
 func (x *GetBucketResponse) Reset() {
 	*x = GetBucketResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[12]
+	mi := &file_meta_metapb_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1181,7 @@ func (x *GetBucketResponse) String() string {
 func (*GetBucketResponse) ProtoMessage() {}
 
 func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[12]
+	mi := &file_meta_metapb_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1194,7 @@ func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketResponse.ProtoReflect.Descriptor instead.
 func (*GetBucketResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{12}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetBucketResponse) GetBucket() *Bucket {
@@ -1038,7 +1213,7 @@ type DeleteBucketRequest struct {
 
 func (x *DeleteBucketRequest) Reset() {
 	*x = DeleteBucketRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[13]
+	mi := &file_meta_metapb_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1225,7 @@ func (x *DeleteBucketRequest) String() string {
 func (*DeleteBucketRequest) ProtoMessage() {}
 
 func (x *DeleteBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[13]
+	mi := &file_meta_metapb_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1238,7 @@ func (x *DeleteBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBucketRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBucketRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{13}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteBucketRequest) GetName() string {
@@ -1081,7 +1256,7 @@ type DeleteBucketResponse struct {
 
 func (x *DeleteBucketResponse) Reset() {
 	*x = DeleteBucketResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[14]
+	mi := &file_meta_metapb_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1268,7 @@ func (x *DeleteBucketResponse) String() string {
 func (*DeleteBucketResponse) ProtoMessage() {}
 
 func (x *DeleteBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[14]
+	mi := &file_meta_metapb_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1281,7 @@ func (x *DeleteBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBucketResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBucketResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{14}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{15}
 }
 
 // SetBucketVersioning turns versioning on ("Enabled") or off
@@ -1121,7 +1296,7 @@ type SetBucketVersioningRequest struct {
 
 func (x *SetBucketVersioningRequest) Reset() {
 	*x = SetBucketVersioningRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	mi := &file_meta_metapb_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1308,7 @@ func (x *SetBucketVersioningRequest) String() string {
 func (*SetBucketVersioningRequest) ProtoMessage() {}
 
 func (x *SetBucketVersioningRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[15]
+	mi := &file_meta_metapb_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1321,7 @@ func (x *SetBucketVersioningRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBucketVersioningRequest.ProtoReflect.Descriptor instead.
 func (*SetBucketVersioningRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{15}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetBucketVersioningRequest) GetName() string {
@@ -1172,7 +1347,7 @@ type SetBucketVersioningResponse struct {
 
 func (x *SetBucketVersioningResponse) Reset() {
 	*x = SetBucketVersioningResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	mi := &file_meta_metapb_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1359,7 @@ func (x *SetBucketVersioningResponse) String() string {
 func (*SetBucketVersioningResponse) ProtoMessage() {}
 
 func (x *SetBucketVersioningResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[16]
+	mi := &file_meta_metapb_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,10 +1372,124 @@ func (x *SetBucketVersioningResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBucketVersioningResponse.ProtoReflect.Descriptor instead.
 func (*SetBucketVersioningResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{16}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetBucketVersioningResponse) GetBucket() *Bucket {
+	if x != nil {
+		return x.Bucket
+	}
+	return nil
+}
+
+// SetBucketConfig stores (or, with delete, removes) one subresource of a
+// bucket's config map. Names and sizes are checked by the state machine.
+type SetBucketConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Delete        bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketConfigRequest) Reset() {
+	*x = SetBucketConfigRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketConfigRequest) ProtoMessage() {}
+
+func (x *SetBucketConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketConfigRequest.ProtoReflect.Descriptor instead.
+func (*SetBucketConfigRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetBucketConfigRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetBucketConfigRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetBucketConfigRequest) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *SetBucketConfigRequest) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+type SetBucketConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketConfigResponse) Reset() {
+	*x = SetBucketConfigResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketConfigResponse) ProtoMessage() {}
+
+func (x *SetBucketConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketConfigResponse.ProtoReflect.Descriptor instead.
+func (*SetBucketConfigResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetBucketConfigResponse) GetBucket() *Bucket {
 	if x != nil {
 		return x.Bucket
 	}
@@ -1215,7 +1504,7 @@ type ListBucketsRequest struct {
 
 func (x *ListBucketsRequest) Reset() {
 	*x = ListBucketsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[17]
+	mi := &file_meta_metapb_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1516,7 @@ func (x *ListBucketsRequest) String() string {
 func (*ListBucketsRequest) ProtoMessage() {}
 
 func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[17]
+	mi := &file_meta_metapb_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1529,7 @@ func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsRequest.ProtoReflect.Descriptor instead.
 func (*ListBucketsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{17}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{20}
 }
 
 type ListBucketsResponse struct {
@@ -1252,7 +1541,7 @@ type ListBucketsResponse struct {
 
 func (x *ListBucketsResponse) Reset() {
 	*x = ListBucketsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	mi := &file_meta_metapb_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1553,7 @@ func (x *ListBucketsResponse) String() string {
 func (*ListBucketsResponse) ProtoMessage() {}
 
 func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[18]
+	mi := &file_meta_metapb_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1566,7 @@ func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsResponse.ProtoReflect.Descriptor instead.
 func (*ListBucketsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{18}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListBucketsResponse) GetBuckets() []*Bucket {
@@ -1303,7 +1592,7 @@ type PutObjectRequest struct {
 
 func (x *PutObjectRequest) Reset() {
 	*x = PutObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	mi := &file_meta_metapb_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1604,7 @@ func (x *PutObjectRequest) String() string {
 func (*PutObjectRequest) ProtoMessage() {}
 
 func (x *PutObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[19]
+	mi := &file_meta_metapb_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1617,7 @@ func (x *PutObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObjectRequest.ProtoReflect.Descriptor instead.
 func (*PutObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{19}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PutObjectRequest) GetObject() *Object {
@@ -1362,7 +1651,7 @@ type PutObjectResponse struct {
 
 func (x *PutObjectResponse) Reset() {
 	*x = PutObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[20]
+	mi := &file_meta_metapb_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1663,7 @@ func (x *PutObjectResponse) String() string {
 func (*PutObjectResponse) ProtoMessage() {}
 
 func (x *PutObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[20]
+	mi := &file_meta_metapb_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1676,7 @@ func (x *PutObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObjectResponse.ProtoReflect.Descriptor instead.
 func (*PutObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{20}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PutObjectResponse) GetObject() *Object {
@@ -1415,7 +1704,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[21]
+	mi := &file_meta_metapb_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1716,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[21]
+	mi := &file_meta_metapb_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1729,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{21}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -1473,7 +1762,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[22]
+	mi := &file_meta_metapb_meta_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1774,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[22]
+	mi := &file_meta_metapb_meta_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1787,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{22}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetObjectResponse) GetObject() *Object {
@@ -1519,7 +1808,7 @@ type DeleteObjectRequest struct {
 
 func (x *DeleteObjectRequest) Reset() {
 	*x = DeleteObjectRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[23]
+	mi := &file_meta_metapb_meta_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1820,7 @@ func (x *DeleteObjectRequest) String() string {
 func (*DeleteObjectRequest) ProtoMessage() {}
 
 func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[23]
+	mi := &file_meta_metapb_meta_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1833,7 @@ func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectRequest.ProtoReflect.Descriptor instead.
 func (*DeleteObjectRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{23}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteObjectRequest) GetBucket() string {
@@ -1578,7 +1867,7 @@ type DeleteObjectResponse struct {
 
 func (x *DeleteObjectResponse) Reset() {
 	*x = DeleteObjectResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[24]
+	mi := &file_meta_metapb_meta_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1879,7 @@ func (x *DeleteObjectResponse) String() string {
 func (*DeleteObjectResponse) ProtoMessage() {}
 
 func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[24]
+	mi := &file_meta_metapb_meta_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1892,7 @@ func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectResponse.ProtoReflect.Descriptor instead.
 func (*DeleteObjectResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{24}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteObjectResponse) GetRemoved() []*Object {
@@ -1637,7 +1926,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[25]
+	mi := &file_meta_metapb_meta_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1938,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[25]
+	mi := &file_meta_metapb_meta_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1951,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{25}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -1712,7 +2001,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[26]
+	mi := &file_meta_metapb_meta_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2013,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[26]
+	mi := &file_meta_metapb_meta_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2026,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{26}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListObjectsResponse) GetObjects() []*Object {
@@ -1768,6 +2057,277 @@ func (x *ListObjectsResponse) GetNextStartAfter() string {
 	return ""
 }
 
+// SetObjectTags replaces the tags of one version of an object (the latest
+// when version_id is empty); a delete marker has no tags (NotFound /
+// MethodNotAllowed is the caller's to tell).
+type SetObjectTagsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Tags          map[string]string      `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // empty: remove every tag
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectTagsRequest) Reset() {
+	*x = SetObjectTagsRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectTagsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectTagsRequest) ProtoMessage() {}
+
+func (x *SetObjectTagsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectTagsRequest.ProtoReflect.Descriptor instead.
+func (*SetObjectTagsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetObjectTagsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *SetObjectTagsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetObjectTagsRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *SetObjectTagsRequest) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+type SetObjectTagsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectTagsResponse) Reset() {
+	*x = SetObjectTagsResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectTagsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectTagsResponse) ProtoMessage() {}
+
+func (x *SetObjectTagsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectTagsResponse.ProtoReflect.Descriptor instead.
+func (*SetObjectTagsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetObjectTagsResponse) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+// SetObjectLock changes the retention and/or the legal hold of one version
+// (the latest when version_id is empty). A retention may not be shortened
+// or removed while it holds, in COMPLIANCE mode at all, in GOVERNANCE mode
+// without bypass_governance.
+type SetObjectLockRequest struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Bucket              string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key                 string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId           string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	SetRetention        bool                   `protobuf:"varint,4,opt,name=set_retention,json=setRetention,proto3" json:"set_retention,omitempty"`
+	Mode                string                 `protobuf:"bytes,5,opt,name=mode,proto3" json:"mode,omitempty"` // "" removes the retention
+	RetainUntilUnixNano int64                  `protobuf:"varint,6,opt,name=retain_until_unix_nano,json=retainUntilUnixNano,proto3" json:"retain_until_unix_nano,omitempty"`
+	BypassGovernance    bool                   `protobuf:"varint,7,opt,name=bypass_governance,json=bypassGovernance,proto3" json:"bypass_governance,omitempty"`
+	SetLegalHold        bool                   `protobuf:"varint,8,opt,name=set_legal_hold,json=setLegalHold,proto3" json:"set_legal_hold,omitempty"`
+	LegalHold           bool                   `protobuf:"varint,9,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SetObjectLockRequest) Reset() {
+	*x = SetObjectLockRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectLockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectLockRequest) ProtoMessage() {}
+
+func (x *SetObjectLockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectLockRequest.ProtoReflect.Descriptor instead.
+func (*SetObjectLockRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetObjectLockRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *SetObjectLockRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetObjectLockRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *SetObjectLockRequest) GetSetRetention() bool {
+	if x != nil {
+		return x.SetRetention
+	}
+	return false
+}
+
+func (x *SetObjectLockRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *SetObjectLockRequest) GetRetainUntilUnixNano() int64 {
+	if x != nil {
+		return x.RetainUntilUnixNano
+	}
+	return 0
+}
+
+func (x *SetObjectLockRequest) GetBypassGovernance() bool {
+	if x != nil {
+		return x.BypassGovernance
+	}
+	return false
+}
+
+func (x *SetObjectLockRequest) GetSetLegalHold() bool {
+	if x != nil {
+		return x.SetLegalHold
+	}
+	return false
+}
+
+func (x *SetObjectLockRequest) GetLegalHold() bool {
+	if x != nil {
+		return x.LegalHold
+	}
+	return false
+}
+
+type SetObjectLockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectLockResponse) Reset() {
+	*x = SetObjectLockResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectLockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectLockResponse) ProtoMessage() {}
+
+func (x *SetObjectLockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectLockResponse.ProtoReflect.Descriptor instead.
+func (*SetObjectLockResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetObjectLockResponse) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 type ListObjectVersionsRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Bucket          string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -1781,7 +2341,7 @@ type ListObjectVersionsRequest struct {
 
 func (x *ListObjectVersionsRequest) Reset() {
 	*x = ListObjectVersionsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[27]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +2353,7 @@ func (x *ListObjectVersionsRequest) String() string {
 func (*ListObjectVersionsRequest) ProtoMessage() {}
 
 func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[27]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +2366,7 @@ func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{27}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListObjectVersionsRequest) GetBucket() string {
@@ -1856,7 +2416,7 @@ type ListObjectVersionsResponse struct {
 
 func (x *ListObjectVersionsResponse) Reset() {
 	*x = ListObjectVersionsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[28]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2428,7 @@ func (x *ListObjectVersionsResponse) String() string {
 func (*ListObjectVersionsResponse) ProtoMessage() {}
 
 func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[28]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2441,7 @@ func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{28}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListObjectVersionsResponse) GetVersions() []*Object {
@@ -1923,7 +2483,7 @@ type CreateUploadRequest struct {
 
 func (x *CreateUploadRequest) Reset() {
 	*x = CreateUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[29]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2495,7 @@ func (x *CreateUploadRequest) String() string {
 func (*CreateUploadRequest) ProtoMessage() {}
 
 func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[29]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2508,7 @@ func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{29}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateUploadRequest) GetUpload() *Upload {
@@ -1967,7 +2527,7 @@ type CreateUploadResponse struct {
 
 func (x *CreateUploadResponse) Reset() {
 	*x = CreateUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2539,7 @@ func (x *CreateUploadResponse) String() string {
 func (*CreateUploadResponse) ProtoMessage() {}
 
 func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[30]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2552,7 @@ func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{30}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateUploadResponse) GetUpload() *Upload {
@@ -2013,7 +2573,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2585,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[31]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2598,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{31}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetUploadRequest) GetBucket() string {
@@ -2071,7 +2631,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2643,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2656,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetUploadResponse) GetUpload() *Upload {
@@ -2120,7 +2680,7 @@ type PutPartRequest struct {
 
 func (x *PutPartRequest) Reset() {
 	*x = PutPartRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2692,7 @@ func (x *PutPartRequest) String() string {
 func (*PutPartRequest) ProtoMessage() {}
 
 func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2705,7 @@ func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
 func (*PutPartRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PutPartRequest) GetBucket() string {
@@ -2185,7 +2745,7 @@ type PutPartResponse struct {
 
 func (x *PutPartResponse) Reset() {
 	*x = PutPartResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2197,7 +2757,7 @@ func (x *PutPartResponse) String() string {
 func (*PutPartResponse) ProtoMessage() {}
 
 func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2210,7 +2770,7 @@ func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
 func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PutPartResponse) GetReplaced() *Part {
@@ -2233,7 +2793,7 @@ type ListPartsRequest struct {
 
 func (x *ListPartsRequest) Reset() {
 	*x = ListPartsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2805,7 @@ func (x *ListPartsRequest) String() string {
 func (*ListPartsRequest) ProtoMessage() {}
 
 func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2818,7 @@ func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListPartsRequest) GetBucket() string {
@@ -2308,7 +2868,7 @@ type ListPartsResponse struct {
 
 func (x *ListPartsResponse) Reset() {
 	*x = ListPartsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2880,7 @@ func (x *ListPartsResponse) String() string {
 func (*ListPartsResponse) ProtoMessage() {}
 
 func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2893,7 @@ func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListPartsResponse) GetUpload() *Upload {
@@ -2378,13 +2938,14 @@ type CompleteUploadRequest struct {
 	IfNoneMatch   string                 `protobuf:"bytes,7,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
 	MtimeUnixNano int64                  `protobuf:"varint,8,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"` // chosen by the caller: Apply stays deterministic
 	VersionId     string                 `protobuf:"bytes,9,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Checksums     map[string]string      `protobuf:"bytes,10,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // the object's (composite) checksums, computed by the caller
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteUploadRequest) Reset() {
 	*x = CompleteUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2957,7 @@ func (x *CompleteUploadRequest) String() string {
 func (*CompleteUploadRequest) ProtoMessage() {}
 
 func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2970,7 @@ func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CompleteUploadRequest) GetBucket() string {
@@ -2475,6 +3036,13 @@ func (x *CompleteUploadRequest) GetVersionId() string {
 	return ""
 }
 
+func (x *CompleteUploadRequest) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
 type CompleteUploadResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
@@ -2486,7 +3054,7 @@ type CompleteUploadResponse struct {
 
 func (x *CompleteUploadResponse) Reset() {
 	*x = CompleteUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2498,7 +3066,7 @@ func (x *CompleteUploadResponse) String() string {
 func (*CompleteUploadResponse) ProtoMessage() {}
 
 func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2511,7 +3079,7 @@ func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CompleteUploadResponse) GetObject() *Object {
@@ -2546,7 +3114,7 @@ type AbortUploadRequest struct {
 
 func (x *AbortUploadRequest) Reset() {
 	*x = AbortUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +3126,7 @@ func (x *AbortUploadRequest) String() string {
 func (*AbortUploadRequest) ProtoMessage() {}
 
 func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +3139,7 @@ func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AbortUploadRequest) GetBucket() string {
@@ -2604,7 +3172,7 @@ type AbortUploadResponse struct {
 
 func (x *AbortUploadResponse) Reset() {
 	*x = AbortUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +3184,7 @@ func (x *AbortUploadResponse) String() string {
 func (*AbortUploadResponse) ProtoMessage() {}
 
 func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +3197,7 @@ func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AbortUploadResponse) GetParts() []*Part {
@@ -2652,7 +3220,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +3232,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +3245,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListUploadsRequest) GetBucket() string {
@@ -2727,7 +3295,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +3307,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +3320,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -2792,7 +3360,7 @@ type RegisterDiskRequest struct {
 
 func (x *RegisterDiskRequest) Reset() {
 	*x = RegisterDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3372,7 @@ func (x *RegisterDiskRequest) String() string {
 func (*RegisterDiskRequest) ProtoMessage() {}
 
 func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3385,7 @@ func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RegisterDiskRequest) GetDisk() *Disk {
@@ -2836,7 +3404,7 @@ type RegisterDiskResponse struct {
 
 func (x *RegisterDiskResponse) Reset() {
 	*x = RegisterDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +3416,7 @@ func (x *RegisterDiskResponse) String() string {
 func (*RegisterDiskResponse) ProtoMessage() {}
 
 func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +3429,7 @@ func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RegisterDiskResponse) GetDisk() *Disk {
@@ -2881,7 +3449,7 @@ type SetDiskStateRequest struct {
 
 func (x *SetDiskStateRequest) Reset() {
 	*x = SetDiskStateRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3461,7 @@ func (x *SetDiskStateRequest) String() string {
 func (*SetDiskStateRequest) ProtoMessage() {}
 
 func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3474,7 @@ func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateRequest.ProtoReflect.Descriptor instead.
 func (*SetDiskStateRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetDiskStateRequest) GetId() string {
@@ -2931,7 +3499,7 @@ type SetDiskStateResponse struct {
 
 func (x *SetDiskStateResponse) Reset() {
 	*x = SetDiskStateResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3511,7 @@ func (x *SetDiskStateResponse) String() string {
 func (*SetDiskStateResponse) ProtoMessage() {}
 
 func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3524,7 @@ func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateResponse.ProtoReflect.Descriptor instead.
 func (*SetDiskStateResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 type ListDisksRequest struct {
@@ -2967,7 +3535,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3547,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3560,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 type ListDisksResponse struct {
@@ -3004,7 +3572,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3016,7 +3584,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,7 +3597,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -3051,7 +3619,7 @@ type EnsurePlacementGroupsRequest struct {
 
 func (x *EnsurePlacementGroupsRequest) Reset() {
 	*x = EnsurePlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3063,7 +3631,7 @@ func (x *EnsurePlacementGroupsRequest) String() string {
 func (*EnsurePlacementGroupsRequest) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3076,7 +3644,7 @@ func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *EnsurePlacementGroupsRequest) GetEcData() int32 {
@@ -3102,7 +3670,7 @@ type EnsurePlacementGroupsResponse struct {
 
 func (x *EnsurePlacementGroupsResponse) Reset() {
 	*x = EnsurePlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3682,7 @@ func (x *EnsurePlacementGroupsResponse) String() string {
 func (*EnsurePlacementGroupsResponse) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3695,7 @@ func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *EnsurePlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3145,7 +3713,7 @@ type ListPlacementGroupsRequest struct {
 
 func (x *ListPlacementGroupsRequest) Reset() {
 	*x = ListPlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3725,7 @@ func (x *ListPlacementGroupsRequest) String() string {
 func (*ListPlacementGroupsRequest) ProtoMessage() {}
 
 func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3738,7 @@ func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 type ListPlacementGroupsResponse struct {
@@ -3182,7 +3750,7 @@ type ListPlacementGroupsResponse struct {
 
 func (x *ListPlacementGroupsResponse) Reset() {
 	*x = ListPlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3762,7 @@ func (x *ListPlacementGroupsResponse) String() string {
 func (*ListPlacementGroupsResponse) ProtoMessage() {}
 
 func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3775,7 @@ func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListPlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3230,7 +3798,7 @@ type ReplaceDiskRequest struct {
 
 func (x *ReplaceDiskRequest) Reset() {
 	*x = ReplaceDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3242,7 +3810,7 @@ func (x *ReplaceDiskRequest) String() string {
 func (*ReplaceDiskRequest) ProtoMessage() {}
 
 func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3255,7 +3823,7 @@ func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ReplaceDiskRequest) GetPlacementGroup() uint64 {
@@ -3295,7 +3863,7 @@ type ReplaceDiskResponse struct {
 
 func (x *ReplaceDiskResponse) Reset() {
 	*x = ReplaceDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3875,7 @@ func (x *ReplaceDiskResponse) String() string {
 func (*ReplaceDiskResponse) ProtoMessage() {}
 
 func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3888,7 @@ func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ReplaceDiskResponse) GetGroup() *PlacementGroup {
@@ -3339,7 +3907,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +3919,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +3932,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *JoinRequest) GetMember() *Member {
@@ -3382,7 +3950,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3394,7 +3962,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3407,7 +3975,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 type RemoveRequest struct {
@@ -3419,7 +3987,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3999,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +4012,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -3462,7 +4030,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3474,7 +4042,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3487,7 +4055,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 type MembersRequest struct {
@@ -3498,7 +4066,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +4078,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +4091,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 type MembersResponse struct {
@@ -3536,7 +4104,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3548,7 +4116,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3561,7 +4129,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -3582,7 +4150,7 @@ var File_meta_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x16meta/metapb/meta.proto\x12\rwolke.meta.v1\"\xcc\x01\n" +
+	"\x16meta/metapb/meta.proto\x12\rwolke.meta.v1\"\xc2\x02\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x11created_unix_nano\x18\x02 \x01(\x03R\x0fcreatedUnixNano\x12\x14\n" +
@@ -3592,14 +4160,18 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\tec_parity\x18\x06 \x01(\x05R\becParity\x12\x1e\n" +
 	"\n" +
 	"versioning\x18\a \x01(\tR\n" +
-	"versioning\"\x97\x01\n" +
+	"versioning\x129\n" +
+	"\x06config\x18\b \x03(\v2!.wolke.meta.v1.Bucket.ConfigEntryR\x06config\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x97\x01\n" +
 	"\x06Stripe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12'\n" +
 	"\x0fplacement_group\x18\x02 \x01(\x04R\x0eplacementGroup\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1d\n" +
 	"\n" +
 	"shard_size\x18\x04 \x01(\x03R\tshardSize\x12!\n" +
-	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\xa3\x05\n" +
+	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\x8a\t\n" +
 	"\x06Object\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -3618,13 +4190,41 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\astripes\x18\r \x03(\v2\x15.wolke.meta.v1.StripeR\astripes\x12#\n" +
 	"\rdelete_marker\x18\x0e \x01(\bR\fdeleteMarker\x12\x1b\n" +
 	"\tis_latest\x18\x0f \x01(\bR\bisLatest\x12#\n" +
-	"\rstorage_class\x18\x10 \x01(\tR\fstorageClass\x1a;\n" +
+	"\rstorage_class\x18\x10 \x01(\tR\fstorageClass\x123\n" +
+	"\x04tags\x18\x11 \x03(\v2\x1f.wolke.meta.v1.Object.TagsEntryR\x04tags\x12B\n" +
+	"\tchecksums\x18\x12 \x03(\v2$.wolke.meta.v1.Object.ChecksumsEntryR\tchecksums\x12\x1d\n" +
+	"\n" +
+	"part_sizes\x18\x13 \x03(\x03R\tpartSizes\x129\n" +
+	"\n" +
+	"encryption\x18\x14 \x01(\v2\x19.wolke.meta.v1.EncryptionR\n" +
+	"encryption\x12!\n" +
+	"\fpart_numbers\x18\x15 \x03(\x05R\vpartNumbers\x12\x1b\n" +
+	"\tlock_mode\x18( \x01(\tR\blockMode\x12<\n" +
+	"\x1block_retain_until_unix_nano\x18) \x01(\x03R\x17lockRetainUntilUnixNano\x12\x1d\n" +
+	"\n" +
+	"legal_hold\x18* \x01(\bR\tlegalHold\x1a;\n" +
 	"\rUserMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb5\x01\n" +
+	"\n" +
+	"Encryption\x12\x1c\n" +
+	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x1f\n" +
+	"\vwrapped_key\x18\x02 \x01(\fR\n" +
+	"wrappedKey\x12(\n" +
+	"\x10customer_key_md5\x18\x03 \x01(\tR\x0ecustomerKeyMd5\x12\x1f\n" +
+	"\vstored_size\x18\x04 \x01(\x03R\n" +
+	"storedSize\x12\x1d\n" +
+	"\n" +
+	"block_size\x18\x05 \x01(\x05R\tblockSize\"\xc0\x01\n" +
 	"\x04Disk\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x12\x12\n" +
@@ -3637,13 +4237,19 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\aec_data\x18\x02 \x01(\x05R\x06ecData\x12\x1b\n" +
 	"\tec_parity\x18\x03 \x01(\x05R\becParity\x12\x14\n" +
 	"\x05disks\x18\x04 \x03(\tR\x05disks\x12\x14\n" +
-	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\"\x9f\x01\n" +
+	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\"\xbe\x02\n" +
 	"\x04Part\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12&\n" +
 	"\x0fmtime_unix_nano\x18\x04 \x01(\x03R\rmtimeUnixNano\x12/\n" +
-	"\astripes\x18\x05 \x03(\v2\x15.wolke.meta.v1.StripeR\astripes\"\xaa\x01\n" +
+	"\astripes\x18\x05 \x03(\v2\x15.wolke.meta.v1.StripeR\astripes\x12@\n" +
+	"\tchecksums\x18\x06 \x03(\v2\".wolke.meta.v1.Part.ChecksumsEntryR\tchecksums\x12\x1d\n" +
+	"\n" +
+	"plain_size\x18\a \x01(\x03R\tplainSize\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x01\n" +
 	"\x06Upload\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
@@ -3675,6 +4281,13 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"versioning\x18\x02 \x01(\tR\n" +
 	"versioning\"L\n" +
 	"\x1bSetBucketVersioningResponse\x12-\n" +
+	"\x06bucket\x18\x01 \x01(\v2\x15.wolke.meta.v1.BucketR\x06bucket\"l\n" +
+	"\x16SetBucketConfigRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x04 \x01(\bR\x06delete\"H\n" +
+	"\x17SetBucketConfigResponse\x12-\n" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.wolke.meta.v1.BucketR\x06bucket\"\x14\n" +
 	"\x12ListBucketsRequest\"F\n" +
 	"\x13ListBucketsResponse\x12/\n" +
@@ -3712,7 +4325,32 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\aobjects\x18\x01 \x03(\v2\x15.wolke.meta.v1.ObjectR\aobjects\x12'\n" +
 	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
 	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12(\n" +
-	"\x10next_start_after\x18\x04 \x01(\tR\x0enextStartAfter\"\xb1\x01\n" +
+	"\x10next_start_after\x18\x04 \x01(\tR\x0enextStartAfter\"\xdb\x01\n" +
+	"\x14SetObjectTagsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12A\n" +
+	"\x04tags\x18\x04 \x03(\v2-.wolke.meta.v1.SetObjectTagsRequest.TagsEntryR\x04tags\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"F\n" +
+	"\x15SetObjectTagsResponse\x12-\n" +
+	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"\xbf\x02\n" +
+	"\x14SetObjectLockRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12#\n" +
+	"\rset_retention\x18\x04 \x01(\bR\fsetRetention\x12\x12\n" +
+	"\x04mode\x18\x05 \x01(\tR\x04mode\x123\n" +
+	"\x16retain_until_unix_nano\x18\x06 \x01(\x03R\x13retainUntilUnixNano\x12+\n" +
+	"\x11bypass_governance\x18\a \x01(\bR\x10bypassGovernance\x12$\n" +
+	"\x0eset_legal_hold\x18\b \x01(\bR\fsetLegalHold\x12\x1d\n" +
+	"\n" +
+	"legal_hold\x18\t \x01(\bR\tlegalHold\"F\n" +
+	"\x15SetObjectLockResponse\x12-\n" +
+	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"\xb1\x01\n" +
 	"\x19ListObjectVersionsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1d\n" +
@@ -3752,7 +4390,7 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\x12)\n" +
 	"\x05parts\x18\x02 \x03(\v2\x13.wolke.meta.v1.PartR\x05parts\x12\x1c\n" +
 	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x125\n" +
-	"\x17next_part_number_marker\x18\x04 \x01(\x05R\x14nextPartNumberMarker\"\xbc\x02\n" +
+	"\x17next_part_number_marker\x18\x04 \x01(\x05R\x14nextPartNumberMarker\"\xcd\x03\n" +
 	"\x15CompleteUploadRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
@@ -3763,7 +4401,12 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\rif_none_match\x18\a \x01(\tR\vifNoneMatch\x12&\n" +
 	"\x0fmtime_unix_nano\x18\b \x01(\x03R\rmtimeUnixNano\x12\x1d\n" +
 	"\n" +
-	"version_id\x18\t \x01(\tR\tversionId\"\xa7\x01\n" +
+	"version_id\x18\t \x01(\tR\tversionId\x12Q\n" +
+	"\tchecksums\x18\n" +
+	" \x03(\v23.wolke.meta.v1.CompleteUploadRequest.ChecksumsEntryR\tchecksums\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa7\x01\n" +
 	"\x16CompleteUploadResponse\x12-\n" +
 	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\x121\n" +
 	"\breplaced\x18\x02 \x03(\v2\x15.wolke.meta.v1.ObjectR\breplaced\x12+\n" +
@@ -3828,18 +4471,21 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x11DISK_STATE_ACTIVE\x10\x01\x12\x13\n" +
 	"\x0fDISK_STATE_LOST\x10\x02\x12\x17\n" +
 	"\x13DISK_STATE_DRAINING\x10\x03\x12\x16\n" +
-	"\x12DISK_STATE_REMOVED\x10\x042\xe0\x11\n" +
+	"\x12DISK_STATE_REMOVED\x10\x042\xfa\x13\n" +
 	"\x04Meta\x12W\n" +
 	"\fCreateBucket\x12\".wolke.meta.v1.CreateBucketRequest\x1a#.wolke.meta.v1.CreateBucketResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.wolke.meta.v1.GetBucketRequest\x1a .wolke.meta.v1.GetBucketResponse\x12W\n" +
 	"\fDeleteBucket\x12\".wolke.meta.v1.DeleteBucketRequest\x1a#.wolke.meta.v1.DeleteBucketResponse\x12T\n" +
 	"\vListBuckets\x12!.wolke.meta.v1.ListBucketsRequest\x1a\".wolke.meta.v1.ListBucketsResponse\x12l\n" +
-	"\x13SetBucketVersioning\x12).wolke.meta.v1.SetBucketVersioningRequest\x1a*.wolke.meta.v1.SetBucketVersioningResponse\x12N\n" +
+	"\x13SetBucketVersioning\x12).wolke.meta.v1.SetBucketVersioningRequest\x1a*.wolke.meta.v1.SetBucketVersioningResponse\x12`\n" +
+	"\x0fSetBucketConfig\x12%.wolke.meta.v1.SetBucketConfigRequest\x1a&.wolke.meta.v1.SetBucketConfigResponse\x12N\n" +
 	"\tPutObject\x12\x1f.wolke.meta.v1.PutObjectRequest\x1a .wolke.meta.v1.PutObjectResponse\x12N\n" +
 	"\tGetObject\x12\x1f.wolke.meta.v1.GetObjectRequest\x1a .wolke.meta.v1.GetObjectResponse\x12W\n" +
 	"\fDeleteObject\x12\".wolke.meta.v1.DeleteObjectRequest\x1a#.wolke.meta.v1.DeleteObjectResponse\x12T\n" +
 	"\vListObjects\x12!.wolke.meta.v1.ListObjectsRequest\x1a\".wolke.meta.v1.ListObjectsResponse\x12i\n" +
-	"\x12ListObjectVersions\x12(.wolke.meta.v1.ListObjectVersionsRequest\x1a).wolke.meta.v1.ListObjectVersionsResponse\x12W\n" +
+	"\x12ListObjectVersions\x12(.wolke.meta.v1.ListObjectVersionsRequest\x1a).wolke.meta.v1.ListObjectVersionsResponse\x12Z\n" +
+	"\rSetObjectTags\x12#.wolke.meta.v1.SetObjectTagsRequest\x1a$.wolke.meta.v1.SetObjectTagsResponse\x12Z\n" +
+	"\rSetObjectLock\x12#.wolke.meta.v1.SetObjectLockRequest\x1a$.wolke.meta.v1.SetObjectLockResponse\x12W\n" +
 	"\fCreateUpload\x12\".wolke.meta.v1.CreateUploadRequest\x1a#.wolke.meta.v1.CreateUploadResponse\x12N\n" +
 	"\tGetUpload\x12\x1f.wolke.meta.v1.GetUploadRequest\x1a .wolke.meta.v1.GetUploadResponse\x12H\n" +
 	"\aPutPart\x12\x1d.wolke.meta.v1.PutPartRequest\x1a\x1e.wolke.meta.v1.PutPartResponse\x12N\n" +
@@ -3870,171 +4516,200 @@ func file_meta_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_meta_metapb_meta_proto_goTypes = []any{
 	(DiskState)(0),                        // 0: wolke.meta.v1.DiskState
 	(*Bucket)(nil),                        // 1: wolke.meta.v1.Bucket
 	(*Stripe)(nil),                        // 2: wolke.meta.v1.Stripe
 	(*Object)(nil),                        // 3: wolke.meta.v1.Object
-	(*Disk)(nil),                          // 4: wolke.meta.v1.Disk
-	(*PlacementGroup)(nil),                // 5: wolke.meta.v1.PlacementGroup
-	(*Part)(nil),                          // 6: wolke.meta.v1.Part
-	(*Upload)(nil),                        // 7: wolke.meta.v1.Upload
-	(*CompletedPart)(nil),                 // 8: wolke.meta.v1.CompletedPart
-	(*Member)(nil),                        // 9: wolke.meta.v1.Member
-	(*CreateBucketRequest)(nil),           // 10: wolke.meta.v1.CreateBucketRequest
-	(*CreateBucketResponse)(nil),          // 11: wolke.meta.v1.CreateBucketResponse
-	(*GetBucketRequest)(nil),              // 12: wolke.meta.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),             // 13: wolke.meta.v1.GetBucketResponse
-	(*DeleteBucketRequest)(nil),           // 14: wolke.meta.v1.DeleteBucketRequest
-	(*DeleteBucketResponse)(nil),          // 15: wolke.meta.v1.DeleteBucketResponse
-	(*SetBucketVersioningRequest)(nil),    // 16: wolke.meta.v1.SetBucketVersioningRequest
-	(*SetBucketVersioningResponse)(nil),   // 17: wolke.meta.v1.SetBucketVersioningResponse
-	(*ListBucketsRequest)(nil),            // 18: wolke.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),           // 19: wolke.meta.v1.ListBucketsResponse
-	(*PutObjectRequest)(nil),              // 20: wolke.meta.v1.PutObjectRequest
-	(*PutObjectResponse)(nil),             // 21: wolke.meta.v1.PutObjectResponse
-	(*GetObjectRequest)(nil),              // 22: wolke.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),             // 23: wolke.meta.v1.GetObjectResponse
-	(*DeleteObjectRequest)(nil),           // 24: wolke.meta.v1.DeleteObjectRequest
-	(*DeleteObjectResponse)(nil),          // 25: wolke.meta.v1.DeleteObjectResponse
-	(*ListObjectsRequest)(nil),            // 26: wolke.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),           // 27: wolke.meta.v1.ListObjectsResponse
-	(*ListObjectVersionsRequest)(nil),     // 28: wolke.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),    // 29: wolke.meta.v1.ListObjectVersionsResponse
-	(*CreateUploadRequest)(nil),           // 30: wolke.meta.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),          // 31: wolke.meta.v1.CreateUploadResponse
-	(*GetUploadRequest)(nil),              // 32: wolke.meta.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),             // 33: wolke.meta.v1.GetUploadResponse
-	(*PutPartRequest)(nil),                // 34: wolke.meta.v1.PutPartRequest
-	(*PutPartResponse)(nil),               // 35: wolke.meta.v1.PutPartResponse
-	(*ListPartsRequest)(nil),              // 36: wolke.meta.v1.ListPartsRequest
-	(*ListPartsResponse)(nil),             // 37: wolke.meta.v1.ListPartsResponse
-	(*CompleteUploadRequest)(nil),         // 38: wolke.meta.v1.CompleteUploadRequest
-	(*CompleteUploadResponse)(nil),        // 39: wolke.meta.v1.CompleteUploadResponse
-	(*AbortUploadRequest)(nil),            // 40: wolke.meta.v1.AbortUploadRequest
-	(*AbortUploadResponse)(nil),           // 41: wolke.meta.v1.AbortUploadResponse
-	(*ListUploadsRequest)(nil),            // 42: wolke.meta.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),           // 43: wolke.meta.v1.ListUploadsResponse
-	(*RegisterDiskRequest)(nil),           // 44: wolke.meta.v1.RegisterDiskRequest
-	(*RegisterDiskResponse)(nil),          // 45: wolke.meta.v1.RegisterDiskResponse
-	(*SetDiskStateRequest)(nil),           // 46: wolke.meta.v1.SetDiskStateRequest
-	(*SetDiskStateResponse)(nil),          // 47: wolke.meta.v1.SetDiskStateResponse
-	(*ListDisksRequest)(nil),              // 48: wolke.meta.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),             // 49: wolke.meta.v1.ListDisksResponse
-	(*EnsurePlacementGroupsRequest)(nil),  // 50: wolke.meta.v1.EnsurePlacementGroupsRequest
-	(*EnsurePlacementGroupsResponse)(nil), // 51: wolke.meta.v1.EnsurePlacementGroupsResponse
-	(*ListPlacementGroupsRequest)(nil),    // 52: wolke.meta.v1.ListPlacementGroupsRequest
-	(*ListPlacementGroupsResponse)(nil),   // 53: wolke.meta.v1.ListPlacementGroupsResponse
-	(*ReplaceDiskRequest)(nil),            // 54: wolke.meta.v1.ReplaceDiskRequest
-	(*ReplaceDiskResponse)(nil),           // 55: wolke.meta.v1.ReplaceDiskResponse
-	(*JoinRequest)(nil),                   // 56: wolke.meta.v1.JoinRequest
-	(*JoinResponse)(nil),                  // 57: wolke.meta.v1.JoinResponse
-	(*RemoveRequest)(nil),                 // 58: wolke.meta.v1.RemoveRequest
-	(*RemoveResponse)(nil),                // 59: wolke.meta.v1.RemoveResponse
-	(*MembersRequest)(nil),                // 60: wolke.meta.v1.MembersRequest
-	(*MembersResponse)(nil),               // 61: wolke.meta.v1.MembersResponse
-	nil,                                   // 62: wolke.meta.v1.Object.UserMetaEntry
-	nil,                                   // 63: wolke.meta.v1.Object.HeadersEntry
+	(*Encryption)(nil),                    // 4: wolke.meta.v1.Encryption
+	(*Disk)(nil),                          // 5: wolke.meta.v1.Disk
+	(*PlacementGroup)(nil),                // 6: wolke.meta.v1.PlacementGroup
+	(*Part)(nil),                          // 7: wolke.meta.v1.Part
+	(*Upload)(nil),                        // 8: wolke.meta.v1.Upload
+	(*CompletedPart)(nil),                 // 9: wolke.meta.v1.CompletedPart
+	(*Member)(nil),                        // 10: wolke.meta.v1.Member
+	(*CreateBucketRequest)(nil),           // 11: wolke.meta.v1.CreateBucketRequest
+	(*CreateBucketResponse)(nil),          // 12: wolke.meta.v1.CreateBucketResponse
+	(*GetBucketRequest)(nil),              // 13: wolke.meta.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),             // 14: wolke.meta.v1.GetBucketResponse
+	(*DeleteBucketRequest)(nil),           // 15: wolke.meta.v1.DeleteBucketRequest
+	(*DeleteBucketResponse)(nil),          // 16: wolke.meta.v1.DeleteBucketResponse
+	(*SetBucketVersioningRequest)(nil),    // 17: wolke.meta.v1.SetBucketVersioningRequest
+	(*SetBucketVersioningResponse)(nil),   // 18: wolke.meta.v1.SetBucketVersioningResponse
+	(*SetBucketConfigRequest)(nil),        // 19: wolke.meta.v1.SetBucketConfigRequest
+	(*SetBucketConfigResponse)(nil),       // 20: wolke.meta.v1.SetBucketConfigResponse
+	(*ListBucketsRequest)(nil),            // 21: wolke.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),           // 22: wolke.meta.v1.ListBucketsResponse
+	(*PutObjectRequest)(nil),              // 23: wolke.meta.v1.PutObjectRequest
+	(*PutObjectResponse)(nil),             // 24: wolke.meta.v1.PutObjectResponse
+	(*GetObjectRequest)(nil),              // 25: wolke.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),             // 26: wolke.meta.v1.GetObjectResponse
+	(*DeleteObjectRequest)(nil),           // 27: wolke.meta.v1.DeleteObjectRequest
+	(*DeleteObjectResponse)(nil),          // 28: wolke.meta.v1.DeleteObjectResponse
+	(*ListObjectsRequest)(nil),            // 29: wolke.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),           // 30: wolke.meta.v1.ListObjectsResponse
+	(*SetObjectTagsRequest)(nil),          // 31: wolke.meta.v1.SetObjectTagsRequest
+	(*SetObjectTagsResponse)(nil),         // 32: wolke.meta.v1.SetObjectTagsResponse
+	(*SetObjectLockRequest)(nil),          // 33: wolke.meta.v1.SetObjectLockRequest
+	(*SetObjectLockResponse)(nil),         // 34: wolke.meta.v1.SetObjectLockResponse
+	(*ListObjectVersionsRequest)(nil),     // 35: wolke.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),    // 36: wolke.meta.v1.ListObjectVersionsResponse
+	(*CreateUploadRequest)(nil),           // 37: wolke.meta.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),          // 38: wolke.meta.v1.CreateUploadResponse
+	(*GetUploadRequest)(nil),              // 39: wolke.meta.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),             // 40: wolke.meta.v1.GetUploadResponse
+	(*PutPartRequest)(nil),                // 41: wolke.meta.v1.PutPartRequest
+	(*PutPartResponse)(nil),               // 42: wolke.meta.v1.PutPartResponse
+	(*ListPartsRequest)(nil),              // 43: wolke.meta.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),             // 44: wolke.meta.v1.ListPartsResponse
+	(*CompleteUploadRequest)(nil),         // 45: wolke.meta.v1.CompleteUploadRequest
+	(*CompleteUploadResponse)(nil),        // 46: wolke.meta.v1.CompleteUploadResponse
+	(*AbortUploadRequest)(nil),            // 47: wolke.meta.v1.AbortUploadRequest
+	(*AbortUploadResponse)(nil),           // 48: wolke.meta.v1.AbortUploadResponse
+	(*ListUploadsRequest)(nil),            // 49: wolke.meta.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),           // 50: wolke.meta.v1.ListUploadsResponse
+	(*RegisterDiskRequest)(nil),           // 51: wolke.meta.v1.RegisterDiskRequest
+	(*RegisterDiskResponse)(nil),          // 52: wolke.meta.v1.RegisterDiskResponse
+	(*SetDiskStateRequest)(nil),           // 53: wolke.meta.v1.SetDiskStateRequest
+	(*SetDiskStateResponse)(nil),          // 54: wolke.meta.v1.SetDiskStateResponse
+	(*ListDisksRequest)(nil),              // 55: wolke.meta.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),             // 56: wolke.meta.v1.ListDisksResponse
+	(*EnsurePlacementGroupsRequest)(nil),  // 57: wolke.meta.v1.EnsurePlacementGroupsRequest
+	(*EnsurePlacementGroupsResponse)(nil), // 58: wolke.meta.v1.EnsurePlacementGroupsResponse
+	(*ListPlacementGroupsRequest)(nil),    // 59: wolke.meta.v1.ListPlacementGroupsRequest
+	(*ListPlacementGroupsResponse)(nil),   // 60: wolke.meta.v1.ListPlacementGroupsResponse
+	(*ReplaceDiskRequest)(nil),            // 61: wolke.meta.v1.ReplaceDiskRequest
+	(*ReplaceDiskResponse)(nil),           // 62: wolke.meta.v1.ReplaceDiskResponse
+	(*JoinRequest)(nil),                   // 63: wolke.meta.v1.JoinRequest
+	(*JoinResponse)(nil),                  // 64: wolke.meta.v1.JoinResponse
+	(*RemoveRequest)(nil),                 // 65: wolke.meta.v1.RemoveRequest
+	(*RemoveResponse)(nil),                // 66: wolke.meta.v1.RemoveResponse
+	(*MembersRequest)(nil),                // 67: wolke.meta.v1.MembersRequest
+	(*MembersResponse)(nil),               // 68: wolke.meta.v1.MembersResponse
+	nil,                                   // 69: wolke.meta.v1.Bucket.ConfigEntry
+	nil,                                   // 70: wolke.meta.v1.Object.UserMetaEntry
+	nil,                                   // 71: wolke.meta.v1.Object.HeadersEntry
+	nil,                                   // 72: wolke.meta.v1.Object.TagsEntry
+	nil,                                   // 73: wolke.meta.v1.Object.ChecksumsEntry
+	nil,                                   // 74: wolke.meta.v1.Part.ChecksumsEntry
+	nil,                                   // 75: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	nil,                                   // 76: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 }
 var file_meta_metapb_meta_proto_depIdxs = []int32{
-	62, // 0: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
-	63, // 1: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
-	2,  // 2: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
-	0,  // 3: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
-	2,  // 4: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
-	3,  // 5: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
-	1,  // 6: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
-	1,  // 7: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
-	1,  // 8: wolke.meta.v1.SetBucketVersioningResponse.bucket:type_name -> wolke.meta.v1.Bucket
-	1,  // 9: wolke.meta.v1.ListBucketsResponse.buckets:type_name -> wolke.meta.v1.Bucket
-	3,  // 10: wolke.meta.v1.PutObjectRequest.object:type_name -> wolke.meta.v1.Object
-	3,  // 11: wolke.meta.v1.PutObjectResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 12: wolke.meta.v1.PutObjectResponse.replaced:type_name -> wolke.meta.v1.Object
-	3,  // 13: wolke.meta.v1.GetObjectResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 14: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
-	3,  // 15: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
-	3,  // 16: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
-	3,  // 17: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
-	7,  // 18: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
-	7,  // 19: wolke.meta.v1.CreateUploadResponse.upload:type_name -> wolke.meta.v1.Upload
-	7,  // 20: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
-	6,  // 21: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
-	6,  // 22: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
-	7,  // 23: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
-	6,  // 24: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
-	8,  // 25: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
-	3,  // 26: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 27: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
-	6,  // 28: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
-	6,  // 29: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
-	7,  // 30: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
-	4,  // 31: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
-	4,  // 32: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
-	0,  // 33: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
-	4,  // 34: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
-	5,  // 35: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	5,  // 36: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	5,  // 37: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
-	9,  // 38: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
-	9,  // 39: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
-	10, // 40: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
-	12, // 41: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
-	14, // 42: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
-	18, // 43: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
-	16, // 44: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
-	20, // 45: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
-	22, // 46: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
-	24, // 47: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
-	26, // 48: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
-	28, // 49: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
-	30, // 50: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
-	32, // 51: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
-	34, // 52: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
-	36, // 53: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
-	38, // 54: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
-	40, // 55: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
-	42, // 56: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
-	44, // 57: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
-	46, // 58: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
-	48, // 59: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
-	50, // 60: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
-	52, // 61: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
-	54, // 62: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
-	56, // 63: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
-	58, // 64: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
-	60, // 65: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
-	11, // 66: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
-	13, // 67: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
-	15, // 68: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
-	19, // 69: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
-	17, // 70: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
-	21, // 71: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
-	23, // 72: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
-	25, // 73: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
-	27, // 74: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
-	29, // 75: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
-	31, // 76: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
-	33, // 77: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
-	35, // 78: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
-	37, // 79: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
-	39, // 80: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
-	41, // 81: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
-	43, // 82: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
-	45, // 83: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
-	47, // 84: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
-	49, // 85: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
-	51, // 86: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
-	53, // 87: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
-	55, // 88: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
-	57, // 89: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
-	59, // 90: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
-	61, // 91: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
-	66, // [66:92] is the sub-list for method output_type
-	40, // [40:66] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	69, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
+	70, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
+	71, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
+	2,  // 3: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
+	72, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
+	73, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
+	4,  // 6: wolke.meta.v1.Object.encryption:type_name -> wolke.meta.v1.Encryption
+	0,  // 7: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
+	2,  // 8: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
+	74, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
+	3,  // 10: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
+	1,  // 11: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
+	1,  // 12: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
+	1,  // 13: wolke.meta.v1.SetBucketVersioningResponse.bucket:type_name -> wolke.meta.v1.Bucket
+	1,  // 14: wolke.meta.v1.SetBucketConfigResponse.bucket:type_name -> wolke.meta.v1.Bucket
+	1,  // 15: wolke.meta.v1.ListBucketsResponse.buckets:type_name -> wolke.meta.v1.Bucket
+	3,  // 16: wolke.meta.v1.PutObjectRequest.object:type_name -> wolke.meta.v1.Object
+	3,  // 17: wolke.meta.v1.PutObjectResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 18: wolke.meta.v1.PutObjectResponse.replaced:type_name -> wolke.meta.v1.Object
+	3,  // 19: wolke.meta.v1.GetObjectResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 20: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
+	3,  // 21: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
+	3,  // 22: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
+	75, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	3,  // 24: wolke.meta.v1.SetObjectTagsResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 25: wolke.meta.v1.SetObjectLockResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 26: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
+	8,  // 27: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
+	8,  // 28: wolke.meta.v1.CreateUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	8,  // 29: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 30: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
+	7,  // 31: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
+	8,  // 32: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 33: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
+	9,  // 34: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
+	76, // 35: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	3,  // 36: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 37: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
+	7,  // 38: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
+	7,  // 39: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
+	8,  // 40: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
+	5,  // 41: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
+	5,  // 42: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
+	0,  // 43: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
+	5,  // 44: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
+	6,  // 45: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 46: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 47: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
+	10, // 48: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
+	10, // 49: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
+	11, // 50: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
+	13, // 51: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
+	15, // 52: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
+	21, // 53: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
+	17, // 54: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
+	19, // 55: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
+	23, // 56: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
+	25, // 57: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
+	27, // 58: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
+	29, // 59: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
+	35, // 60: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
+	31, // 61: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
+	33, // 62: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
+	37, // 63: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
+	39, // 64: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
+	41, // 65: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
+	43, // 66: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
+	45, // 67: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
+	47, // 68: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
+	49, // 69: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
+	51, // 70: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
+	53, // 71: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
+	55, // 72: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
+	57, // 73: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
+	59, // 74: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
+	61, // 75: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
+	63, // 76: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
+	65, // 77: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
+	67, // 78: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
+	12, // 79: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
+	14, // 80: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
+	16, // 81: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
+	22, // 82: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
+	18, // 83: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
+	20, // 84: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
+	24, // 85: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
+	26, // 86: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
+	28, // 87: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
+	30, // 88: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
+	36, // 89: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
+	32, // 90: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
+	34, // 91: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
+	38, // 92: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
+	40, // 93: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
+	42, // 94: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
+	44, // 95: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
+	46, // 96: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
+	48, // 97: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
+	50, // 98: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
+	52, // 99: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
+	54, // 100: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
+	56, // 101: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
+	58, // 102: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
+	60, // 103: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
+	62, // 104: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
+	64, // 105: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
+	66, // 106: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
+	68, // 107: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
+	79, // [79:108] is the sub-list for method output_type
+	50, // [50:79] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_meta_proto_init() }
@@ -4048,7 +4723,7 @@ func file_meta_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_meta_proto_rawDesc), len(file_meta_metapb_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   63,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

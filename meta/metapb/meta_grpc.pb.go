@@ -27,11 +27,14 @@ const (
 	Meta_DeleteBucket_FullMethodName          = "/wolke.meta.v1.Meta/DeleteBucket"
 	Meta_ListBuckets_FullMethodName           = "/wolke.meta.v1.Meta/ListBuckets"
 	Meta_SetBucketVersioning_FullMethodName   = "/wolke.meta.v1.Meta/SetBucketVersioning"
+	Meta_SetBucketConfig_FullMethodName       = "/wolke.meta.v1.Meta/SetBucketConfig"
 	Meta_PutObject_FullMethodName             = "/wolke.meta.v1.Meta/PutObject"
 	Meta_GetObject_FullMethodName             = "/wolke.meta.v1.Meta/GetObject"
 	Meta_DeleteObject_FullMethodName          = "/wolke.meta.v1.Meta/DeleteObject"
 	Meta_ListObjects_FullMethodName           = "/wolke.meta.v1.Meta/ListObjects"
 	Meta_ListObjectVersions_FullMethodName    = "/wolke.meta.v1.Meta/ListObjectVersions"
+	Meta_SetObjectTags_FullMethodName         = "/wolke.meta.v1.Meta/SetObjectTags"
+	Meta_SetObjectLock_FullMethodName         = "/wolke.meta.v1.Meta/SetObjectLock"
 	Meta_CreateUpload_FullMethodName          = "/wolke.meta.v1.Meta/CreateUpload"
 	Meta_GetUpload_FullMethodName             = "/wolke.meta.v1.Meta/GetUpload"
 	Meta_PutPart_FullMethodName               = "/wolke.meta.v1.Meta/PutPart"
@@ -62,11 +65,14 @@ type MetaClient interface {
 	DeleteBucket(ctx context.Context, in *DeleteBucketRequest, opts ...grpc.CallOption) (*DeleteBucketResponse, error)
 	ListBuckets(ctx context.Context, in *ListBucketsRequest, opts ...grpc.CallOption) (*ListBucketsResponse, error)
 	SetBucketVersioning(ctx context.Context, in *SetBucketVersioningRequest, opts ...grpc.CallOption) (*SetBucketVersioningResponse, error)
+	SetBucketConfig(ctx context.Context, in *SetBucketConfigRequest, opts ...grpc.CallOption) (*SetBucketConfigResponse, error)
 	PutObject(ctx context.Context, in *PutObjectRequest, opts ...grpc.CallOption) (*PutObjectResponse, error)
 	GetObject(ctx context.Context, in *GetObjectRequest, opts ...grpc.CallOption) (*GetObjectResponse, error)
 	DeleteObject(ctx context.Context, in *DeleteObjectRequest, opts ...grpc.CallOption) (*DeleteObjectResponse, error)
 	ListObjects(ctx context.Context, in *ListObjectsRequest, opts ...grpc.CallOption) (*ListObjectsResponse, error)
 	ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error)
+	SetObjectTags(ctx context.Context, in *SetObjectTagsRequest, opts ...grpc.CallOption) (*SetObjectTagsResponse, error)
+	SetObjectLock(ctx context.Context, in *SetObjectLockRequest, opts ...grpc.CallOption) (*SetObjectLockResponse, error)
 	CreateUpload(ctx context.Context, in *CreateUploadRequest, opts ...grpc.CallOption) (*CreateUploadResponse, error)
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
 	PutPart(ctx context.Context, in *PutPartRequest, opts ...grpc.CallOption) (*PutPartResponse, error)
@@ -143,6 +149,16 @@ func (c *metaClient) SetBucketVersioning(ctx context.Context, in *SetBucketVersi
 	return out, nil
 }
 
+func (c *metaClient) SetBucketConfig(ctx context.Context, in *SetBucketConfigRequest, opts ...grpc.CallOption) (*SetBucketConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBucketConfigResponse)
+	err := c.cc.Invoke(ctx, Meta_SetBucketConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) PutObject(ctx context.Context, in *PutObjectRequest, opts ...grpc.CallOption) (*PutObjectResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PutObjectResponse)
@@ -187,6 +203,26 @@ func (c *metaClient) ListObjectVersions(ctx context.Context, in *ListObjectVersi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListObjectVersionsResponse)
 	err := c.cc.Invoke(ctx, Meta_ListObjectVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) SetObjectTags(ctx context.Context, in *SetObjectTagsRequest, opts ...grpc.CallOption) (*SetObjectTagsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetObjectTagsResponse)
+	err := c.cc.Invoke(ctx, Meta_SetObjectTags_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) SetObjectLock(ctx context.Context, in *SetObjectLockRequest, opts ...grpc.CallOption) (*SetObjectLockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetObjectLockResponse)
+	err := c.cc.Invoke(ctx, Meta_SetObjectLock_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -365,11 +401,14 @@ type MetaServer interface {
 	DeleteBucket(context.Context, *DeleteBucketRequest) (*DeleteBucketResponse, error)
 	ListBuckets(context.Context, *ListBucketsRequest) (*ListBucketsResponse, error)
 	SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error)
+	SetBucketConfig(context.Context, *SetBucketConfigRequest) (*SetBucketConfigResponse, error)
 	PutObject(context.Context, *PutObjectRequest) (*PutObjectResponse, error)
 	GetObject(context.Context, *GetObjectRequest) (*GetObjectResponse, error)
 	DeleteObject(context.Context, *DeleteObjectRequest) (*DeleteObjectResponse, error)
 	ListObjects(context.Context, *ListObjectsRequest) (*ListObjectsResponse, error)
 	ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error)
+	SetObjectTags(context.Context, *SetObjectTagsRequest) (*SetObjectTagsResponse, error)
+	SetObjectLock(context.Context, *SetObjectLockRequest) (*SetObjectLockResponse, error)
 	CreateUpload(context.Context, *CreateUploadRequest) (*CreateUploadResponse, error)
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
 	PutPart(context.Context, *PutPartRequest) (*PutPartResponse, error)
@@ -411,6 +450,9 @@ func (UnimplementedMetaServer) ListBuckets(context.Context, *ListBucketsRequest)
 func (UnimplementedMetaServer) SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetBucketVersioning not implemented")
 }
+func (UnimplementedMetaServer) SetBucketConfig(context.Context, *SetBucketConfigRequest) (*SetBucketConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetBucketConfig not implemented")
+}
 func (UnimplementedMetaServer) PutObject(context.Context, *PutObjectRequest) (*PutObjectResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutObject not implemented")
 }
@@ -425,6 +467,12 @@ func (UnimplementedMetaServer) ListObjects(context.Context, *ListObjectsRequest)
 }
 func (UnimplementedMetaServer) ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListObjectVersions not implemented")
+}
+func (UnimplementedMetaServer) SetObjectTags(context.Context, *SetObjectTagsRequest) (*SetObjectTagsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetObjectTags not implemented")
+}
+func (UnimplementedMetaServer) SetObjectLock(context.Context, *SetObjectLockRequest) (*SetObjectLockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetObjectLock not implemented")
 }
 func (UnimplementedMetaServer) CreateUpload(context.Context, *CreateUploadRequest) (*CreateUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUpload not implemented")
@@ -585,6 +633,24 @@ func _Meta_SetBucketVersioning_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_SetBucketConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBucketConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).SetBucketConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_SetBucketConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).SetBucketConfig(ctx, req.(*SetBucketConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_PutObject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PutObjectRequest)
 	if err := dec(in); err != nil {
@@ -671,6 +737,42 @@ func _Meta_ListObjectVersions_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MetaServer).ListObjectVersions(ctx, req.(*ListObjectVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_SetObjectTags_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetObjectTagsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).SetObjectTags(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_SetObjectTags_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).SetObjectTags(ctx, req.(*SetObjectTagsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_SetObjectLock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetObjectLockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).SetObjectLock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_SetObjectLock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).SetObjectLock(ctx, req.(*SetObjectLockRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -991,6 +1093,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Meta_SetBucketVersioning_Handler,
 		},
 		{
+			MethodName: "SetBucketConfig",
+			Handler:    _Meta_SetBucketConfig_Handler,
+		},
+		{
 			MethodName: "PutObject",
 			Handler:    _Meta_PutObject_Handler,
 		},
@@ -1009,6 +1115,14 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListObjectVersions",
 			Handler:    _Meta_ListObjectVersions_Handler,
+		},
+		{
+			MethodName: "SetObjectTags",
+			Handler:    _Meta_SetObjectTags_Handler,
+		},
+		{
+			MethodName: "SetObjectLock",
+			Handler:    _Meta_SetObjectLock_Handler,
 		},
 		{
 			MethodName: "CreateUpload",

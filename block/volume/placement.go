@@ -1,0 +1,150 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// placer chooses disks for new chunks and writes the replicas.
+type placer struct {
+	disks    Disks
+	shards   Shards
+	replicas int
+	refresh  time.Duration
+
+	mu      sync.Mutex
+	cached  []*metapb.Disk
+	fetched time.Time
+}
+
+func (p *placer) active(ctx context.Context) ([]*metapb.Disk, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cached != nil && time.Since(p.fetched) < p.refresh {
+		return p.cached, nil
+	}
+	resp, err := p.disks.ListDisks(ctx, &metapb.ListDisksRequest{})
+	if err != nil {
+		if p.cached != nil {
+			return p.cached, nil // meta hiccup: the old list is still good
+		}
+		return nil, errs.E("volume.disks", errs.Other, err)
+	}
+	var out []*metapb.Disk
+	for _, d := range resp.Disks {
+		if d.State == metapb.DiskState_DISK_STATE_ACTIVE {
+			out = append(out, d)
+		}
+	}
+	p.cached, p.fetched = out, time.Now()
+	return out, nil
+}
+
+// order arranges disks so that any prefix spreads over as many servers,
+// then zones, as possible: greedily, each next disk is on an unused
+// server in the least used zone; ties are broken at random.
+func order(disks []*metapb.Disk, rnd func(n int) int) []*metapb.Disk {
+	rest := make([]*metapb.Disk, len(disks))
+	copy(rest, disks)
+	for i := len(rest) - 1; i > 0; i-- {
+		j := rnd(i + 1)
+		rest[i], rest[j] = rest[j], rest[i]
+	}
+	out := make([]*metapb.Disk, 0, len(rest))
+	servers, zones := map[string]int{}, map[string]int{}
+	for len(rest) > 0 {
+		best := 0
+		for i, d := range rest {
+			b := rest[best]
+			if servers[d.Server] < servers[b.Server] ||
+				(servers[d.Server] == servers[b.Server] && zones[d.Zone] < zones[b.Zone]) {
+				best = i
+			}
+		}
+		d := rest[best]
+		out = append(out, d)
+		servers[d.Server]++
+		zones[d.Zone]++
+		rest = append(rest[:best], rest[best+1:]...)
+	}
+	return out
+}
+
+// write stores data as chunk on p.replicas disks of distinct servers and
+// returns them. A disk that fails is replaced by the next candidate; the
+// write fails only when no candidates are left. Replicas written before a
+// failure are deleted.
+func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string, error) {
+	const op = "volume.place"
+	all, err := p.active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cands := order(all, rand.IntN)
+	var (
+		mu      sync.Mutex
+		next    int
+		claimed = map[string]bool{} // servers holding or writing a replica
+		got     []string
+		errList []error
+	)
+	take := func() *metapb.Disk {
+		mu.Lock()
+		defer mu.Unlock()
+		for next < len(cands) {
+			d := cands[next]
+			next++
+			if !claimed[d.Server] {
+				claimed[d.Server] = true
+				return d
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range p.replicas {
+		wg.Go(func() {
+			for {
+				d := take()
+				if d == nil {
+					return
+				}
+				err := p.shards.WriteShard(ctx, d.Id, chunk, data)
+				mu.Lock()
+				if err == nil {
+					got = append(got, d.Id)
+					mu.Unlock()
+					return
+				}
+				errList = append(errList, err)
+				delete(claimed, d.Server)
+				mu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) == p.replicas {
+		return got, nil
+	}
+	p.remove(context.WithoutCancel(ctx), chunk, got)
+	if err := ctx.Err(); err != nil {
+		return nil, errs.E(op, errs.Canceled, err)
+	}
+	return nil, errs.E(op, errs.Unavailable, "not enough disks took the extent", errors.Join(errList...))
+}
+
+// remove deletes chunk from disks, best effort.
+func (p *placer) remove(ctx context.Context, chunk string, disks []string) {
+	for _, d := range disks {
+		_ = p.shards.DeleteShard(ctx, d, chunk)
+	}
+}

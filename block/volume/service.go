@@ -1,0 +1,269 @@
+// Package volume serves block volumes (EBS) over NBD: a Volume is an
+// nbd.Export whose contents are extents stored as chunks on the chunk
+// servers, each replicated on several disks of distinct servers, with the
+// extent map kept in meta (metapb.Volumes).
+//
+// Writes are copy-on-write at extent granularity: a write reads the
+// extent it changes (unless it replaces all of it), writes the new
+// contents as a new chunk to every replica in parallel (chunk servers
+// fsync before they answer), then commits the new location to meta with a
+// compare-and-set on the old one. A write is therefore durable and
+// visible to new readers when it returns, FUA and FLUSH need nothing more,
+// and snapshots (frozen extent maps in meta) are never disturbed. Chunks
+// no map refers to any more are listed by meta as garbage and deleted by
+// Service.CollectGarbage. Unwritten, trimmed and zeroed extents hold no
+// chunk: they read as zeroes and report as holes.
+//
+// A volume has one writer at a time: a writable Open takes the volume's
+// attach lease in meta and renews it while open; meta refuses extent
+// commits from anyone else. Multi-attach volumes skip the lease.
+package volume
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+
+	"github.com/wolke-cloud/wolke/block/nbd"
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/internal/metric"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// Meta is the part of the meta Volumes API the block service uses;
+// metapb.VolumesClient implements it.
+type Meta interface {
+	GetVolume(ctx context.Context, in *metapb.GetVolumeRequest, opts ...grpc.CallOption) (*metapb.GetVolumeResponse, error)
+	ListVolumes(ctx context.Context, in *metapb.ListVolumesRequest, opts ...grpc.CallOption) (*metapb.ListVolumesResponse, error)
+	AttachVolume(ctx context.Context, in *metapb.AttachVolumeRequest, opts ...grpc.CallOption) (*metapb.AttachVolumeResponse, error)
+	DetachVolume(ctx context.Context, in *metapb.DetachVolumeRequest, opts ...grpc.CallOption) (*metapb.DetachVolumeResponse, error)
+	ListExtents(ctx context.Context, in *metapb.ListExtentsRequest, opts ...grpc.CallOption) (*metapb.ListExtentsResponse, error)
+	CommitExtent(ctx context.Context, in *metapb.CommitExtentRequest, opts ...grpc.CallOption) (*metapb.CommitExtentResponse, error)
+	GetSnapshot(ctx context.Context, in *metapb.GetSnapshotRequest, opts ...grpc.CallOption) (*metapb.GetSnapshotResponse, error)
+	ListGarbage(ctx context.Context, in *metapb.ListGarbageRequest, opts ...grpc.CallOption) (*metapb.ListGarbageResponse, error)
+	DeleteGarbage(ctx context.Context, in *metapb.DeleteGarbageRequest, opts ...grpc.CallOption) (*metapb.DeleteGarbageResponse, error)
+}
+
+// Disks lists the disks chunks may be placed on; metapb.MetaClient
+// implements it.
+type Disks interface {
+	ListDisks(ctx context.Context, in *metapb.ListDisksRequest, opts ...grpc.CallOption) (*metapb.ListDisksResponse, error)
+}
+
+// Shards stores chunks on disks; chunkclient.Client implements it.
+type Shards interface {
+	WriteShard(ctx context.Context, diskID, chunkID string, data []byte) error // durable on return
+	ReadShardRange(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, error)
+	DeleteShard(ctx context.Context, diskID, chunkID string) error
+}
+
+// Config tunes the service.
+type Config struct {
+	Replicas    int           // copies of every extent; default 3
+	LeaseTTL    time.Duration // writer lease; renewed every third of it; default 15s
+	DiskRefresh time.Duration // how long the disk list is cached; default 10s
+	GCInterval  time.Duration // Run collects garbage this often; default 5s
+	GCBatch     int           // chunks per collection round; default 256
+	// ReaderRefresh bounds how stale the extent map of a read-only handle
+	// of a volume (or of a multi-attach writer) may be: another writer's
+	// commits show up within it. Default 1s.
+	ReaderRefresh time.Duration
+}
+
+// SetDefaults fills the zero fields.
+func (c *Config) SetDefaults() {
+	if c.Replicas == 0 {
+		c.Replicas = 3
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 15 * time.Second
+	}
+	if c.DiskRefresh == 0 {
+		c.DiskRefresh = 10 * time.Second
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = 5 * time.Second
+	}
+	if c.GCBatch == 0 {
+		c.GCBatch = 256
+	}
+	if c.ReaderRefresh == 0 {
+		c.ReaderRefresh = time.Second
+	}
+}
+
+// DefaultExtentSize is the extent size the EC2 API gives new volumes.
+const DefaultExtentSize = 1 << 20
+
+// Validate reports a configuration the service cannot run with.
+func (c *Config) Validate() error {
+	if c.Replicas < 1 || c.LeaseTTL < time.Second || c.GCBatch < 1 {
+		return errs.E("volume.Config", errs.Invalid, "replicas, lease ttl or gc batch out of range")
+	}
+	return nil
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Meta     Meta
+	Disks    Disks
+	Shards   Shards
+	Logger   *slog.Logger          // nil: discard
+	Registry prometheus.Registerer // nil: not registered
+}
+
+// Service opens volumes and snapshots as NBD exports (nbd.Exports).
+type Service struct {
+	cfg     Config
+	meta    Meta
+	shards  Shards
+	log     *slog.Logger
+	place   *placer
+	ops     *prometheus.CounterVec
+	bytes   *prometheus.CounterVec
+	closeMu sync.Mutex
+}
+
+var _ nbd.Exports = (*Service)(nil)
+
+// New makes a service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Meta == nil || deps.Disks == nil || deps.Shards == nil {
+		return nil, errs.E("volume.New", errs.Invalid, "Meta, Disks and Shards are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	ops, err := metric.Register(deps.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wolke_block_volume_ops_total", Help: "Volume operations by kind and result.",
+	}, []string{"op", "result"}))
+	if err != nil {
+		return nil, errs.E("volume.New", errs.Internal, err)
+	}
+	bytes, err := metric.Register(deps.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wolke_block_volume_bytes_total", Help: "Bytes read and written through volumes.",
+	}, []string{"op"}))
+	if err != nil {
+		return nil, errs.E("volume.New", errs.Internal, err)
+	}
+	return &Service{
+		cfg: cfg, meta: deps.Meta, shards: deps.Shards, log: deps.Logger,
+		place: &placer{disks: deps.Disks, shards: deps.Shards, replicas: cfg.Replicas, refresh: cfg.DiskRefresh},
+		ops:   ops, bytes: bytes,
+	}, nil
+}
+
+func (s *Service) count(op string, err error) {
+	res := "ok"
+	if err != nil {
+		res = errs.KindOf(err).String()
+	}
+	s.ops.WithLabelValues(op, res).Inc()
+}
+
+// Open opens the volume or snapshot called name. A writable open of a
+// volume takes its writer lease (errs.Precondition when someone else
+// holds it); snapshots are read-only.
+func (s *Service) Open(ctx context.Context, name string, readOnly bool) (nbd.Export, nbd.ExportInfo, error) {
+	const op = "volume.Open"
+	if strings.HasPrefix(name, "snap-") {
+		sn, err := s.meta.GetSnapshot(ctx, &metapb.GetSnapshotRequest{Id: name})
+		if err != nil {
+			return nil, nbd.ExportInfo{}, errs.E(op, errs.Other, err)
+		}
+		v, err := s.openVolume(ctx, volumeSpec{id: name, snapshot: true, size: sn.Snapshot.VolumeSize,
+			extent: sn.Snapshot.ExtentSize, readOnly: true})
+		if err != nil {
+			return nil, nbd.ExportInfo{}, err
+		}
+		return v, snapshotInfo(sn.Snapshot), nil
+	}
+	resp, err := s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: name})
+	if err != nil {
+		return nil, nbd.ExportInfo{}, errs.E(op, errs.Other, err)
+	}
+	vol := resp.Volume
+	v, err := s.openVolume(ctx, volumeSpec{id: vol.Id, size: vol.Size, extent: vol.ExtentSize,
+		readOnly: readOnly, multi: vol.MultiAttach})
+	if err != nil {
+		return nil, nbd.ExportInfo{}, err
+	}
+	return v, volumeInfo(vol), nil
+}
+
+// List describes every volume and snapshot.
+func (s *Service) List(ctx context.Context) ([]nbd.ExportInfo, error) {
+	resp, err := s.meta.ListVolumes(ctx, &metapb.ListVolumesRequest{})
+	if err != nil {
+		return nil, errs.E("volume.List", errs.Other, err)
+	}
+	out := make([]nbd.ExportInfo, 0, len(resp.Volumes))
+	for _, v := range resp.Volumes {
+		out = append(out, volumeInfo(v))
+	}
+	return out, nil
+}
+
+func volumeInfo(v *metapb.Volume) nbd.ExportInfo {
+	return nbd.ExportInfo{Name: v.Id, Description: "wolke volume " + v.Zone, Size: v.Size, MultiConn: v.MultiAttach}
+}
+
+func snapshotInfo(s *metapb.Snapshot) nbd.ExportInfo {
+	return nbd.ExportInfo{Name: s.Id, Description: "wolke snapshot of " + s.VolumeId, Size: s.VolumeSize, ReadOnly: true}
+}
+
+// Run collects garbage every GCInterval until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := s.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("volume garbage collection failed", "err", err)
+		}
+	}
+}
+
+// CollectGarbage deletes up to GCBatch chunks that no volume or snapshot
+// maps any more and returns how many it removed. A chunk whose disk does
+// not answer stays listed for a later round.
+func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
+	const op = "volume.CollectGarbage"
+	resp, err := s.meta.ListGarbage(ctx, &metapb.ListGarbageRequest{Limit: int32(s.cfg.GCBatch)})
+	if err != nil {
+		return 0, errs.E(op, errs.Other, err)
+	}
+	var done []string
+	for _, c := range resp.Chunks {
+		ok := true
+		for _, d := range c.Disks {
+			if err := s.shards.DeleteShard(ctx, d, c.ChunkId); err != nil && !errs.Is(err, errs.NotFound) {
+				ok = false
+			}
+		}
+		if ok {
+			done = append(done, c.ChunkId)
+		}
+	}
+	if len(done) == 0 {
+		return 0, nil
+	}
+	if _, err := s.meta.DeleteGarbage(ctx, &metapb.DeleteGarbageRequest{ChunkIds: done}); err != nil {
+		return 0, errs.E(op, errs.Other, err)
+	}
+	s.ops.WithLabelValues("gc", "ok").Add(float64(len(done)))
+	return len(done), nil
+}

@@ -1,0 +1,481 @@
+package volume
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wolke-cloud/wolke/block/nbd"
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// stripes is how many locks guard the extents of one open volume.
+const stripes = 64
+
+// parallelPieces bounds the extents one request reads or writes at once.
+const parallelPieces = 8
+
+// maxStatusExtents bounds one BlockStatus answer.
+const maxStatusExtents = 1024
+
+type volumeSpec struct {
+	id       string
+	snapshot bool
+	size     int64
+	extent   int64
+	readOnly bool
+	multi    bool
+}
+
+// Volume is one open volume or snapshot: an nbd.Export.
+type Volume struct {
+	s      *Service
+	spec   volumeSpec
+	holder string // writer lease holder; "" when not holding one
+
+	locks [stripes]sync.RWMutex // by extent index: writers of an extent exclude each other and readers
+
+	mu      sync.Mutex
+	extents map[uint64]*metapb.Extent
+	loaded  time.Time // when extents was read from meta
+
+	lost      atomic.Bool // the writer lease was lost: writes fail
+	stop      chan struct{}
+	renewDone chan struct{}
+	closeOnce sync.Once
+}
+
+var _ nbd.Export = (*Volume)(nil)
+
+func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, error) {
+	const op = "volume.Open"
+	if spec.extent <= 0 || spec.size <= 0 {
+		return nil, errs.Errorf(op, errs.Internal, "%s: size %d extent %d", spec.id, spec.size, spec.extent)
+	}
+	v := &Volume{s: s, spec: spec, stop: make(chan struct{})}
+	if !spec.readOnly {
+		v.holder = newHolder()
+		if _, err := s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{
+			Id: spec.id, Holder: v.holder, TtlNanos: int64(s.cfg.LeaseTTL),
+		}); err != nil {
+			return nil, errs.E(op, errs.Other, err)
+		}
+	}
+	if err := v.load(ctx); err != nil {
+		v.detach()
+		return nil, err
+	}
+	if !spec.readOnly {
+		v.renewDone = make(chan struct{})
+		go v.renew()
+	}
+	return v, nil
+}
+
+func newHolder() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "nbd-" + hex.EncodeToString(b[:])
+}
+
+// load reads the extent map from meta, page by page.
+func (v *Volume) load(ctx context.Context) error {
+	m := map[uint64]*metapb.Extent{}
+	for next := uint64(0); ; {
+		req := &metapb.ListExtentsRequest{VolumeId: v.spec.id, StartIndex: next}
+		if v.spec.snapshot {
+			req = &metapb.ListExtentsRequest{SnapshotId: v.spec.id, StartIndex: next}
+		}
+		resp, err := v.s.meta.ListExtents(ctx, req)
+		if err != nil {
+			return errs.E("volume.load", errs.Other, err)
+		}
+		for _, e := range resp.Extents {
+			m[e.Index] = e
+		}
+		if !resp.Truncated {
+			break
+		}
+		next = resp.NextIndex
+	}
+	v.mu.Lock()
+	v.extents, v.loaded = m, time.Now()
+	v.mu.Unlock()
+	return nil
+}
+
+// follows reports whether others may change the extent map under this
+// handle: a reader of a volume, or a multi-attach writer.
+func (v *Volume) follows() bool {
+	return !v.spec.snapshot && (v.holder == "" || v.spec.multi)
+}
+
+// refresh reloads the extent map of a following handle once it is older
+// than Config.ReaderRefresh.
+func (v *Volume) refresh(ctx context.Context) error {
+	if !v.follows() {
+		return nil
+	}
+	v.mu.Lock()
+	stale := time.Since(v.loaded) > v.s.cfg.ReaderRefresh
+	v.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	return v.load(ctx)
+}
+
+// renew keeps the writer lease until Close.
+func (v *Volume) renew() {
+	defer close(v.renewDone)
+	ttl := v.s.cfg.LeaseTTL
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		_, err := v.s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{Id: v.spec.id, Holder: v.holder, TtlNanos: int64(ttl)})
+		cancel()
+		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.NotFound) {
+			v.lost.Store(true)
+			v.s.log.Warn("volume writer lease lost", "volume", v.spec.id, "err", err)
+			return
+		}
+		if err != nil {
+			v.s.log.Warn("volume lease renewal failed", "volume", v.spec.id, "err", err)
+		}
+	}
+}
+
+func (v *Volume) detach() {
+	if v.holder == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := v.s.meta.DetachVolume(ctx, &metapb.DetachVolumeRequest{Id: v.spec.id, Holder: v.holder}); err != nil {
+		v.s.log.Warn("volume detach failed", "volume", v.spec.id, "err", err)
+	}
+}
+
+// Size is the volume's size when it was opened.
+func (v *Volume) Size() int64 { return v.spec.size }
+
+// Close releases the writer lease.
+func (v *Volume) Close() error {
+	v.closeOnce.Do(func() {
+		close(v.stop)
+		if v.renewDone != nil {
+			<-v.renewDone
+		}
+		v.detach()
+	})
+	return nil
+}
+
+func (v *Volume) lock(idx uint64) *sync.RWMutex { return &v.locks[idx%stripes] }
+
+func (v *Volume) extent(idx uint64) *metapb.Extent {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.extents[idx]
+}
+
+func (v *Volume) setExtent(idx uint64, e *metapb.Extent) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e == nil {
+		delete(v.extents, idx)
+		return
+	}
+	v.extents[idx] = e
+}
+
+// pieces calls fn for every extent piece of [off, off+n): the extent
+// index, the offset inside the extent, the offset inside the range and
+// the length. Pieces run concurrently, at most parallelPieces at once;
+// the first error is returned after all have finished.
+func (v *Volume) pieces(off, n int64, fn func(idx uint64, in, at, l int64) error) error {
+	x := v.spec.extent
+	if off%x+n <= x {
+		return fn(uint64(off/x), off%x, 0, n)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, parallelPieces)
+	for at := int64(0); at < n; {
+		pos := off + at
+		idx, in := uint64(pos/x), pos%x
+		l := min(x-in, n-at)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(idx, in, pos-off, l); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+		at += l
+	}
+	wg.Wait()
+	return first
+}
+
+// ReadAt reads from any healthy replica of each extent.
+func (v *Volume) ReadAt(ctx context.Context, p []byte, off int64) error {
+	err := v.refresh(ctx)
+	if err == nil {
+		err = v.pieces(off, int64(len(p)), func(idx uint64, in, at, l int64) error {
+			return v.readPiece(ctx, idx, in, p[at:at+l])
+		})
+	}
+	v.s.count("read", err)
+	if err == nil {
+		v.s.bytes.WithLabelValues("read").Add(float64(len(p)))
+	}
+	return err
+}
+
+func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) error {
+	mu := v.lock(idx)
+	mu.RLock()
+	e := v.extent(idx)
+	var err error
+	if e != nil {
+		err = v.readReplicas(ctx, e, in, p)
+	} else {
+		clear(p)
+	}
+	mu.RUnlock()
+	if !errs.Is(err, errs.NotFound) || !v.follows() {
+		return err
+	}
+	// Another writer moved the extent and its old chunk was collected:
+	// read the map again.
+	if err := v.load(ctx); err != nil {
+		return err
+	}
+	mu.RLock()
+	defer mu.RUnlock()
+	if e = v.extent(idx); e == nil {
+		clear(p)
+		return nil
+	}
+	return v.readReplicas(ctx, e, in, p)
+}
+
+// readReplicas reads p from the extent at in, trying each replica in turn
+// (the chunk client checks the CRC32C of what it receives; the chunk
+// server checks every block it reads).
+func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte) error {
+	var last error
+	start := int(e.Index) % len(e.Disks)
+	for i := range e.Disks {
+		d := e.Disks[(start+i)%len(e.Disks)]
+		b, err := v.s.shards.ReadShardRange(ctx, d, e.ChunkId, in, int64(len(p)))
+		if err == nil && len(b) != len(p) {
+			err = errs.Errorf("volume.read", errs.Corrupt, "chunk %s on %s: %d bytes, want %d", e.ChunkId, d, len(b), len(p))
+		}
+		if err == nil {
+			copy(p, b)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return errs.E("volume.read", errs.Canceled, err)
+		}
+		last = err
+		v.s.log.Warn("volume replica read failed", "volume", v.spec.id, "chunk", e.ChunkId, "disk", d, "err", err)
+	}
+	return errs.E("volume.read", errs.Other, last)
+}
+
+// WriteAt writes p; it is durable on every replica when it returns, with
+// or without fua.
+func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, _ bool) error {
+	err := v.pieces(off, int64(len(p)), func(idx uint64, in, at, l int64) error {
+		return v.writePiece(ctx, idx, in, l, p[at:at+l], false)
+	})
+	v.s.count("write", err)
+	if err == nil {
+		v.s.bytes.WithLabelValues("write").Add(float64(len(p)))
+	}
+	return err
+}
+
+// Flush has nothing to do: every write was durable on return. It reports
+// a lost writer lease.
+func (v *Volume) Flush(context.Context) error {
+	if v.lost.Load() {
+		return errs.E("volume.Flush", errs.Precondition, "writer lease lost")
+	}
+	return nil
+}
+
+// Trim deallocates the range; it reads as zeroes afterwards.
+func (v *Volume) Trim(ctx context.Context, off, n int64) error {
+	err := v.zero(ctx, off, n, false)
+	v.s.count("trim", err)
+	return err
+}
+
+// Zero makes the range read as zeroes; whole extents are deallocated
+// unless noHole.
+func (v *Volume) Zero(ctx context.Context, off, n int64, noHole bool) error {
+	err := v.zero(ctx, off, n, noHole)
+	v.s.count("zero", err)
+	return err
+}
+
+func (v *Volume) zero(ctx context.Context, off, n int64, noHole bool) error {
+	return v.pieces(off, n, func(idx uint64, in, _, l int64) error {
+		return v.writePiece(ctx, idx, in, l, nil, !noHole)
+	})
+}
+
+// writePiece changes [in, in+l) of extent idx to data (nil: zeroes). With
+// mayFree an extent that ends up all zeroes is deallocated.
+func (v *Volume) writePiece(ctx context.Context, idx uint64, in, l int64, data []byte, mayFree bool) error {
+	const op = "volume.write"
+	if v.spec.readOnly {
+		return errs.Errorf(op, errs.Permission, "%s is read-only", v.spec.id)
+	}
+	if v.lost.Load() {
+		return errs.E(op, errs.Precondition, "writer lease lost")
+	}
+	mu := v.lock(idx)
+	mu.Lock()
+	defer mu.Unlock()
+	tries := 2 // a commit whose answer was lost moved the extent
+	if v.spec.multi {
+		tries = 4 // other writers move extents too
+	}
+	for attempt := 1; ; attempt++ {
+		err := v.writeLocked(ctx, idx, in, l, data, mayFree)
+		if !errs.Is(err, errs.Precondition) || attempt >= tries {
+			if errs.Is(err, errs.Precondition) && !v.spec.multi {
+				v.lost.Store(true)
+			}
+			return err
+		}
+		if err := v.load(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (v *Volume) writeLocked(ctx context.Context, idx uint64, in, l int64, data []byte, mayFree bool) error {
+	const op = "volume.write"
+	x := v.spec.extent
+	cur := v.extent(idx)
+	if cur == nil && data == nil {
+		return nil // zeroing a hole
+	}
+	buf := make([]byte, x)
+	if cur != nil && l < x {
+		if err := v.readReplicas(ctx, cur, 0, buf); err != nil {
+			return err
+		}
+	}
+	if data != nil {
+		copy(buf[in:], data)
+	} else {
+		clear(buf[in : in+l])
+	}
+	var next *metapb.Extent
+	if !mayFree || !allZero(buf) {
+		chunk := v.spec.id + "." + hex64(idx) + "." + newChunkSuffix()
+		disks, err := v.s.place.write(ctx, chunk, buf)
+		if err != nil {
+			return err
+		}
+		next = &metapb.Extent{Index: idx, ChunkId: chunk, Disks: disks}
+	}
+	old := ""
+	if cur != nil {
+		old = cur.ChunkId
+	}
+	_, err := v.s.meta.CommitExtent(ctx, &metapb.CommitExtentRequest{
+		VolumeId: v.spec.id, Holder: v.holder, Index: idx, OldChunkId: old, Extent: next,
+	})
+	if err != nil {
+		if next != nil {
+			// Not committed (or unknown): the new chunk is not referenced;
+			// if the commit did happen after all, the next write of the
+			// extent fails its compare-and-set and reloads.
+			if errs.Is(err, errs.Precondition) || errs.Is(err, errs.Invalid) || errs.Is(err, errs.NotFound) {
+				v.s.place.remove(context.WithoutCancel(ctx), next.ChunkId, next.Disks)
+			}
+		}
+		return errs.E(op, errs.Other, err)
+	}
+	v.setExtent(idx, next)
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func hex64(i uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for j := 15; j >= 0; j-- {
+		b[j] = digits[i&15]
+		i >>= 4
+	}
+	return string(b[:])
+}
+
+func newChunkSuffix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// BlockStatus reports allocated extents as data and the others as holes
+// that read as zeroes.
+func (v *Volume) BlockStatus(ctx context.Context, off, n int64) ([]nbd.Extent, error) {
+	if err := v.refresh(ctx); err != nil {
+		return nil, err
+	}
+	x := v.spec.extent
+	var out []nbd.Extent
+	end := min(off+n, v.spec.size)
+	for pos := off; pos < end && len(out) < maxStatusExtents; {
+		idx := uint64(pos / x)
+		l := min(x-pos%x, end-pos)
+		hole := v.extent(idx) == nil
+		if k := len(out) - 1; k >= 0 && out[k].Hole == hole {
+			out[k].Length += l
+		} else {
+			out = append(out, nbd.Extent{Length: l, Hole: hole, Zero: hole})
+		}
+		pos += l
+	}
+	return out, nil
+}

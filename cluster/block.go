@@ -1,0 +1,103 @@
+package cluster
+
+import (
+	"context"
+	"net"
+	"strings"
+
+	"github.com/wolke-cloud/wolke/block/ec2api"
+	"github.com/wolke-cloud/wolke/block/nbd"
+	"github.com/wolke-cloud/wolke/block/volume"
+	"github.com/wolke-cloud/wolke/chunk/chunkclient"
+	"github.com/wolke-cloud/wolke/gateway"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// blockProc is the block service: volumes on the chunk servers, served
+// over NBD when Options.NBDAddr is set, and its garbage collector.
+type blockProc struct {
+	addr     string // NBD listen address; "" when NBD is off
+	svc      *volume.Service
+	resolver *diskResolver
+	*proc
+}
+
+func (b *blockProc) stop() error {
+	err := b.proc.stop()
+	b.resolver.Close()
+	return err
+}
+
+func (c *Cluster) startBlock(ctx context.Context) error {
+	const op = "cluster.startBlock"
+	log := c.log.With("node", "block0")
+	reg := c.nodeRegistry("block0")
+	res, err := newDiskResolver(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID)
+	if err != nil {
+		return err
+	}
+	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
+	svc, err := volume.New(volume.Config{}, volume.Deps{
+		Meta: c.mc.Volumes(), Disks: c.mc, Shards: shards, Logger: log, Registry: reg,
+	})
+	if err != nil {
+		res.Close()
+		return err
+	}
+	b := &blockProc{svc: svc, resolver: res}
+	var srv *nbd.Server
+	var ln net.Listener
+	if c.opts.NBDAddr != "" {
+		if srv, err = nbd.New(nbd.Config{}, nbd.Deps{Exports: svc, Logger: log, Registry: reg}); err != nil {
+			res.Close()
+			return err
+		}
+		// A fixed address is used as given; ":0" keeps the port of the
+		// first start, so that clients find the export again.
+		if strings.HasSuffix(c.opts.NBDAddr, ":0") {
+			ln, err = c.st.listen("nbd", c.opts.NBDAddr)
+		} else if ln, err = net.Listen("tcp", c.opts.NBDAddr); err != nil {
+			err = errs.E(op, errs.Unavailable, "nbd cannot listen on "+c.opts.NBDAddr, err)
+		}
+		if err != nil {
+			res.Close()
+			return err
+		}
+		b.addr = ln.Addr().String()
+	}
+	b.proc = goServe(func(ctx context.Context) error {
+		gcDone := make(chan struct{})
+		go func() {
+			defer close(gcDone)
+			_ = svc.Run(ctx)
+		}()
+		defer func() { <-gcDone }()
+		if srv == nil {
+			<-ctx.Done()
+			return nil
+		}
+		return srv.Serve(ctx, ln)
+	})
+	c.block = b
+	return nil
+}
+
+// Volumes is the block service of the cluster (an nbd.Exports).
+func (c *Cluster) Volumes() *volume.Service { return c.block.svc }
+
+// NBDAddr is the NBD server's address, "" when NBD is off.
+func (c *Cluster) NBDAddr() string { return c.block.addr }
+
+// gatewayServices are the AWS APIs the gateway serves besides S3.
+func gatewayServices(w gatewayWiring) (map[string]gateway.Service, error) {
+	out := map[string]gateway.Service{}
+	if w.volumes != nil {
+		h, err := ec2api.New(ec2api.Config{Region: w.region, ExtentSize: volume.DefaultExtentSize},
+			ec2api.Deps{Volumes: w.volumes, Disks: w.meta, Logger: w.log})
+		if err != nil {
+			return nil, err
+		}
+		out["ec2"] = h
+	}
+	return out, nil
+}

@@ -1,0 +1,35 @@
+package meta
+
+import (
+	"context"
+
+	"github.com/wolke-cloud/wolke/meta/metapb"
+	"google.golang.org/grpc"
+)
+
+// repairServer implements metapb.RepairServer on a Node, with the same
+// leader forwarding and linearizable reads as the Meta service.
+type repairServer struct {
+	metapb.UnimplementedRepairServer
+	n *Node
+}
+
+var _ metapb.RepairServer = (*repairServer)(nil)
+
+func (s *repairServer) ScanStripes(ctx context.Context, req *metapb.ScanStripesRequest) (*metapb.ScanStripesResponse, error) {
+	return read(ctx, s.n, req, repairFwd(s.n, metapb.RepairClient.ScanStripes), s.n.fsm.ScanStripes)
+}
+
+// repairFwd adapts a metapb.RepairClient method to route's forwarding,
+// which hands it a Meta client of the leader: the call goes over the same
+// connection to the leader as a Repair call.
+func repairFwd[Req, Resp any](n *Node, call func(metapb.RepairClient, context.Context, Req, ...grpc.CallOption) (Resp, error)) remoteFn[Req, Resp] {
+	return func(_ metapb.MetaClient, ctx context.Context, req Req, opts ...grpc.CallOption) (Resp, error) {
+		cc, err := n.leaderConn(ctx)
+		if err != nil {
+			var zero Resp
+			return zero, err
+		}
+		return call(metapb.NewRepairClient(cc), ctx, req, opts...)
+	}
+}

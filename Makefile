@@ -3,7 +3,7 @@ export CGO_ENABLED := 0
 GO ?= go
 BIN := bin/wolke
 
-.PHONY: all build run test test-deps unit e2e bench proto fmt vet clean
+.PHONY: all build run test test-deps unit e2e bench chaos proto fmt vet clean
 
 all: build
 
@@ -20,6 +20,12 @@ test: test-deps build
 
 test-deps:
 	./scripts/install-test-deps.sh
+
+# chaos runs the fault-injection suite in its long form (CHAOS=long: more
+# rounds, objects up to 64 MiB; minutes). `make test` runs it short.
+chaos: build
+	CHAOS=long $(GO) test -count=1 -v -timeout 30m ./chaos/
+	CHAOS=long $(GO) test -count=1 -v -timeout 30m -run 'TestChaos' ./e2e/
 
 # bench measures the storage core once (about 15 minutes; knobs at the top of
 # scripts/bench.sh) and writes bench/results/DATE.md.

@@ -16,6 +16,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v1/disks/{disk}/chunks/{chunk}", s.handlePut)
 	mux.HandleFunc("GET /v1/disks/{disk}/chunks/{chunk}", s.handleGet) // and HEAD
+	mux.HandleFunc("PATCH /v1/disks/{disk}/chunks/{chunk}", s.handlePatch)
 	mux.HandleFunc("DELETE /v1/disks/{disk}/chunks/{chunk}", s.handleDelete)
 	mux.HandleFunc("GET /v1/disks/{disk}/chunks", s.handleList)
 	mux.HandleFunc("GET /v1/disks", s.handleDisks)
@@ -122,10 +123,14 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set(wire.HeaderLength, strconv.FormatInt(info.Length, 10))
 		w.Header().Set(wire.HeaderCRC, wire.FormatCRC(info.CRC32C))
+		w.Header().Set(wire.HeaderGen, strconv.FormatUint(info.Gen, 10))
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	var data []byte
+	var (
+		data []byte
+		gen  uint64
+	)
 	q := r.URL.Query()
 	if q.Has(wire.QueryOffset) || q.Has(wire.QueryLength) {
 		off, err1 := strconv.ParseInt(q.Get(wire.QueryOffset), 10, 64)
@@ -133,10 +138,14 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		if err1 != nil || err2 != nil {
 			err = errs.Errorf("chunk.Get", errs.Invalid, "bad range %q+%q", q.Get(wire.QueryOffset), q.Get(wire.QueryLength))
 		} else {
-			data, err = ds.st.GetRange(r.Context(), id, off, n)
+			if n < 0 {
+				err = errs.Errorf("chunk.Get", errs.Invalid, "bad range %d+%d", off, n)
+			} else {
+				data, gen, err = ds.st.GetRangeGen(r.Context(), id, off, n)
+			}
 		}
 	} else {
-		data, err = ds.st.Get(r.Context(), id)
+		data, gen, err = ds.st.GetRangeGen(r.Context(), id, 0, -1)
 	}
 	s.count(ds, "get", err)
 	if err != nil {
@@ -145,12 +154,43 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set(wire.HeaderCRC, wire.FormatCRC(wire.CRC32C(data)))
+	h.Set(wire.HeaderGen, strconv.FormatUint(gen, 10))
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(data); err == nil {
 		s.m.readBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
 	}
+}
+
+// handlePatch overwrites a block-aligned range of a chunk in place
+// (store.Patch): ?offset=, X-Wolke-Base-Gen, X-Wolke-Crc32c of the body.
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
+	const op = "chunk.Patch"
+	ds, err := s.diskFor(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	off, err1 := strconv.ParseInt(r.URL.Query().Get(wire.QueryOffset), 10, 64)
+	base, err2 := strconv.ParseUint(r.Header.Get(wire.HeaderBaseGen), 10, 64)
+	var (
+		data []byte
+		gen  uint64
+	)
+	if err1 != nil || err2 != nil {
+		err = errs.Errorf(op, errs.Invalid, "bad offset %q or base generation %q", r.URL.Query().Get(wire.QueryOffset), r.Header.Get(wire.HeaderBaseGen))
+	} else if data, err = s.readBody(r); err == nil {
+		gen, err = ds.st.Patch(r.Context(), r.PathValue("chunk"), off, data, base)
+	}
+	s.count(ds, "patch", err)
+	if err != nil {
+		s.writeError(w, r, errs.E(op, errs.KindOf(err), err))
+		return
+	}
+	s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
+	w.Header().Set(wire.HeaderGen, strconv.FormatUint(gen, 10))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -249,4 +250,103 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// MetaReport is the Raft group of meta as `wolke admin meta` shows it.
+type MetaReport struct {
+	Cluster     string       `json:"cluster"`
+	Leader      string       `json:"leader"` // id of the leader; empty when none is known
+	CommitIndex uint64       `json:"commit_index"`
+	Members     []MetaMember `json:"members"`
+}
+
+// MetaMember is one node of the meta Raft group.
+type MetaMember struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	GRPCAddr string `json:"grpc_addr"`
+	Leader   bool   `json:"leader"`
+	Suffrage string `json:"suffrage"`
+}
+
+// Meta asks meta for the members of its Raft group and its commit index.
+func (a *Admin) Meta(ctx context.Context) (*MetaReport, error) {
+	resp, err := a.meta.Members(ctx, &metapb.MembersRequest{})
+	if err != nil {
+		return nil, err
+	}
+	r := &MetaReport{Cluster: a.cluster, CommitIndex: resp.CommitIndex}
+	for _, m := range resp.Members {
+		r.Members = append(r.Members, MetaMember{ID: m.Id, RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Leader: m.Leader, Suffrage: m.Suffrage})
+		if m.Leader {
+			r.Leader = m.Id
+		}
+	}
+	slices.SortFunc(r.Members, func(x, y MetaMember) int { return strings.Compare(x.ID, y.ID) })
+	return r, nil
+}
+
+// DurabilityInputs are the figures of a running cluster that its MTTDL
+// depends on: the erasure code, the disks holding data and how fast
+// repair rebuilds.
+type DurabilityInputs struct {
+	DataShards   int   `json:"data_shards"`
+	ParityShards int   `json:"parity_shards"`
+	Disks        int   `json:"disks"`     // active disks known to meta
+	DiskSize     int64 `json:"disk_size"` // mean capacity of those disks, bytes
+	// RepairMBps is the rebuild rate seen in the repair worker's published
+	// status (10^6 bytes/s); 0 when no repair ran while it was sampled.
+	RepairMBps float64 `json:"repair_mbps"`
+}
+
+// DurabilityInputs reads the erasure code from the placement groups (0+0
+// when there are none yet), the
+// disks from meta and, when a repair pass is running, samples the bytes
+// it rebuilt over the sample window to measure its rate.
+func (a *Admin) DurabilityInputs(ctx context.Context, sample time.Duration) (*DurabilityInputs, error) {
+	groups, err := a.meta.ListPlacementGroups(ctx, &metapb.ListPlacementGroupsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	disks, err := a.meta.ListDisks(ctx, &metapb.ListDisksRequest{})
+	if err != nil {
+		return nil, err
+	}
+	in := &DurabilityInputs{}
+	if len(groups.Groups) > 0 { // none before the first write: the caller picks the code
+		in.DataShards, in.ParityShards = int(groups.Groups[0].EcData), int(groups.Groups[0].EcParity)
+	}
+	var total int64
+	for _, d := range disks.Disks {
+		if d.State == metapb.DiskState_DISK_STATE_ACTIVE {
+			in.Disks++
+			total += d.Capacity
+		}
+	}
+	if in.Disks > 0 {
+		in.DiskSize = total / int64(in.Disks)
+	}
+	first, ok := a.durabilityStatus(ctx)
+	if !ok || !first.Repair.Running || sample <= 0 {
+		return in, nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(sample):
+	}
+	second, ok := a.durabilityStatus(ctx)
+	if dt := second.Updated.Sub(first.Updated).Seconds(); ok && dt > 0 && second.Repair.BytesRebuilt > first.Repair.BytesRebuilt {
+		in.RepairMBps = float64(second.Repair.BytesRebuilt-first.Repair.BytesRebuilt) / dt / 1e6
+	}
+	return in, nil
+}
+
+func (a *Admin) durabilityStatus(ctx context.Context) (DurabilityStatus, bool) {
+	var ds DurabilityStatus
+	v, err := a.etcd.Get(ctx, control.Key(a.cluster, statusKind, statusID))
+	if err != nil || len(v.Kvs) != 1 || json.Unmarshal(v.Kvs[0].Value, &ds) != nil {
+		return ds, false
+	}
+	return ds, true
 }

@@ -48,7 +48,9 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 	var srv *nbd.Server
 	var ln net.Listener
 	if c.opts.NBDAddr != "" {
-		if srv, err = nbd.New(nbd.Config{}, nbd.Deps{Exports: svc, Logger: log, Registry: reg}); err != nil {
+		// Workers: enough for fio's QD32 on one connection; volume writes
+		// of different extents run in parallel.
+		if srv, err = nbd.New(nbd.Config{Workers: 64}, nbd.Deps{Exports: svc, Logger: log, Registry: reg}); err != nil {
 			res.Close()
 			return err
 		}

@@ -39,7 +39,9 @@ func (c *Cluster) startMetas(ctx context.Context) error {
 		if err := c.StartMeta(ctx, i, i == 0); err != nil {
 			return err
 		}
-		if i == 0 {
+		// A restarted node 0 cannot elect itself before the others are
+		// back: wait for a leader only when it bootstraps a new group.
+		if i == 0 && fresh {
 			if err := c.metas[0].node.WaitLeader(ctx); err != nil {
 				return err
 			}

@@ -95,9 +95,13 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 		return nil, err
 	}
 	h := md5.New()
-	body = hashBody(body, opts.Hashes)
+	rec := resp.GetUpload().GetTmpl().GetEncryption()
+	if rec != nil {
+		body = hashBody(body, opts.Hashes)
+	}
+	hs := bodyHashes(h, opts.Hashes, rec == nil)
 	var seal *sealer
-	if rec := resp.GetUpload().GetTmpl().GetEncryption(); rec != nil {
+	if rec != nil {
 		dk, err := s.dataKey(rec, opts.CustomerKey)
 		if err != nil {
 			return nil, err
@@ -107,7 +111,7 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 		}
 		body, size = seal, sealedSize(size)
 	}
-	stripes, n, err := s.writeBody(ctx, c, body, size, h)
+	stripes, n, err := s.writeBody(ctx, c, body, size, hs)
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)
 	}

@@ -39,7 +39,11 @@ func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.
 	}
 	obj := s.newManifest(tmpl)
 	h := md5.New()
-	body = hashBody(body, opts.Hashes)
+	plain := opts.Encryption == nil
+	if !plain {
+		body = hashBody(body, opts.Hashes)
+	}
+	hs := bodyHashes(h, opts.Hashes, plain)
 	if opts.Encryption != nil {
 		seal, err := s.newSealer(body, size, opts.Encryption)
 		if err != nil {
@@ -48,7 +52,7 @@ func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.
 		body, size, opts.seal = seal, seal.record.GetStoredSize(), seal
 	}
 
-	inline, prefix, err := s.readSmall(body, size, h)
+	inline, prefix, err := s.readSmall(body, size, hs)
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)
 	}
@@ -71,7 +75,7 @@ func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.
 	if len(prefix) > 0 {
 		body = io.MultiReader(bytes.NewReader(prefix), body)
 	}
-	stripes, n, err := s.writeBody(ctx, c, body, size, h)
+	stripes, n, err := s.writeBody(ctx, c, body, size, hs)
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)
 	}
@@ -100,7 +104,7 @@ func (s *Store) newManifest(tmpl *metapb.Object) *metapb.Object {
 // readSmall reads a body that may fit inline. It returns the whole content
 // when the object is to be inline (never nil then, maybe empty), else the
 // bytes already read (when size is unknown) that must go first into stripes.
-func (s *Store) readSmall(body io.Reader, size int64, h hash.Hash) (inline, prefix []byte, err error) {
+func (s *Store) readSmall(body io.Reader, size int64, hs []hash.Hash) (inline, prefix []byte, err error) {
 	const op = "core.readBody"
 	limit := max(s.cfg.InlineMax, 0)
 	switch {
@@ -112,7 +116,7 @@ func (s *Store) readSmall(body io.Reader, size int64, h hash.Hash) (inline, pref
 		if err := expectEOF(body); err != nil {
 			return nil, nil, err
 		}
-		h.Write(buf)
+		feed(hs, buf)
 		return buf, nil, nil
 	case size < 0 && limit > 0:
 		buf := make([]byte, limit)
@@ -121,7 +125,7 @@ func (s *Store) readSmall(body io.Reader, size int64, h hash.Hash) (inline, pref
 		case nil:
 			return nil, buf, nil
 		case io.EOF, io.ErrUnexpectedEOF:
-			h.Write(buf[:n])
+			feed(hs, buf[:n])
 			return buf[:n:n], nil, nil
 		default:
 			return nil, nil, errs.E(op, errs.Other, err)
@@ -130,11 +134,21 @@ func (s *Store) readSmall(body io.Reader, size int64, h hash.Hash) (inline, pref
 	return nil, nil, nil
 }
 
+// feed writes p to every hash.
+func feed(hs []hash.Hash, p []byte) {
+	for _, h := range hs {
+		h.Write(p)
+	}
+}
+
 // writeBody cuts body into stripes and writes them, reading the next
-// stripe while earlier ones are encoded and written. On error every stripe
-// written is deleted before it returns.
-func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size int64, h hash.Hash) ([]*metapb.Stripe, int64, error) {
+// stripe while earlier ones are hashed (every hash of hs in a goroutine of
+// its own), encoded and written. On error every stripe written is deleted
+// before it returns. The hashes hold the whole body when it returns.
+func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size int64, hs []hash.Hash) ([]*metapb.Stripe, int64, error) {
 	const op = "core.readBody"
+	digest := newDigester(s.cfg.StripesInFlight+1, hs)
+	defer digest.close()
 	sink := s.newSink(ctx, c)
 	full := c.k * s.cfg.ShardSize
 	var total int64
@@ -157,7 +171,7 @@ func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size in
 		}
 		buf := c.pool.Get().(*[]byte)
 		n, err := io.ReadFull(body, (*buf)[:want])
-		h.Write((*buf)[:n])
+		hashed := digest.add((*buf)[:n])
 		total += int64(n)
 		eof := false
 		switch {
@@ -165,12 +179,14 @@ func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size in
 		case size < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
 			eof = true
 		default:
+			<-hashed
 			c.pool.Put(buf)
 			return fail(bodyError(op, err))
 		}
 		if n == 0 {
+			<-hashed
 			c.pool.Put(buf)
-		} else if err := sink.submit(buf, n); err != nil {
+		} else if err := sink.submit(buf, n, hashed); err != nil {
 			return fail(err)
 		}
 		if eof {

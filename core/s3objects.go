@@ -101,3 +101,13 @@ func (s *Store) SetObjectTags(ctx context.Context, bucket, key, versionID string
 	}
 	return resp.GetObject(), nil
 }
+
+// SetObjectACL sets the canned ACL of a version (the latest when versionID
+// is empty): "" (private) or "public-read".
+func (s *Store) SetObjectACL(ctx context.Context, bucket, key, versionID, acl string) (*metapb.Object, error) {
+	resp, err := s.meta.SetObjectAcl(ctx, &metapb.SetObjectAclRequest{Bucket: bucket, Key: key, VersionId: versionID, Acl: acl})
+	if err != nil {
+		return nil, errs.E("core.SetObjectACL", errs.Other, err)
+	}
+	return resp.GetObject(), nil
+}

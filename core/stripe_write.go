@@ -36,20 +36,25 @@ func (s *Store) newSink(ctx context.Context, c *codec) *stripeSink {
 }
 
 // submit starts writing the first n bytes of *buf as the next stripe; the
-// buffer goes back to the codec's pool when the write is over. It returns the
-// sink's failure, if any, instead of accepting more work.
-func (w *stripeSink) submit(buf *[]byte, n int) error {
+// buffer goes back to the codec's pool when the write is over and hashed is
+// closed (the digester is done reading it). It returns the sink's failure,
+// if any, instead of accepting more work.
+func (w *stripeSink) submit(buf *[]byte, n int, hashed <-chan struct{}) error {
+	release := func() {
+		<-hashed
+		w.c.pool.Put(buf)
+	}
 	select {
 	case w.sem <- struct{}{}:
 	case <-w.ctx.Done():
-		w.c.pool.Put(buf)
+		release()
 		return w.failure()
 	}
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
 		<-w.sem
-		w.c.pool.Put(buf)
+		release()
 		return w.err
 	}
 	idx := len(w.stripes)
@@ -59,7 +64,7 @@ func (w *stripeSink) submit(buf *[]byte, n int) error {
 	go func() {
 		defer w.wg.Done()
 		st, err := w.s.writeStripe(w.ctx, w.c, (*buf)[:n])
-		w.c.pool.Put(buf)
+		release()
 		<-w.sem
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -104,6 +104,8 @@ func (s *Server) authorize(ctx context.Context, rq *request, op string) error {
 		return nil
 	case string(b.GetConfig()[configACL]) == "public-read" && action(op) == "s3:ListBucket" && op != "HeadBucket":
 		return nil // a public-read bucket ACL grants listing to everyone
+	case (op == "GetObject" || op == "HeadObject") && s.publicObject(ctx, rq, b):
+		return nil // a public-read object ACL grants reading it to everyone
 	}
 	return accessDenied()
 }

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -151,6 +152,7 @@ func TestBucketTaggingOwnershipACL(t *testing.T) {
 	if _, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: bk, Key: aws.String("k"), ACL: types.ObjectCannedACLBucketOwnerFullControl}); err != nil {
 		t.Fatal(err)
 	}
+	testObjectACL(t, e, c)
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pub"), ACL: types.BucketCannedACLPublicRead}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +177,41 @@ func TestBucketTaggingOwnershipACL(t *testing.T) {
 	}
 	if _, err := c.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: aws.String("missing")}); code(err) != "NoSuchBucket" {
 		t.Fatalf("request payment of a missing bucket: %v", err)
+	}
+}
+
+// testObjectACL: a public-read object ACL (PutObjectAcl, or x-amz-acl at
+// PutObject) lets anonymous clients GET and HEAD that object, and no other.
+func testObjectACL(t *testing.T, e *env, c *s3.Client) {
+	ctx, bk := context.Background(), aws.String("cfg")
+	if _, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: bk, Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	oacl, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: bk, Key: aws.String("k")})
+	if err != nil || len(oacl.Grants) != 2 || oacl.Grants[1].Permission != types.PermissionRead ||
+		aws.ToString(oacl.Grants[1].Grantee.URI) != "http://acs.amazonaws.com/groups/global/AllUsers" {
+		t.Fatalf("public object acl %+v %v", oacl, err)
+	}
+	if r := e.anon(t, "GET", "/cfg/k", nil); r.StatusCode != 200 {
+		t.Fatalf("anonymous read of a public-read object: %d", r.StatusCode)
+	}
+	if r := e.anon(t, "PUT", "/cfg/k", nil); r.StatusCode != 403 {
+		t.Fatalf("anonymous write of a public-read object: %d", r.StatusCode)
+	}
+	if _, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: bk, Key: aws.String("k"), ACL: types.ObjectCannedACLPrivate}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.anon(t, "GET", "/cfg/k", nil); r.StatusCode != 403 {
+		t.Fatalf("anonymous read after private: %d", r.StatusCode)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: bk, Key: aws.String("pub"), Body: strings.NewReader("hi"),
+		ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.anon(t, "HEAD", "/cfg/pub", nil); r.StatusCode != 200 {
+		t.Fatalf("anonymous HEAD of an object put public-read: %d", r.StatusCode)
+	}
+	if r := e.anon(t, "GET", "/cfg/nope", nil); r.StatusCode != 403 {
+		t.Fatalf("anonymous read of a missing key: %d", r.StatusCode)
 	}
 }

@@ -103,9 +103,13 @@ func copyTemplate(rq *request, src *metapb.Object) (*metapb.Object, error) {
 		if err := unsupportedWriteHeaders(h); err != nil {
 			return nil, err
 		}
+		acl, err := objectACLHeader(rq)
+		if err != nil {
+			return nil, err
+		}
 		tmpl = &metapb.Object{
 			Bucket: rq.bucket, Key: rq.key, ContentType: src.GetContentType(),
-			UserMeta: src.GetUserMeta(), Headers: src.GetHeaders(),
+			UserMeta: src.GetUserMeta(), Headers: src.GetHeaders(), Acl: acl,
 		}
 	case "REPLACE":
 		var err error
@@ -156,7 +160,7 @@ func (s *Server) copyObject(ctx context.Context, rq *request) error {
 		return s.writeFailed(ctx, rq, opts, bucketErr(err))
 	}
 	setCopySourceVersion(rq.w, obj)
-	setVersion(rq.w, out)
+	setVersion(rq.w, out, rq.bucketRec)
 	setSSEHeaders(rq.w, out)
 	return writeXML(rq.w, copyObjectResult{NS: s3NS, ETag: out.GetEtag(), LastModified: isoTime(out.GetMtimeUnixNano())})
 }

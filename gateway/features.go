@@ -36,6 +36,9 @@ type ObjectFeatures interface {
 
 	// SetObjectTags replaces a version's tags (empty versionID: the latest).
 	SetObjectTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (*metapb.Object, error)
+	// SetObjectACL sets a version's canned ACL: "" (private) or
+	// "public-read" (empty versionID: the latest).
+	SetObjectACL(ctx context.Context, bucket, key, versionID, acl string) (*metapb.Object, error)
 
 	// CopyObject writes src's content as a new object made from tmpl.
 	CopyObject(ctx context.Context, src, tmpl *metapb.Object, opts core.PutOptions) (*metapb.Object, error)

@@ -154,7 +154,7 @@ func (s *Server) completeUpload(ctx context.Context, rq *request) error {
 	if err != nil {
 		return s.writeFailed(ctx, rq, opts, s.missing(ctx, rq.bucket, err, codeNoSuchUpload))
 	}
-	setVersion(rq.w, obj)
+	setVersion(rq.w, obj, rq.bucketRec)
 	setSSEHeaders(rq.w, obj)
 	loc := url.URL{Scheme: "http", Host: rq.r.Host, Path: "/" + rq.bucket + "/" + rq.key}
 	if rq.r.TLS != nil {

@@ -39,12 +39,17 @@ func objectTemplate(rq *request) (*metapb.Object, error) {
 	if err := unsupportedWriteHeaders(withoutLockHeaders(h)); err != nil {
 		return nil, err
 	}
+	acl, err := objectACLHeader(rq)
+	if err != nil {
+		return nil, err
+	}
 	obj := &metapb.Object{
 		Bucket:      rq.bucket,
 		Key:         rq.key,
 		ContentType: h.Get("Content-Type"),
 		UserMeta:    map[string]string{},
 		Headers:     map[string]string{},
+		Acl:         acl,
 	}
 	if obj.ContentType == "" {
 		obj.ContentType = "binary/octet-stream"
@@ -113,17 +118,26 @@ func unsupportedWriteHeaders(h http.Header) error {
 		}
 	}
 	switch acl := h.Get("X-Amz-Acl"); acl {
-	case "", "private", "bucket-owner-full-control", "bucket-owner-read":
+	case "", "private", "bucket-owner-full-control", "bucket-owner-read", "public-read":
 	default:
 		return apiErr(codeNotImplemented, "canned ACL "+acl+" is not implemented")
 	}
 	return nil
 }
 
-func setVersion(w http.ResponseWriter, obj *metapb.Object) {
-	if v := obj.GetVersionId(); v != "" && v != "null" {
-		w.Header().Set("X-Amz-Version-Id", v)
+// setVersion names obj's version in the response. The null version is
+// named only in buckets that have had versioning (Enabled or Suspended),
+// as S3 does; b is the bucket record (nil: unknown, treated as never
+// versioned).
+func setVersion(w http.ResponseWriter, obj *metapb.Object, b *metapb.Bucket) {
+	v := obj.GetVersionId()
+	if v == "" || v == "null" {
+		if b.GetVersioning() == "" {
+			return
+		}
+		v = "null"
 	}
+	w.Header().Set("X-Amz-Version-Id", v)
 }
 
 func (s *Server) putObject(ctx context.Context, rq *request) error {
@@ -147,7 +161,7 @@ func (s *Server) putObject(ctx context.Context, rq *request) error {
 		return s.writeFailed(ctx, rq, opts, bucketErr(err))
 	}
 	rq.w.Header().Set("ETag", obj.GetEtag())
-	setVersion(rq.w, obj)
+	setVersion(rq.w, obj, rq.bucketRec)
 	setChecksums(rq.w, obj.GetChecksums())
 	setSSEHeaders(rq.w, obj)
 	rq.w.WriteHeader(http.StatusOK)

@@ -125,7 +125,7 @@ func (s *Server) getBucketACL(ctx context.Context, rq *request) error {
 // cannedACL reads the ACL a PUT ?acl asks for: an x-amz-acl header, or a
 // body granting nothing beyond the owner's FULL_CONTROL (what "private"
 // reads back as).
-func (s *Server) cannedACL(ctx context.Context, rq *request, b *metapb.Bucket, bucketLevel bool) (string, error) {
+func (s *Server) cannedACL(ctx context.Context, rq *request, b *metapb.Bucket) (string, error) {
 	for _, g := range []string{"X-Amz-Grant-Read", "X-Amz-Grant-Write", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control"} {
 		if rq.r.Header.Get(g) != "" {
 			return "", apiErr(codeNotImplemented, "ACL grants are not implemented; use a bucket policy")
@@ -136,9 +136,7 @@ func (s *Server) cannedACL(ctx context.Context, rq *request, b *metapb.Bucket, b
 		case "private", "bucket-owner-full-control":
 			return "private", nil
 		case "public-read":
-			if bucketLevel {
-				return acl, nil
-			}
+			return acl, nil
 		}
 		return "", apiErr(codeNotImplemented, "canned ACL "+acl+" is not implemented")
 	}
@@ -155,7 +153,7 @@ func (s *Server) cannedACL(ctx context.Context, rq *request, b *metapb.Bucket, b
 	for _, g := range p.Grants {
 		switch {
 		case g.Grantee.ID == o.ID && g.Permission == "FULL_CONTROL":
-		case bucketLevel && g.Grantee.URI == allUsers && g.Permission == "READ":
+		case g.Grantee.URI == allUsers && g.Permission == "READ":
 			canned = "public-read"
 		default:
 			return "", apiErr(codeNotImplemented, "ACL grants to others are not implemented; use a bucket policy")
@@ -169,12 +167,11 @@ func (s *Server) putBucketACL(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	canned, err := s.cannedACL(ctx, rq, b, true)
+	canned, err := s.cannedACL(ctx, rq, b)
 	if err != nil {
 		return err
 	}
-	if canned != "private" && string(b.GetConfig()[configOwnership]) != "" &&
-		strings.Contains(string(b.GetConfig()[configOwnership]), ownershipBucketOwnerForce) {
+	if canned != "private" && aclsDisabled(b) {
 		return apiErr(codeACLNotSupported, "the bucket does not allow ACLs")
 	}
 	if canned == "private" {
@@ -188,24 +185,69 @@ func (s *Server) getObjectACL(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, rq.q.Get("versionId")); err != nil {
+	obj, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, rq.q.Get("versionId"))
+	if err != nil {
 		return s.missing(ctx, rq.bucket, err, codeNoSuchKey)
 	}
-	return writeXML(rq.w, s.acl(ctx, b, ""))
+	setVersion(rq.w, obj, b)
+	return writeXML(rq.w, s.acl(ctx, b, obj.GetAcl()))
 }
 
-// putObjectACL accepts the ACL every object has: private to the owner.
+// putObjectACL stores a canned ACL (private or public-read, as a header
+// or as the grants it reads back as) on one version of an object.
 func (s *Server) putObjectACL(ctx context.Context, rq *request) error {
 	b, err := s.requestBucket(ctx, rq)
 	if err != nil {
 		return err
 	}
-	if _, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, rq.q.Get("versionId")); err != nil {
+	vid := rq.q.Get("versionId")
+	if _, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, vid); err != nil {
 		return s.missing(ctx, rq.bucket, err, codeNoSuchKey)
 	}
-	if _, err := s.cannedACL(ctx, rq, b, false); err != nil {
+	canned, err := s.cannedACL(ctx, rq, b)
+	if err != nil {
 		return err
 	}
+	if canned == "private" {
+		canned = ""
+	}
+	if canned != "" && aclsDisabled(b) {
+		return apiErr(codeACLNotSupported, "the bucket does not allow ACLs")
+	}
+	obj, err := s.objects.SetObjectACL(ctx, rq.bucket, rq.key, vid, canned)
+	if err != nil {
+		return s.missing(ctx, rq.bucket, err, codeNoSuchKey)
+	}
+	setVersion(rq.w, obj, b)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// aclsDisabled reports whether the bucket's object ownership is
+// BucketOwnerEnforced: ACLs other than private are refused and ignored.
+func aclsDisabled(b *metapb.Bucket) bool {
+	return strings.Contains(string(b.GetConfig()[configOwnership]), ownershipBucketOwnerForce)
+}
+
+// objectACLHeader is the canned ACL x-amz-acl gives a new object: ""
+// (private to the bucket owner) or "public-read". Other values are
+// refused by unsupportedWriteHeaders.
+func objectACLHeader(rq *request) (string, error) {
+	if rq.r.Header.Get("X-Amz-Acl") != "public-read" {
+		return "", nil
+	}
+	if b := rq.bucketRec; b != nil && aclsDisabled(b) {
+		return "", apiErr(codeACLNotSupported, "the bucket does not allow ACLs")
+	}
+	return "public-read", nil
+}
+
+// publicObject reports whether the object (version) a GET or HEAD asks for
+// carries the public-read ACL, which grants reading it to everyone.
+func (s *Server) publicObject(ctx context.Context, rq *request, b *metapb.Bucket) bool {
+	if aclsDisabled(b) || rq.key == "" {
+		return false
+	}
+	obj, err := s.objects.HeadObject(ctx, rq.bucket, rq.key, rq.q.Get("versionId"))
+	return err == nil && obj.GetAcl() == "public-read"
 }

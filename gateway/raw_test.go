@@ -151,7 +151,7 @@ func TestRawErrors(t *testing.T) {
 		{"if-match on a missing key", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"If-Match": `"0123"`}}, 404, "NoSuchKey"},
 		{"if-none-match not *", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"If-None-Match": `"0123"`}}, 501, "NotImplemented"},
 		{"duplicate tag in header", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Tagging": "a=b&a=c"}}, 400, "InvalidTag"},
-		{"public acl not implemented", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Acl": "public-read"}}, 501, "NotImplemented"},
+		{"public-read-write acl not implemented", rawReq{method: "PUT", path: "/raw/k1", body: data, headers: map[string]string{"X-Amz-Acl": "public-read-write"}}, 501, "NotImplemented"},
 		{"sse-kms not implemented", rawReq{method: "POST", path: "/raw/k1?uploads", headers: map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms"}}, 501, "NotImplemented"},
 		{"part number of a missing key", rawReq{method: "GET", path: "/raw/k1?partNumber=1"}, 404, "NoSuchKey"},
 		{"method not allowed", rawReq{method: "PATCH", path: "/raw/k1"}, 405, "MethodNotAllowed"},

@@ -101,7 +101,7 @@ func preconditions(h http.Header, etag string, mtime time.Time) int {
 }
 
 // setObjectHeaders describes obj in the response headers.
-func setObjectHeaders(w http.ResponseWriter, obj *metapb.Object) {
+func setObjectHeaders(w http.ResponseWriter, obj *metapb.Object, b *metapb.Bucket) {
 	h := w.Header()
 	h.Set("Last-Modified", time.Unix(0, obj.GetMtimeUnixNano()).UTC().Format(http.TimeFormat))
 	h.Set("ETag", obj.GetEtag())
@@ -118,7 +118,7 @@ func setObjectHeaders(w http.ResponseWriter, obj *metapb.Object) {
 	if sc := obj.GetStorageClass(); sc != "" && sc != "STANDARD" {
 		h.Set("X-Amz-Storage-Class", sc)
 	}
-	setVersion(w, obj)
+	setVersion(w, obj, b)
 	setTaggingCount(w, obj)
 	setLockHeaders(w, obj) // objectlock.go
 }
@@ -187,7 +187,7 @@ func (s *Server) readObject(ctx context.Context, rq *request, withBody bool) err
 		}
 		defer body.Close()
 	}
-	setObjectHeaders(w, obj)
+	setObjectHeaders(w, obj, rq.bucketRec)
 	overrides(w, rq.q)
 	if checksumMode(rq.r.Header) && !br.partial {
 		setChecksums(w, obj.GetChecksums())

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,14 +190,35 @@ func testSuspended(t *testing.T, c *s3.Client) {
 			t.Fatal(err)
 		}
 	}
+	headVersion := func(key string) *string {
+		t.Helper()
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.VersionId
+	}
+	// Never versioned: no version id anywhere.
+	if v := mustPut(t, c, b, "old", []byte("before")).VersionId; v != nil {
+		t.Errorf("version id of a never-versioned bucket: %q", aws.ToString(v))
+	}
+	if v := headVersion("old"); v != nil {
+		t.Errorf("HEAD version id of a never-versioned bucket: %q", aws.ToString(v))
+	}
 	setVersioning(types.BucketVersioningStatusEnabled)
+	if v := aws.ToString(headVersion("old")); v != "null" {
+		t.Errorf("HEAD of the null version in a versioned bucket: version id %q, want null", v)
+	}
 	kept := aws.ToString(mustPut(t, c, b, "k", []byte("kept")).VersionId)
 	setVersioning(types.BucketVersioningStatusSuspended)
-	if v := mustPut(t, c, b, "k", []byte("null one")).VersionId; v != nil {
-		t.Errorf("version id under Suspended: %q", aws.ToString(v))
+	if v := aws.ToString(mustPut(t, c, b, "k", []byte("null one")).VersionId); v != "null" {
+		t.Errorf("version id under Suspended: %q, want null", v)
+	}
+	if v := aws.ToString(headVersion("k")); v != "null" {
+		t.Errorf("HEAD version id under Suspended: %q, want null", v)
 	}
 	mustPut(t, c, b, "k", []byte("null two")) // replaces the null version
-	lv, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(b)})
+	lv, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(b), Prefix: aws.String("k")})
 	if err != nil || len(lv.Versions) != 2 {
 		t.Fatalf("versions: %+v, %v", lv, err)
 	}
@@ -210,6 +232,40 @@ func testSuspended(t *testing.T, c *s3.Client) {
 		VersioningConfiguration: &types.VersioningConfiguration{Status: "On"}})
 	if code(err) != "IllegalVersioningConfigurationException" {
 		t.Errorf("bad status: %v", err)
+	}
+	testVersionsDelimiter(t, c, b)
+}
+
+// testVersionsDelimiter lists versions grouped by "/" in pages of one entry.
+func testVersionsDelimiter(t *testing.T, c *s3.Client, b string) {
+	ctx := context.Background()
+	for _, k := range []string{"d/x", "d/y/z", "e/1", "e/2"} {
+		mustPut(t, c, b, k, []byte(k))
+	}
+	var got []string
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(b), Delimiter: aws.String("/"), MaxKeys: aws.Int32(1)}
+	for range 20 {
+		lv, err := c.ListObjectVersions(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(lv.Delimiter) != "/" {
+			t.Errorf("Delimiter = %q", aws.ToString(lv.Delimiter))
+		}
+		for _, p := range lv.CommonPrefixes {
+			got = append(got, "cp:"+aws.ToString(p.Prefix))
+		}
+		for _, v := range lv.Versions {
+			got = append(got, aws.ToString(v.Key))
+		}
+		if !aws.ToBool(lv.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = lv.NextKeyMarker, lv.NextVersionIdMarker
+	}
+	want := []string{"cp:d/", "cp:e/", "k", "k", "old"}
+	if !slices.Equal(got, want) {
+		t.Errorf("versions by delimiter: %v, want %v", got, want)
 	}
 }
 

@@ -134,7 +134,7 @@ func (s *Server) getObjectTagging(ctx context.Context, rq *request) error {
 	for _, k := range keys {
 		out.TagSet = append(out.TagSet, tagXML{Key: k, Value: obj.GetTags()[k]})
 	}
-	setVersion(rq.w, obj)
+	setVersion(rq.w, obj, rq.bucketRec)
 	return writeXML(rq.w, out)
 }
 
@@ -169,7 +169,7 @@ func (s *Server) setTags(ctx context.Context, rq *request, tags map[string]strin
 	if err != nil {
 		return s.versionMissing(ctx, rq.bucket, err)
 	}
-	setVersion(rq.w, obj)
+	setVersion(rq.w, obj, rq.bucketRec)
 	rq.w.WriteHeader(status)
 	return nil
 }

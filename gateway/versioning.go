@@ -40,6 +40,7 @@ type listVersionsResult struct {
 	NextKeyMarker       string         `xml:"NextKeyMarker,omitempty"`
 	NextVersionIDMarker string         `xml:"NextVersionIdMarker,omitempty"`
 	MaxKeys             int            `xml:"MaxKeys"`
+	Delimiter           string         `xml:"Delimiter,omitempty"`
 	EncodingType        string         `xml:"EncodingType,omitempty"`
 	IsTruncated         bool           `xml:"IsTruncated"`
 	Entries             []versionEntry `xml:""`
@@ -110,9 +111,6 @@ func (s *Server) putBucketVersioning(ctx context.Context, rq *request) error {
 
 func (s *Server) listObjectVersions(ctx context.Context, rq *request) error {
 	q := rq.q
-	if q.Get("delimiter") != "" {
-		return apiErr(codeNotImplemented, "delimiter in ListObjectVersions is not implemented")
-	}
 	max, err := intParam(q, "max-keys", maxListKeys, maxListKeys)
 	if err != nil {
 		return err
@@ -127,7 +125,7 @@ func (s *Server) listObjectVersions(ctx context.Context, rq *request) error {
 	}
 	out := listVersionsResult{
 		NS: s3NS, Name: rq.bucket, Prefix: enc(q.Get("prefix")), KeyMarker: enc(keyMarker),
-		VersionIDMarker: vidMarker, MaxKeys: max, EncodingType: et,
+		VersionIDMarker: vidMarker, MaxKeys: max, EncodingType: et, Delimiter: enc(q.Get("delimiter")),
 	}
 	if max == 0 {
 		if _, err := s.objects.GetBucket(ctx, rq.bucket); err != nil {
@@ -137,6 +135,7 @@ func (s *Server) listObjectVersions(ctx context.Context, rq *request) error {
 	}
 	resp, err := s.objects.ListObjectVersions(ctx, &metapb.ListObjectVersionsRequest{
 		Bucket: rq.bucket, Prefix: q.Get("prefix"), KeyMarker: keyMarker, VersionIdMarker: vidMarker, MaxKeys: int32(max),
+		Delimiter: q.Get("delimiter"),
 	})
 	if err != nil {
 		return bucketErr(err)
@@ -155,12 +154,24 @@ func (s *Server) listObjectVersions(ctx context.Context, rq *request) error {
 		}
 		out.Entries = append(out.Entries, e)
 	}
+	for _, p := range resp.GetCommonPrefixes() {
+		out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: enc(p)})
+	}
 	out.IsTruncated = resp.GetTruncated()
 	if out.IsTruncated {
 		out.NextKeyMarker = enc(resp.GetNextKeyMarker())
-		out.NextVersionIDMarker = versionOrNull(resp.GetNextVersionIdMarker())
+		if vid := resp.GetNextVersionIdMarker(); vid != "" || resp.GetNextKeyMarker() != lastPrefix(resp.GetCommonPrefixes()) {
+			out.NextVersionIDMarker = versionOrNull(vid)
+		}
 	}
 	return writeXML(rq.w, out)
+}
+
+func lastPrefix(ps []string) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	return ps[len(ps)-1]
 }
 
 func versionOrNull(v string) string {

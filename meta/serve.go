@@ -11,6 +11,7 @@ import (
 	"github.com/wolke-cloud/wolke/internal/rpcerr"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 )
 
 // Serve serves the Meta gRPC API on ln until ctx ends or the node
@@ -20,6 +21,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMsgSize), grpc.MaxSendMsgSize(MaxMsgSize),
 		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor()),
+		// Clients ping every few seconds to find a node cut off by a
+		// partition (metaclient): allow it.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	)
 	metapb.RegisterMetaServer(srv, &server{n: n})
 	metapb.RegisterVolumesServer(srv, &volumeServer{n: n})

@@ -66,6 +66,10 @@ func (s *server) ListObjects(ctx context.Context, req *metapb.ListObjectsRequest
 	return read(ctx, s.n, req, metapb.MetaClient.ListObjects, s.n.fsm.ListObjects)
 }
 
+func (s *server) SetObjectAcl(ctx context.Context, req *metapb.SetObjectAclRequest) (*metapb.SetObjectAclResponse, error) {
+	return write(ctx, s.n, fsm.OpSetObjectACL, req, metapb.MetaClient.SetObjectAcl)
+}
+
 func (s *server) SetObjectTags(ctx context.Context, req *metapb.SetObjectTagsRequest) (*metapb.SetObjectTagsResponse, error) {
 	return write(ctx, s.n, fsm.OpSetObjectTags, req, metapb.MetaClient.SetObjectTags)
 }

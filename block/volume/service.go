@@ -3,13 +3,21 @@
 // servers, each replicated on several disks of distinct servers, with the
 // extent map kept in meta (metapb.Volumes).
 //
-// Writes are copy-on-write at extent granularity: a write reads the
-// extent it changes (unless it replaces all of it), writes the new
-// contents as a new chunk to every replica in parallel (chunk servers
-// fsync before they answer), then commits the new location to meta with a
-// compare-and-set on the old one. A write is therefore durable and
-// visible to new readers when it returns, FUA and FLUSH need nothing more,
-// and snapshots (frozen extent maps in meta) are never disturbed. Chunks
+// The single writer of a volume writes in place: the 4 KiB blocks a write
+// covers are patched on every replica of the extent's chunk (chunk servers
+// write them to fresh space and swap them in with an fsynced index commit
+// that also bumps the chunk's generation), with no meta commit; the writer
+// keeps each chunk's generation in memory and reads only replicas at it
+// (see block/README.md for the failure cases). A write to a hole, the
+// first write after a snapshot (meta's Volume.snapshot_seq moved, or
+// ListExtents marks the extent shared), a write whose patch failed on a
+// replica, and any write of a multi-attach volume copy on write instead:
+// read the extent (unless the write replaces all of it), write the new
+// contents as a new chunk to every replica in parallel, then commit the
+// new location to meta with a compare-and-set on the old one. Either way a
+// write is durable on every replica when it returns, FUA and FLUSH need
+// nothing more, and snapshots (frozen extent maps in meta) are never
+// disturbed by writes issued after they were taken. Chunks
 // no map refers to any more are listed by meta as garbage and deleted by
 // Service.CollectGarbage. Unwritten, trimmed and zeroed extents hold no
 // chunk: they read as zeroes and report as holes.
@@ -59,6 +67,13 @@ type Disks interface {
 type Shards interface {
 	WriteShard(ctx context.Context, diskID, chunkID string, data []byte) error // durable on return
 	ReadShardRange(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, error)
+	// ReadShardRangeGen also returns the chunk's generation.
+	ReadShardRangeGen(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, uint64, error)
+	// PatchShard overwrites a 4 KiB-aligned range of the chunk if it is at
+	// generation base; it returns the new generation, durable on return.
+	PatchShard(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (uint64, error)
+	// ShardGen returns the chunk's generation.
+	ShardGen(ctx context.Context, diskID, chunkID string) (uint64, error)
 	DeleteShard(ctx context.Context, diskID, chunkID string) error
 }
 
@@ -161,6 +176,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		ops:   ops, bytes: bytes,
 	}, nil
 }
+
+// Shards is the chunk client the service stores extents with (for tools
+// and tests that look at replicas).
+func (s *Service) Shards() Shards { return s.shards }
 
 func (s *Service) count(op string, err error) {
 	res := "ok"

@@ -14,7 +14,7 @@ import (
 )
 
 // stripes is how many locks guard the extents of one open volume.
-const stripes = 64
+const stripes = 1024
 
 // parallelPieces bounds the extents one request reads or writes at once.
 const parallelPieces = 8
@@ -41,9 +41,16 @@ type Volume struct {
 
 	mu      sync.Mutex
 	extents map[uint64]*metapb.Extent
-	loaded  time.Time // when extents was read from meta
+	xs      map[uint64]*xstate // by extent index; reset by load
+	seq     uint64             // the volume's snapshot sequence last seen
+	loaded  time.Time          // when extents was read from meta
 
-	lost      atomic.Bool // the writer lease was lost: writes fail
+	cmu       sync.Mutex // guards the snapshot checks
+	nextCheck *checkRound
+	checking  bool
+
+	lost      atomic.Bool  // the writer lease was lost: writes fail
+	leaseEnd  atomic.Int64 // unix nanos: the lease is surely held until then
 	stop      chan struct{}
 	renewDone chan struct{}
 	closeOnce sync.Once
@@ -59,11 +66,15 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 	v := &Volume{s: s, spec: spec, stop: make(chan struct{})}
 	if !spec.readOnly {
 		v.holder = newHolder()
-		if _, err := s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{
+		asked := time.Now()
+		resp, err := s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{
 			Id: spec.id, Holder: v.holder, TtlNanos: int64(s.cfg.LeaseTTL),
-		}); err != nil {
+		})
+		if err != nil {
 			return nil, errs.E(op, errs.Other, err)
 		}
+		v.seq = resp.GetVolume().GetSnapshotSeq()
+		v.leaseEnd.Store(asked.Add(s.cfg.LeaseTTL).UnixNano())
 	}
 	if err := v.load(ctx); err != nil {
 		v.detach()
@@ -85,6 +96,7 @@ func newHolder() string {
 // load reads the extent map from meta, page by page.
 func (v *Volume) load(ctx context.Context) error {
 	m := map[uint64]*metapb.Extent{}
+	xs := map[uint64]*xstate{}
 	for next := uint64(0); ; {
 		req := &metapb.ListExtentsRequest{VolumeId: v.spec.id, StartIndex: next}
 		if v.spec.snapshot {
@@ -97,13 +109,28 @@ func (v *Volume) load(ctx context.Context) error {
 		for _, e := range resp.Extents {
 			m[e.Index] = e
 		}
+		for _, idx := range resp.Shared {
+			st := &xstate{}
+			st.shared.Store(true)
+			xs[idx] = st
+		}
 		if !resp.Truncated {
 			break
 		}
 		next = resp.NextIndex
 	}
 	v.mu.Lock()
-	v.extents, v.loaded = m, time.Now()
+	// What the handle knows of a chunk's generation stays valid while the
+	// extent keeps its chunk.
+	for idx, e := range m {
+		if old, st := v.extents[idx], v.xs[idx]; old != nil && st != nil && old.ChunkId == e.ChunkId {
+			if xs[idx] != nil {
+				st.shared.Store(true)
+			}
+			xs[idx] = st
+		}
+	}
+	v.extents, v.xs, v.loaded = m, xs, time.Now()
 	v.mu.Unlock()
 	return nil
 }
@@ -142,6 +169,7 @@ func (v *Volume) renew() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		asked := time.Now()
 		_, err := v.s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{Id: v.spec.id, Holder: v.holder, TtlNanos: int64(ttl)})
 		cancel()
 		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.NotFound) {
@@ -151,7 +179,9 @@ func (v *Volume) renew() {
 		}
 		if err != nil {
 			v.s.log.Warn("volume lease renewal failed", "volume", v.spec.id, "err", err)
+			continue
 		}
+		v.leaseEnd.Store(asked.Add(ttl).UnixNano())
 	}
 }
 
@@ -194,9 +224,12 @@ func (v *Volume) setExtent(idx uint64, e *metapb.Extent) {
 	defer v.mu.Unlock()
 	if e == nil {
 		delete(v.extents, idx)
+		delete(v.xs, idx)
 		return
 	}
 	v.extents[idx] = e
+	// A new chunk, at generation 0 on every replica, held by this map only.
+	v.xs[idx] = &xstate{set: true, agreed: true}
 }
 
 // pieces calls fn for every extent piece of [off, off+n): the extent
@@ -253,10 +286,21 @@ func (v *Volume) ReadAt(ctx context.Context, p []byte, off int64) error {
 func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) error {
 	mu := v.lock(idx)
 	mu.RLock()
+	if v.inPlace() && v.extent(idx) != nil && !v.state(idx).set {
+		// The writer's first touch of the extent: learn its generation.
+		mu.RUnlock()
+		mu.Lock()
+		err := v.reconcile(ctx, idx)
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		mu.RLock()
+	}
 	e := v.extent(idx)
 	var err error
 	if e != nil {
-		err = v.readReplicas(ctx, e, in, p)
+		_, err = v.readReplicas(ctx, e, in, p, v.accept(idx))
 	} else {
 		clear(p)
 	}
@@ -275,32 +319,38 @@ func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) 
 		clear(p)
 		return nil
 	}
-	return v.readReplicas(ctx, e, in, p)
+	_, err = v.readReplicas(ctx, e, in, p, v.accept(idx))
+	return err
 }
 
 // readReplicas reads p from the extent at in, trying each replica in turn
 // (the chunk client checks the CRC32C of what it receives; the chunk
-// server checks every block it reads).
-func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte) error {
+// server checks every block it reads), and returns the generation of the
+// chunk it read. A replica whose generation fails accept (one that missed
+// a write) is passed over.
+func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
 	var last error
 	start := int(e.Index) % len(e.Disks)
 	for i := range e.Disks {
 		d := e.Disks[(start+i)%len(e.Disks)]
-		b, err := v.s.shards.ReadShardRange(ctx, d, e.ChunkId, in, int64(len(p)))
+		b, gen, err := v.s.shards.ReadShardRangeGen(ctx, d, e.ChunkId, in, int64(len(p)))
 		if err == nil && len(b) != len(p) {
 			err = errs.Errorf("volume.read", errs.Corrupt, "chunk %s on %s: %d bytes, want %d", e.ChunkId, d, len(b), len(p))
 		}
+		if err == nil && !accept(gen) {
+			err = errs.Errorf("volume.read", errs.Precondition, "chunk %s on %s is at stale generation %d", e.ChunkId, d, gen)
+		}
 		if err == nil {
 			copy(p, b)
-			return nil
+			return gen, nil
 		}
 		if ctx.Err() != nil {
-			return errs.E("volume.read", errs.Canceled, err)
+			return 0, errs.E("volume.read", errs.Canceled, err)
 		}
 		last = err
 		v.s.log.Warn("volume replica read failed", "volume", v.spec.id, "chunk", e.ChunkId, "disk", d, "err", err)
 	}
-	return errs.E("volume.read", errs.Other, last)
+	return 0, errs.E("volume.read", errs.Other, last)
 }
 
 // WriteAt writes p; it is durable on every replica when it returns, with
@@ -363,15 +413,28 @@ func (v *Volume) writePiece(ctx context.Context, idx uint64, in, l int64, data [
 	if v.spec.multi {
 		tries = 4 // other writers move extents too
 	}
+	if v.inPlace() {
+		if err := v.reconcile(ctx, idx); err != nil {
+			return err
+		}
+		done, err := v.tryInPlace(ctx, idx, in, l, data)
+		if done || err != nil {
+			return err
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err := v.writeLocked(ctx, idx, in, l, data, mayFree)
 		if !errs.Is(err, errs.Precondition) || attempt >= tries {
+			if err != nil {
+				v.forget(idx)
+			}
 			if errs.Is(err, errs.Precondition) && !v.spec.multi {
 				v.lost.Store(true)
 			}
 			return err
 		}
 		if err := v.load(ctx); err != nil {
+			v.forget(idx)
 			return err
 		}
 	}
@@ -386,7 +449,7 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, in, l int64, data 
 	}
 	buf := make([]byte, x)
 	if cur != nil && l < x {
-		if err := v.readReplicas(ctx, cur, 0, buf); err != nil {
+		if _, err := v.readReplicas(ctx, cur, 0, buf, v.accept(idx)); err != nil {
 			return err
 		}
 	}
@@ -424,58 +487,4 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, in, l int64, data 
 	}
 	v.setExtent(idx, next)
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func hex64(i uint64) string {
-	const digits = "0123456789abcdef"
-	var b [16]byte
-	for j := 15; j >= 0; j-- {
-		b[j] = digits[i&15]
-		i >>= 4
-	}
-	return string(b[:])
-}
-
-func newChunkSuffix() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// BlockStatus reports allocated extents as data and the others as holes
-// that read as zeroes.
-func (v *Volume) BlockStatus(ctx context.Context, off, n int64) ([]nbd.Extent, error) {
-	if err := v.refresh(ctx); err != nil {
-		return nil, err
-	}
-	x := v.spec.extent
-	var out []nbd.Extent
-	end := min(off+n, v.spec.size)
-	for pos := off; pos < end && len(out) < maxStatusExtents; {
-		idx := uint64(pos / x)
-		l := min(x-pos%x, end-pos)
-		hole := v.extent(idx) == nil
-		if k := len(out) - 1; k >= 0 && out[k].Hole == hole {
-			out[k].Length += l
-		} else {
-			out = append(out, nbd.Extent{Length: l, Hole: hole, Zero: hole})
-		}
-		pos += l
-	}
-	return out, nil
 }

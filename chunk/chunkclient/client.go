@@ -149,6 +149,12 @@ func (c *Client) read(ctx context.Context, op, diskID, chunkID, query string) ([
 
 // readOnce reports transit=true when the bytes arrived damaged.
 func (c *Client) readOnce(ctx context.Context, op, diskID, chunkID, query string) (data []byte, transit bool, err error) {
+	return c.readOnceGen(ctx, op, diskID, chunkID, query, nil)
+}
+
+// readOnceGen is readOnce that stores the chunk's generation in *gen
+// unless gen is nil.
+func (c *Client) readOnceGen(ctx context.Context, op, diskID, chunkID, query string, gen *uint64) (data []byte, transit bool, err error) {
 	resp, cancel, err := c.do(ctx, op, http.MethodGet, diskID, chunkID, query, nil, nil)
 	if err != nil {
 		return nil, false, err
@@ -158,6 +164,11 @@ func (c *Client) readOnce(ctx context.Context, op, diskID, chunkID, query string
 	want, err := wire.ParseCRC(resp.Header.Get(wire.HeaderCRC))
 	if err != nil {
 		return nil, false, errs.E(op, errs.Internal, "response without a valid CRC", err)
+	}
+	if gen != nil {
+		if *gen, err = strconv.ParseUint(resp.Header.Get(wire.HeaderGen), 10, 64); err != nil {
+			return nil, false, errs.E(op, errs.Internal, "response without a valid generation", err)
+		}
 	}
 	if resp.ContentLength >= 0 {
 		data = make([]byte, resp.ContentLength)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -13,14 +14,21 @@ type opKind int
 const (
 	opPut opKind = iota
 	opDelete
+	opPatch
 )
 
 // change is one index change waiting for the committer.
 type change struct {
 	kind opKind
 	id   string
-	rec  *record // opPut: the new record; its extents are written already
+	rec  *record // opPut, opPatch: the new record; its extents are written already
 	done chan error
+
+	// opPut: rec.exts; opPatch: the blocks written for it. Released if the
+	// change fails.
+	fresh []extent
+	base  *record  // opPatch: the record it was made from
+	drop  []extent // opPatch: the blocks it replaces
 }
 
 // commitLoop collects waiting operations into groups: each group costs one
@@ -52,9 +60,7 @@ func (s *Store) commitGroup(group []*change) {
 	fail := func(err error) {
 		for i, o := range group {
 			results[i] = err
-			if o.kind == opPut {
-				s.release(o.rec.exts)
-			}
+			s.release(o.fresh)
 			o.done <- err
 		}
 	}
@@ -63,7 +69,7 @@ func (s *Store) commitGroup(group []*change) {
 		return
 	}
 	for _, o := range group {
-		if o.kind == opPut {
+		if o.kind != opDelete {
 			if err := s.d.Sync(ctx); err != nil {
 				s.log.Error("disk sync failed", "disk", s.sb.diskID, "err", err)
 				fail(errs.E(opName, errs.Unavailable, err))
@@ -77,6 +83,10 @@ func (s *Store) commitGroup(group []*change) {
 	defer b.Close()
 	pending := map[string]*record{} // this group's view: nil = deleted
 	var freed []extent
+	// kept: how many extents at the end of freed were left by Patches:
+	// they are reused without a hole punch (small, soon overwritten, and
+	// a punch would make the next sync commit file system metadata).
+	var kept []bool
 	for i, o := range group {
 		cur, seen := pending[o.id]
 		if !seen {
@@ -90,11 +100,18 @@ func (s *Store) commitGroup(group []*change) {
 			results[i] = errs.Errorf("store.Delete", errs.NotFound, "chunk %s", o.id)
 			continue
 		}
-		if o.kind == opPut {
-			if err := s.takeCommitted(o.rec.exts); err != nil {
+		if o.kind == opPatch && (cur == nil || cur.gen != o.base.gen || !slices.Equal(cur.exts, o.base.exts)) {
+			results[i] = errs.Errorf("store.Patch", errs.Precondition, "chunk %s changed under the patch", o.id)
+			continue
+		}
+		if o.kind != opDelete {
+			if err := s.takeCommitted(o.fresh); err != nil {
 				results[i] = err
 				continue
 			}
+		}
+		if o.kind == opPatch {
+			cur = &record{exts: o.drop} // only the replaced blocks are freed
 		}
 		if cur != nil {
 			for _, e := range cur.exts {
@@ -105,8 +122,11 @@ func (s *Store) commitGroup(group []*change) {
 				}
 			}
 			freed = append(freed, cur.exts...)
+			for range cur.exts {
+				kept = append(kept, o.kind == opPatch)
+			}
 		}
-		if o.kind == opPut {
+		if o.kind != opDelete {
 			_ = b.Set(chunkKey(o.id), o.rec.encode(), nil)
 			pending[o.id] = o.rec
 		} else {
@@ -137,15 +157,15 @@ func (s *Store) commitGroup(group []*change) {
 	s.allocMu.Unlock()
 	// Puts return at once; Deletes once their space is punched and reusable.
 	for i, o := range group {
-		if o.kind == opPut {
+		if o.kind != opDelete {
 			if results[i] != nil {
-				s.release(o.rec.exts)
+				s.release(o.fresh)
 			}
 			o.done <- results[i]
 		}
 	}
 	if len(freed) > 0 {
-		s.recycle(ctx, freed)
+		s.recycle(ctx, freed, kept)
 	}
 	for i, o := range group {
 		if o.kind == opDelete {
@@ -169,11 +189,15 @@ func (s *Store) takeCommitted(exts []extent) error {
 }
 
 // recycle waits until no reader can still be reading extents that a commit
-// freed, punches holes in them and makes them available again.
-func (s *Store) recycle(ctx context.Context, freed []extent) {
+// freed, punches holes in them (but those marked kept) and makes them
+// available again.
+func (s *Store) recycle(ctx context.Context, freed []extent, kept []bool) {
 	s.gate.Lock()
 	s.gate.Unlock() //nolint:staticcheck // an empty critical section is the point: a barrier
-	for _, e := range freed {
+	for i, e := range freed {
+		if kept[i] {
+			continue
+		}
 		if err := s.d.Discard(ctx, e.off, e.n); err != nil {
 			s.log.Warn("discard failed", "disk", s.sb.diskID, "off", e.off, "len", e.n, "err", err)
 		}

@@ -79,33 +79,44 @@ func (s *Store) write(ctx context.Context, id string, data []byte) (*change, err
 		}
 		pos += e.n
 	}
-	return &change{kind: opPut, id: id, rec: rec, done: make(chan error, 1)}, nil
+	return &change{kind: opPut, id: id, rec: rec, fresh: exts, done: make(chan error, 1)}, nil
 }
 
 // Get returns the whole chunk id.
 func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
-	return s.read(ctx, "store.Get", id, 0, -1)
+	b, _, err := s.read(ctx, "store.Get", id, 0, -1)
+	return b, err
 }
 
 // GetRange returns n bytes of chunk id from offset off; the range must lie
 // inside the chunk.
 func (s *Store) GetRange(ctx context.Context, id string, off, n int64) ([]byte, error) {
-	if off < 0 || n < 0 {
+	if n < 0 {
 		return nil, errs.Errorf("store.GetRange", errs.Invalid, "bad range %d+%d", off, n)
+	}
+	b, _, err := s.GetRangeGen(ctx, id, off, n)
+	return b, err
+}
+
+// GetRangeGen is GetRange that also returns the generation of the chunk the
+// bytes were read from; n < 0 reads to the end.
+func (s *Store) GetRangeGen(ctx context.Context, id string, off, n int64) ([]byte, uint64, error) {
+	if off < 0 {
+		return nil, 0, errs.Errorf("store.GetRange", errs.Invalid, "bad range %d+%d", off, n)
 	}
 	return s.read(ctx, "store.GetRange", id, off, n)
 }
 
 // read returns [off, off+n) of chunk id; n < 0 means the whole chunk.
-func (s *Store) read(ctx context.Context, op, id string, off, n int64) ([]byte, error) {
+func (s *Store) read(ctx context.Context, op, id string, off, n int64) ([]byte, uint64, error) {
 	if err := checkID(op, id); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, errs.E(op, errs.Canceled, err)
+		return nil, 0, errs.E(op, errs.Canceled, err)
 	}
 	if err := s.enter(op); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer s.closeMu.RUnlock()
 
@@ -113,41 +124,99 @@ func (s *Store) read(ctx context.Context, op, id string, off, n int64) ([]byte, 
 	rec, err := s.lookup(id)
 	if err != nil {
 		s.gate.RUnlock()
-		return nil, err
+		return nil, 0, err
 	}
 	if n < 0 {
 		n = rec.length
 	}
 	if off > rec.length || n > rec.length-off {
 		s.gate.RUnlock()
-		return nil, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
+		return nil, 0, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
 	}
 	if n == 0 {
 		s.gate.RUnlock()
-		return []byte{}, nil
+		return []byte{}, rec.gen, nil
 	}
 	first := off / disk.BlockSize
 	last := (off + n - 1) / disk.BlockSize
-	buf, err := s.readBlocks(ctx, rec, first, last-first+1)
+	buf, bad, err := s.readVerified(ctx, rec, first, last-first+1)
 	s.gate.RUnlock()
 	if err != nil {
-		return nil, errs.E(op, errs.KindOf(err), err)
+		return nil, 0, errs.E(op, errs.KindOf(err), err)
 	}
-	for i := int64(0); i <= last-first; i++ {
-		b := buf[i*disk.BlockSize : (i+1)*disk.BlockSize]
-		if crc32c(b) != rec.blocks[first+i] {
-			s.badSum.Inc()
-			s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", first+i)
-			return nil, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, first+i, s.sb.diskID))
-		}
+	if bad >= 0 {
+		s.badSum.Inc()
+		s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", bad)
+		return nil, 0, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, bad, s.sb.diskID))
 	}
 	start := off - first*disk.BlockSize
-	return buf[start : start+n], nil
+	return buf[start : start+n], rec.gen, nil
+}
+
+// verifyPiece is how many blocks are checked at a time while the next
+// piece is being read: checksumming overlaps the disk's next transfer.
+const verifyPiece = 64
+
+// readVerified reads count blocks of rec from block first and checks each
+// against its CRC32C. The read runs one piece ahead of the check, so a
+// large read costs the disk's time plus one piece's checksum, not both in
+// full. bad is the first block that failed its checksum, or -1.
+func (s *Store) readVerified(ctx context.Context, rec *record, first, count int64) (buf []byte, bad int64, err error) {
+	buf = disk.AlignedBuffer(int(count * disk.BlockSize))
+	if count <= verifyPiece {
+		if err := s.readInto(ctx, rec, buf, first, count); err != nil {
+			return nil, -1, err
+		}
+		return buf, s.firstBad(rec, buf, first, 0, count), nil
+	}
+	pieces := (count + verifyPiece - 1) / verifyPiece
+	ready := make(chan error, pieces)
+	go func() {
+		for p := int64(0); p < pieces; p++ {
+			lo := p * verifyPiece
+			hi := min(lo+verifyPiece, count)
+			err := s.readInto(ctx, rec, buf[lo*disk.BlockSize:hi*disk.BlockSize], first+lo, hi-lo)
+			ready <- err
+			if err != nil {
+				return
+			}
+		}
+	}()
+	bad = -1
+	for p := int64(0); p < pieces; p++ {
+		if err := <-ready; err != nil {
+			return nil, -1, err
+		}
+		lo := p * verifyPiece
+		if bad < 0 {
+			bad = s.firstBad(rec, buf, first, lo, min(lo+verifyPiece, count))
+		}
+	}
+	return buf, bad, nil
+}
+
+// firstBad checks blocks [lo, hi) of buf (block first+i at buf offset i)
+// and returns the first failing block number, or -1.
+func (s *Store) firstBad(rec *record, buf []byte, first, lo, hi int64) int64 {
+	for i := lo; i < hi; i++ {
+		if crc32c(buf[i*disk.BlockSize:(i+1)*disk.BlockSize]) != rec.blocks[first+i] {
+			return first + i
+		}
+	}
+	return -1
 }
 
 // readBlocks reads count logical blocks of rec starting at block first.
 func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64) ([]byte, error) {
 	buf := disk.AlignedBuffer(int(count * disk.BlockSize))
+	if err := s.readInto(ctx, rec, buf, first, count); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// readInto reads count logical blocks of rec from block first into buf.
+func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, count int64) error {
 	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
 	logical := int64(0)
 	for _, e := range rec.exts {
@@ -155,7 +224,7 @@ func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64)
 		if lo < hi {
 			dst := buf[lo-want.off : hi-want.off]
 			if err := s.d.ReadAt(ctx, dst, e.off+(lo-logical)); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		logical += e.n
@@ -163,7 +232,7 @@ func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64)
 			break
 		}
 	}
-	return buf, nil
+	return nil
 }
 
 // Delete removes chunk id and frees its space; errs.NotFound if absent.

@@ -17,7 +17,8 @@ const (
 	chunkPrefix = "c/"
 	freePrefix  = "f/"
 	metaKey     = "m/disk"
-	recVersion  = 1
+	recVersion1 = 1 // without a generation
+	recVersion  = 2
 )
 
 // crc32c is the CRC32C (Castagnoli) of b; the standard library caches the table.
@@ -27,8 +28,9 @@ func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Ca
 type Info struct {
 	ID      string
 	Length  int64
-	CRC32C  uint32 // of the whole chunk
+	CRC32C  uint32 // of the whole chunk; 0 once a Patch changed it
 	Created time.Time
+	Gen     uint64 // the generation: 0 for a Put (unless given), +1 per Patch
 }
 
 // record is the index entry of one chunk.
@@ -36,12 +38,13 @@ type record struct {
 	length  int64
 	crc     uint32
 	created int64 // unix nanoseconds
+	gen     uint64
 	exts    []extent
 	blocks  []uint32 // CRC32C of every BlockSize block, the last zero padded
 }
 
 func (r *record) info(id string) Info {
-	return Info{ID: id, Length: r.length, CRC32C: r.crc, Created: time.Unix(0, r.created).UTC()}
+	return Info{ID: id, Length: r.length, CRC32C: r.crc, Created: time.Unix(0, r.created).UTC(), Gen: r.gen}
 }
 
 func (r *record) encode() []byte {
@@ -50,6 +53,7 @@ func (r *record) encode() []byte {
 	b = binary.AppendUvarint(b, uint64(r.length))
 	b = binary.BigEndian.AppendUint32(b, r.crc)
 	b = binary.AppendVarint(b, r.created)
+	b = binary.AppendUvarint(b, r.gen)
 	b = binary.AppendUvarint(b, uint64(len(r.exts)))
 	for _, e := range r.exts {
 		b = binary.AppendUvarint(b, uint64(e.off/disk.BlockSize))
@@ -63,9 +67,10 @@ func (r *record) encode() []byte {
 
 func decodeRecord(b []byte) (*record, error) {
 	bad := errors.New("malformed chunk record")
-	if len(b) < 1 || b[0] != recVersion {
+	if len(b) < 1 || (b[0] != recVersion && b[0] != recVersion1) {
 		return nil, bad
 	}
+	version := b[0]
 	b = b[1:]
 	uv := func() uint64 {
 		v, n := binary.Uvarint(b)
@@ -87,6 +92,9 @@ func decodeRecord(b []byte) (*record, error) {
 		return nil, bad
 	}
 	r.created, b = v, b[n:]
+	if version >= recVersion {
+		r.gen = uv()
+	}
 	next := uv()
 	if b == nil || next > uint64(len(b)) {
 		return nil, bad

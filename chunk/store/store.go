@@ -108,6 +108,9 @@ type Store struct {
 	recycling int64
 	failed    error // sticky: the index could not commit
 
+	patchMu    [patchStripes]sync.Mutex // Patches of one chunk run one at a time
+	blockShift shiftTable               // advances a CRC32C over one block
+
 	committed *freelist // the free map on record; committer only
 	ops       chan *change
 	done      chan struct{}
@@ -216,6 +219,7 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 		d: d, db: db, sb: sb, log: opts.Logger, badSum: badSum, reg: opts.Registry, status: st,
 		avail: committed.clone(), committed: committed,
 		ops: make(chan *change, maxGroup), done: make(chan struct{}),
+		blockShift: newBlockShift(),
 	}
 	s.committed.dirty = map[int64]int64{}
 	go s.commitLoop()

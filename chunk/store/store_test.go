@@ -358,3 +358,44 @@ func TestConcurrentPuts(t *testing.T) {
 		t.Fatalf("used = %d, want %d (overwritten chunks must free their space)", used, want)
 	}
 }
+
+// TestCorruptBlockInLargeChunk flips one byte in blocks that the piecewise
+// read checks at different moments (first piece, a middle piece, the last
+// block): every one is found, and the good neighbours still read.
+func TestCorruptBlockInLargeChunk(t *testing.T) {
+	const blocks = 3*verifyPiece + 7
+	for _, bad := range []int64{0, verifyPiece + 5, 2*verifyPiece + 1, blocks - 1} {
+		t.Run(fmt.Sprintf("block%d", bad), func(t *testing.T) {
+			f := newFixture(t)
+			s := f.format(t, 8<<20, "disk-1")
+			ctx := context.Background()
+			data := randBytes(blocks*disk.BlockSize, 11)
+			if err := s.Put(ctx, "big", data); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := s.lookup("big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.exts) != 1 {
+				t.Fatalf("a fresh disk put the chunk in %d extents, the byte flip below assumes one", len(rec.exts))
+			}
+			raw, err := os.OpenFile(f.path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos := bad*disk.BlockSize + 7
+			if _, err := raw.WriteAt([]byte{data[pos] ^ 0x5a}, rec.exts[0].off+pos); err != nil {
+				t.Fatal(err)
+			}
+			_ = raw.Close()
+			if _, err := s.Get(ctx, "big"); !errs.Is(err, errs.Corrupt) {
+				t.Fatalf("Get = %v, want Corrupt", err)
+			}
+			good := (bad + verifyPiece) % blocks
+			if got, err := s.GetRange(ctx, "big", good*disk.BlockSize, disk.BlockSize); err != nil || !bytes.Equal(got, data[good*disk.BlockSize:(good+1)*disk.BlockSize]) {
+				t.Fatalf("GetRange of good block %d: %v", good, err)
+			}
+		})
+	}
+}

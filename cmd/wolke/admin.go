@@ -50,7 +50,7 @@ func adminCmd() *cobra.Command {
 		Long: `Inspect and manage a running cluster. Commands find the cluster through etcd
 (--etcd, --cluster) or, for wolke dev, through its data directory (--dir).`,
 	}
-	cmd.AddCommand(adminStatusCmd(), adminDiskCmd())
+	cmd.AddCommand(adminStatusCmd(), adminDiskCmd(), adminMetaCmd(), adminDurabilityCmd())
 	return cmd
 }
 

@@ -74,6 +74,9 @@ func (m *Memory) ListObjectVersions(ctx context.Context, req *metapb.ListObjectV
 	if _, err := m.GetBucket(ctx, req.GetBucket()); err != nil {
 		return nil, err
 	}
+	if req.GetDelimiter() != "" {
+		return nil, errs.E("mem.ListObjectVersions", errs.Invalid, "the in-memory store does not model delimiters")
+	}
 	max := int(req.GetMaxKeys())
 	if max <= 0 {
 		max = 1000
@@ -115,6 +118,18 @@ func (m *Memory) DeleteObjectVersion(ctx context.Context, bucket, key, versionID
 	}
 	delete(objs, key)
 	return &metapb.DeleteObjectResponse{Removed: []*metapb.Object{clone(o.meta)}}, nil
+}
+
+// SetObjectACL sets the canned ACL of a key.
+func (m *Memory) SetObjectACL(ctx context.Context, bucket, key, versionID, acl string) (*metapb.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[bucket][key]
+	if !ok || versionID != "" && versionID != o.meta.GetVersionId() {
+		return nil, notFound("mem.SetObjectACL", "key")
+	}
+	o.meta.Acl = acl
+	return clone(o.meta), nil
 }
 
 // SetObjectTags replaces the tags of a key.

@@ -46,6 +46,7 @@ const (
 	OpSetBucketConfig Op = 63
 	OpSetObjectTags   Op = 62
 	OpSetObjectLock   Op = 61
+	OpSetObjectACL    Op = 60
 )
 
 var opNames = map[Op]string{
@@ -60,6 +61,7 @@ var opNames = map[Op]string{
 	OpSetBucketConfig:     "SetBucketConfig",
 	OpSetObjectTags:       "SetObjectTags",
 	OpSetObjectLock:       "SetObjectLock",
+	OpSetObjectACL:        "SetObjectAcl",
 }
 
 func (o Op) String() string {
@@ -113,6 +115,8 @@ func newRequest(op Op) (proto.Message, bool) {
 		return &metapb.SetObjectLockRequest{}, true
 	case OpSetObjectTags:
 		return &metapb.SetObjectTagsRequest{}, true
+	case OpSetObjectACL:
+		return &metapb.SetObjectAclRequest{}, true
 	}
 	if m, ok := volumeRequest(op); ok {
 		return m, true

@@ -246,6 +246,8 @@ func (f *FSM) exec(r reader, w writer, c *Command, idx uint64) (proto.Message, e
 		return t.setObjectLock(c.Req.(*metapb.SetObjectLockRequest))
 	case OpSetObjectTags:
 		return t.setObjectTags(c.Req.(*metapb.SetObjectTagsRequest))
+	case OpSetObjectACL:
+		return t.setObjectACL(c.Req.(*metapb.SetObjectAclRequest))
 	}
 	if resp, ok, err := t.execVolume(c); ok {
 		return resp, err

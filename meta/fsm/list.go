@@ -109,7 +109,10 @@ func (f *FSM) ListObjects(_ context.Context, req *metapb.ListObjectsRequest) (*m
 
 // ListObjectVersions lists every version and delete marker with the
 // prefix, keys in order and each key's versions newest first, starting
-// after (key_marker, version_id_marker) as S3 does.
+// after (key_marker, version_id_marker) as S3 does. With a delimiter, keys
+// holding it after the prefix are grouped into common prefixes, each one
+// entry of the page; a common prefix not greater than key_marker was
+// returned by an earlier page and is skipped.
 func (f *FSM) ListObjectVersions(_ context.Context, req *metapb.ListObjectVersionsRequest) (*metapb.ListObjectVersionsResponse, error) {
 	const op = "meta.ListObjectVersions"
 	limit, err := pageSize(op, req.MaxKeys)
@@ -154,7 +157,25 @@ func (f *FSM) ListObjectVersions(_ context.Context, req *metapb.ListObjectVersio
 			if !strings.HasPrefix(key, req.Prefix) {
 				break
 			}
-			if len(resp.Versions) == limit {
+			if req.Delimiter != "" {
+				if i := strings.Index(key[len(req.Prefix):], req.Delimiter); i >= 0 {
+					cp := key[:len(req.Prefix)+i+len(req.Delimiter)]
+					next := kv.PrefixEnd(append(append([]byte(nil), base...), cp...))
+					if cp <= req.KeyMarker {
+						ok = it.SeekGE(next) // returned by an earlier page
+						continue
+					}
+					if len(resp.Versions)+len(resp.CommonPrefixes) == limit {
+						resp.Truncated = true
+						break
+					}
+					resp.CommonPrefixes = append(resp.CommonPrefixes, cp)
+					resp.NextKeyMarker, resp.NextVersionIdMarker = cp, ""
+					ok = it.SeekGE(next)
+					continue
+				}
+			}
+			if len(resp.Versions)+len(resp.CommonPrefixes) == limit {
 				resp.Truncated = true
 				break
 			}

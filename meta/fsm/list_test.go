@@ -121,12 +121,17 @@ func TestListObjectVersions(t *testing.T) {
 		truncated bool
 		nextKey   string
 		nextVid   string
+		cps       []string
 	}{
 		{name: "prefix", req: &metapb.ListObjectVersionsRequest{Prefix: "a/"}, want: []string{"a/1@wa/1*", "a/1@va/1", "a/2@wa/2*", "a/2@va/2", "a/b/3@wa/b/3*", "a/b/3@va/b/3"}},
 		{name: "delete marker", req: &metapb.ListObjectVersionsRequest{Prefix: "gone"}, want: []string{"gone@id000021(dm)*", "gone@wgone", "gone@vgone"}},
 		{name: "page", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", MaxKeys: 3}, want: []string{"a/1@wa/1*", "a/1@va/1", "a/2@wa/2*"}, truncated: true, nextKey: "a/2", nextVid: "wa/2"},
 		{name: "resume mid key", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", KeyMarker: "a/2", VersionIdMarker: "wa/2", MaxKeys: 2}, want: []string{"a/2@va/2", "a/b/3@wa/b/3*"}, truncated: true, nextKey: "a/b/3", nextVid: "wa/b/3"},
 		{name: "key marker only", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", KeyMarker: "a/2"}, want: []string{"a/b/3@wa/b/3*", "a/b/3@va/b/3"}},
+		{name: "delimiter", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", Delimiter: "/"}, want: []string{"a/1@wa/1*", "a/1@va/1", "a/2@wa/2*", "a/2@va/2"}, cps: []string{"a/b/"}},
+		{name: "delimiter last entry a prefix", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", Delimiter: "/", KeyMarker: "a/2", MaxKeys: 1}, cps: []string{"a/b/"}},
+		{name: "delimiter after prefix marker", req: &metapb.ListObjectVersionsRequest{Prefix: "a/", Delimiter: "/", KeyMarker: "a/b/"}},
+		{name: "delimiter no prefix", req: &metapb.ListObjectVersionsRequest{Delimiter: "/", MaxKeys: 1}, cps: []string{"a/"}, truncated: true, nextKey: "a/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +156,9 @@ func TestListObjectVersions(t *testing.T) {
 			}
 			if resp.Truncated != tc.truncated || resp.NextKeyMarker != tc.nextKey || resp.NextVersionIdMarker != tc.nextVid {
 				t.Fatalf("truncated %v next %q/%q", resp.Truncated, resp.NextKeyMarker, resp.NextVersionIdMarker)
+			}
+			if !slices.Equal(resp.CommonPrefixes, tc.cps) {
+				t.Fatalf("common prefixes %v, want %v", resp.CommonPrefixes, tc.cps)
 			}
 		})
 	}

@@ -46,21 +46,7 @@ func (t *tx) setObjectTags(req *metapb.SetObjectTagsRequest) (proto.Message, err
 	if err := CheckTags(op, req.Tags); err != nil {
 		return nil, err
 	}
-	var (
-		v   *version
-		err error
-	)
-	if req.VersionId == "" {
-		v, err = latestVersion(t.r, req.Bucket, req.Key)
-		if err == nil && (v == nil || v.obj.DeleteMarker) {
-			return nil, errs.E(op, errs.NotFound, "key "+req.Key, metaerr.ErrNoSuchKey)
-		}
-	} else {
-		v, err = findVersion(t.r, req.Bucket, req.Key, req.VersionId)
-		if err == nil && v == nil {
-			return nil, errs.E(op, errs.NotFound, "version "+req.VersionId+" of "+req.Key, metaerr.ErrNoSuchVersion)
-		}
-	}
+	v, err := t.targetVersion(op, req.Bucket, req.Key, req.VersionId)
 	if err != nil {
 		return nil, err
 	}
@@ -80,4 +66,58 @@ func (t *tx) setObjectTags(req *metapb.SetObjectTagsRequest) (proto.Message, err
 		return nil, err
 	}
 	return &metapb.SetObjectTagsResponse{Object: o}, nil
+}
+
+// targetVersion is the version a per-version call addresses: vid, or the
+// latest when vid is empty (a latest delete marker is NoSuchKey).
+func (t *tx) targetVersion(op, bucket, key, vid string) (*version, error) {
+	if vid == "" {
+		v, err := latestVersion(t.r, bucket, key)
+		if err == nil && (v == nil || v.obj.DeleteMarker) {
+			return nil, errs.E(op, errs.NotFound, "key "+key, metaerr.ErrNoSuchKey)
+		}
+		return v, err
+	}
+	v, err := findVersion(t.r, bucket, key, vid)
+	if err == nil && v == nil {
+		return nil, errs.E(op, errs.NotFound, "version "+vid+" of "+key, metaerr.ErrNoSuchVersion)
+	}
+	return v, err
+}
+
+// CheckACL accepts the canned object ACLs meta stores.
+func CheckACL(op, acl string) error {
+	switch acl {
+	case "", "public-read":
+		return nil
+	}
+	return errs.Errorf(op, errs.Invalid, "unknown object ACL %q", acl)
+}
+
+// setObjectACL sets the canned ACL of one version in place.
+func (t *tx) setObjectACL(req *metapb.SetObjectAclRequest) (proto.Message, error) {
+	const op = "meta.SetObjectAcl"
+	if _, err := getBucket(t.r, op, req.Bucket); err != nil {
+		return nil, err
+	}
+	if err := checkObjectKey(op, req.Key); err != nil {
+		return nil, err
+	}
+	if err := CheckACL(op, req.Acl); err != nil {
+		return nil, err
+	}
+	v, err := t.targetVersion(op, req.Bucket, req.Key, req.VersionId)
+	if err != nil {
+		return nil, err
+	}
+	if v.obj.DeleteMarker {
+		return nil, errs.E(op, errs.Invalid, "a delete marker has no ACL")
+	}
+	o := v.obj
+	o.Acl = req.Acl
+	o.IsLatest = false
+	if err := t.set(op, versionKey(req.Bucket, req.Key, v.seq), o); err != nil {
+		return nil, err
+	}
+	return &metapb.SetObjectAclResponse{Object: o}, nil
 }

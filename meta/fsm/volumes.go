@@ -443,6 +443,10 @@ func (v *volTx) createSnapshot(req *metapb.CreateSnapshotRequest) (proto.Message
 	if err := v.set(op, snapshotKey(s.Id), s); err != nil {
 		return nil, err
 	}
+	vol.SnapshotSeq++
+	if err := v.set(op, volumeKey(vol.Id), vol); err != nil {
+		return nil, err
+	}
 	return &metapb.CreateSnapshotResponse{Snapshot: s}, nil
 }
 

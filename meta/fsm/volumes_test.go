@@ -115,6 +115,16 @@ func TestVolumeExtentsShared(t *testing.T) {
 	if _, err := h.f.ListExtents(ctx, &metapb.ListExtentsRequest{VolumeId: "vol-zz"}); !errs.Is(err, errs.NotFound) {
 		t.Errorf("missing volume: %v", err)
 	}
+	// Every snapshot bumps the volume's snapshot sequence (in-place
+	// writers watch it), and the writer keeps its lease.
+	h.must(OpCreateSnapshot, &metapb.CreateSnapshotRequest{Snapshot: &metapb.Snapshot{Id: "snap-y", VolumeId: "vol-a"}})
+	vol, err := h.f.GetVolume(ctx, &metapb.GetVolumeRequest{Id: "vol-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vol.Volume.SnapshotSeq != 2 || vol.Volume.AttachHolder != "w" {
+		t.Errorf("after two snapshots: seq %d holder %q, want 2 and w", vol.Volume.SnapshotSeq, vol.Volume.AttachHolder)
+	}
 }
 
 func TestVolumeLeaseExpiry(t *testing.T) {

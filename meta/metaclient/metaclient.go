@@ -20,6 +20,7 @@ import (
 	"github.com/wolke-cloud/wolke/meta/metapb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 )
 
 // MaxMsgSize is the largest message sent or received (big manifests).
@@ -65,6 +66,10 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 	dialOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMsgSize), grpc.MaxCallSendMsgSize(MaxMsgSize)),
+		// A node behind a partition neither answers nor resets: without
+		// pings a call to it would hang until its ctx ends instead of
+		// failing over (Unavailable) to the next node.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}),
 	}, o.dialOpts...)
 	mc := &multiConn{retryWindow: o.retryWindow}
 	for _, a := range addrs {

@@ -292,8 +292,11 @@ type Object struct {
 	LockMode                string `protobuf:"bytes,40,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"` // "", "GOVERNANCE", "COMPLIANCE"
 	LockRetainUntilUnixNano int64  `protobuf:"varint,41,opt,name=lock_retain_until_unix_nano,json=lockRetainUntilUnixNano,proto3" json:"lock_retain_until_unix_nano,omitempty"`
 	LegalHold               bool   `protobuf:"varint,42,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Canned S3 ACL of this version: "" (private to the bucket owner) or
+	// "public-read" (anyone may GET/HEAD it).
+	Acl           string `protobuf:"bytes,43,opt,name=acl,proto3" json:"acl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Object) Reset() {
@@ -492,6 +495,13 @@ func (x *Object) GetLegalHold() bool {
 		return x.LegalHold
 	}
 	return false
+}
+
+func (x *Object) GetAcl() string {
+	if x != nil {
+		return x.Acl
+	}
+	return ""
 }
 
 // Encryption describes an object encrypted at rest (S3 SSE-S3 and SSE-C).
@@ -2172,6 +2182,120 @@ func (x *SetObjectTagsResponse) GetObject() *Object {
 	return nil
 }
 
+// SetObjectAcl sets the canned ACL of one version (the latest when
+// version_id is empty); acl is "" (private) or "public-read".
+type SetObjectAclRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Acl           string                 `protobuf:"bytes,4,opt,name=acl,proto3" json:"acl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectAclRequest) Reset() {
+	*x = SetObjectAclRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectAclRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectAclRequest) ProtoMessage() {}
+
+func (x *SetObjectAclRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectAclRequest.ProtoReflect.Descriptor instead.
+func (*SetObjectAclRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetObjectAclRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *SetObjectAclRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetObjectAclRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *SetObjectAclRequest) GetAcl() string {
+	if x != nil {
+		return x.Acl
+	}
+	return ""
+}
+
+type SetObjectAclResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectAclResponse) Reset() {
+	*x = SetObjectAclResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectAclResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectAclResponse) ProtoMessage() {}
+
+func (x *SetObjectAclResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectAclResponse.ProtoReflect.Descriptor instead.
+func (*SetObjectAclResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetObjectAclResponse) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 // SetObjectLock changes the retention and/or the legal hold of one version
 // (the latest when version_id is empty). A retention may not be shortened
 // or removed while it holds, in COMPLIANCE mode at all, in GOVERNANCE mode
@@ -2193,7 +2317,7 @@ type SetObjectLockRequest struct {
 
 func (x *SetObjectLockRequest) Reset() {
 	*x = SetObjectLockRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2329,7 @@ func (x *SetObjectLockRequest) String() string {
 func (*SetObjectLockRequest) ProtoMessage() {}
 
 func (x *SetObjectLockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[32]
+	mi := &file_meta_metapb_meta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2342,7 @@ func (x *SetObjectLockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectLockRequest.ProtoReflect.Descriptor instead.
 func (*SetObjectLockRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{32}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetObjectLockRequest) GetBucket() string {
@@ -2293,7 +2417,7 @@ type SetObjectLockResponse struct {
 
 func (x *SetObjectLockResponse) Reset() {
 	*x = SetObjectLockResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2429,7 @@ func (x *SetObjectLockResponse) String() string {
 func (*SetObjectLockResponse) ProtoMessage() {}
 
 func (x *SetObjectLockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[33]
+	mi := &file_meta_metapb_meta_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2442,7 @@ func (x *SetObjectLockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectLockResponse.ProtoReflect.Descriptor instead.
 func (*SetObjectLockResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{33}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetObjectLockResponse) GetObject() *Object {
@@ -2335,13 +2459,16 @@ type ListObjectVersionsRequest struct {
 	KeyMarker       string                 `protobuf:"bytes,3,opt,name=key_marker,json=keyMarker,proto3" json:"key_marker,omitempty"`
 	VersionIdMarker string                 `protobuf:"bytes,4,opt,name=version_id_marker,json=versionIdMarker,proto3" json:"version_id_marker,omitempty"`
 	MaxKeys         int32                  `protobuf:"varint,5,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// delimiter groups keys that contain it after the prefix into
+	// common_prefixes; each common prefix counts as one entry of the page.
+	Delimiter     string `protobuf:"bytes,6,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListObjectVersionsRequest) Reset() {
 	*x = ListObjectVersionsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2480,7 @@ func (x *ListObjectVersionsRequest) String() string {
 func (*ListObjectVersionsRequest) ProtoMessage() {}
 
 func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[34]
+	mi := &file_meta_metapb_meta_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2493,7 @@ func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{34}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListObjectVersionsRequest) GetBucket() string {
@@ -2404,19 +2531,29 @@ func (x *ListObjectVersionsRequest) GetMaxKeys() int32 {
 	return 0
 }
 
+func (x *ListObjectVersionsRequest) GetDelimiter() string {
+	if x != nil {
+		return x.Delimiter
+	}
+	return ""
+}
+
 type ListObjectVersionsResponse struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	Versions            []*Object              `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
-	Truncated           bool                   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
-	NextKeyMarker       string                 `protobuf:"bytes,3,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
-	NextVersionIdMarker string                 `protobuf:"bytes,4,opt,name=next_version_id_marker,json=nextVersionIdMarker,proto3" json:"next_version_id_marker,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Versions  []*Object              `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	Truncated bool                   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// next_key_marker is a common prefix when the page ended on one
+	// (next_version_id_marker is then empty).
+	NextKeyMarker       string   `protobuf:"bytes,3,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
+	NextVersionIdMarker string   `protobuf:"bytes,4,opt,name=next_version_id_marker,json=nextVersionIdMarker,proto3" json:"next_version_id_marker,omitempty"`
+	CommonPrefixes      []string `protobuf:"bytes,5,rep,name=common_prefixes,json=commonPrefixes,proto3" json:"common_prefixes,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ListObjectVersionsResponse) Reset() {
 	*x = ListObjectVersionsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2565,7 @@ func (x *ListObjectVersionsResponse) String() string {
 func (*ListObjectVersionsResponse) ProtoMessage() {}
 
 func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[35]
+	mi := &file_meta_metapb_meta_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2578,7 @@ func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{35}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListObjectVersionsResponse) GetVersions() []*Object {
@@ -2472,6 +2609,13 @@ func (x *ListObjectVersionsResponse) GetNextVersionIdMarker() string {
 	return ""
 }
 
+func (x *ListObjectVersionsResponse) GetCommonPrefixes() []string {
+	if x != nil {
+		return x.CommonPrefixes
+	}
+	return nil
+}
+
 // upload_id and initiated_unix_nano are filled in by the meta server when
 // the caller leaves them empty; the response carries the upload as stored.
 type CreateUploadRequest struct {
@@ -2483,7 +2627,7 @@ type CreateUploadRequest struct {
 
 func (x *CreateUploadRequest) Reset() {
 	*x = CreateUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2495,7 +2639,7 @@ func (x *CreateUploadRequest) String() string {
 func (*CreateUploadRequest) ProtoMessage() {}
 
 func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[36]
+	mi := &file_meta_metapb_meta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2508,7 +2652,7 @@ func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{36}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateUploadRequest) GetUpload() *Upload {
@@ -2527,7 +2671,7 @@ type CreateUploadResponse struct {
 
 func (x *CreateUploadResponse) Reset() {
 	*x = CreateUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2683,7 @@ func (x *CreateUploadResponse) String() string {
 func (*CreateUploadResponse) ProtoMessage() {}
 
 func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[37]
+	mi := &file_meta_metapb_meta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2696,7 @@ func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{37}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateUploadResponse) GetUpload() *Upload {
@@ -2573,7 +2717,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2729,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[38]
+	mi := &file_meta_metapb_meta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2742,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{38}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetUploadRequest) GetBucket() string {
@@ -2631,7 +2775,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2787,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[39]
+	mi := &file_meta_metapb_meta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2800,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{39}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetUploadResponse) GetUpload() *Upload {
@@ -2680,7 +2824,7 @@ type PutPartRequest struct {
 
 func (x *PutPartRequest) Reset() {
 	*x = PutPartRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2836,7 @@ func (x *PutPartRequest) String() string {
 func (*PutPartRequest) ProtoMessage() {}
 
 func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[40]
+	mi := &file_meta_metapb_meta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2849,7 @@ func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
 func (*PutPartRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{40}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PutPartRequest) GetBucket() string {
@@ -2745,7 +2889,7 @@ type PutPartResponse struct {
 
 func (x *PutPartResponse) Reset() {
 	*x = PutPartResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2901,7 @@ func (x *PutPartResponse) String() string {
 func (*PutPartResponse) ProtoMessage() {}
 
 func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[41]
+	mi := &file_meta_metapb_meta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2914,7 @@ func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
 func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{41}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PutPartResponse) GetReplaced() *Part {
@@ -2793,7 +2937,7 @@ type ListPartsRequest struct {
 
 func (x *ListPartsRequest) Reset() {
 	*x = ListPartsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +2949,7 @@ func (x *ListPartsRequest) String() string {
 func (*ListPartsRequest) ProtoMessage() {}
 
 func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[42]
+	mi := &file_meta_metapb_meta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +2962,7 @@ func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{42}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListPartsRequest) GetBucket() string {
@@ -2868,7 +3012,7 @@ type ListPartsResponse struct {
 
 func (x *ListPartsResponse) Reset() {
 	*x = ListPartsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2880,7 +3024,7 @@ func (x *ListPartsResponse) String() string {
 func (*ListPartsResponse) ProtoMessage() {}
 
 func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[43]
+	mi := &file_meta_metapb_meta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +3037,7 @@ func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{43}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListPartsResponse) GetUpload() *Upload {
@@ -2945,7 +3089,7 @@ type CompleteUploadRequest struct {
 
 func (x *CompleteUploadRequest) Reset() {
 	*x = CompleteUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3101,7 @@ func (x *CompleteUploadRequest) String() string {
 func (*CompleteUploadRequest) ProtoMessage() {}
 
 func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[44]
+	mi := &file_meta_metapb_meta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3114,7 @@ func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{44}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CompleteUploadRequest) GetBucket() string {
@@ -3054,7 +3198,7 @@ type CompleteUploadResponse struct {
 
 func (x *CompleteUploadResponse) Reset() {
 	*x = CompleteUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3210,7 @@ func (x *CompleteUploadResponse) String() string {
 func (*CompleteUploadResponse) ProtoMessage() {}
 
 func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[45]
+	mi := &file_meta_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3223,7 @@ func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{45}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CompleteUploadResponse) GetObject() *Object {
@@ -3114,7 +3258,7 @@ type AbortUploadRequest struct {
 
 func (x *AbortUploadRequest) Reset() {
 	*x = AbortUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3270,7 @@ func (x *AbortUploadRequest) String() string {
 func (*AbortUploadRequest) ProtoMessage() {}
 
 func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[46]
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3283,7 @@ func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{46}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AbortUploadRequest) GetBucket() string {
@@ -3172,7 +3316,7 @@ type AbortUploadResponse struct {
 
 func (x *AbortUploadResponse) Reset() {
 	*x = AbortUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3328,7 @@ func (x *AbortUploadResponse) String() string {
 func (*AbortUploadResponse) ProtoMessage() {}
 
 func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[47]
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3341,7 @@ func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{47}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AbortUploadResponse) GetParts() []*Part {
@@ -3220,7 +3364,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3232,7 +3376,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3245,7 +3389,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListUploadsRequest) GetBucket() string {
@@ -3295,7 +3439,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3451,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3464,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -3360,7 +3504,7 @@ type RegisterDiskRequest struct {
 
 func (x *RegisterDiskRequest) Reset() {
 	*x = RegisterDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3516,7 @@ func (x *RegisterDiskRequest) String() string {
 func (*RegisterDiskRequest) ProtoMessage() {}
 
 func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3529,7 @@ func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RegisterDiskRequest) GetDisk() *Disk {
@@ -3404,7 +3548,7 @@ type RegisterDiskResponse struct {
 
 func (x *RegisterDiskResponse) Reset() {
 	*x = RegisterDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3416,7 +3560,7 @@ func (x *RegisterDiskResponse) String() string {
 func (*RegisterDiskResponse) ProtoMessage() {}
 
 func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3429,7 +3573,7 @@ func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RegisterDiskResponse) GetDisk() *Disk {
@@ -3449,7 +3593,7 @@ type SetDiskStateRequest struct {
 
 func (x *SetDiskStateRequest) Reset() {
 	*x = SetDiskStateRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3461,7 +3605,7 @@ func (x *SetDiskStateRequest) String() string {
 func (*SetDiskStateRequest) ProtoMessage() {}
 
 func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3474,7 +3618,7 @@ func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateRequest.ProtoReflect.Descriptor instead.
 func (*SetDiskStateRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetDiskStateRequest) GetId() string {
@@ -3499,7 +3643,7 @@ type SetDiskStateResponse struct {
 
 func (x *SetDiskStateResponse) Reset() {
 	*x = SetDiskStateResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3511,7 +3655,7 @@ func (x *SetDiskStateResponse) String() string {
 func (*SetDiskStateResponse) ProtoMessage() {}
 
 func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3524,7 +3668,7 @@ func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateResponse.ProtoReflect.Descriptor instead.
 func (*SetDiskStateResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 type ListDisksRequest struct {
@@ -3535,7 +3679,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +3691,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +3704,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 type ListDisksResponse struct {
@@ -3572,7 +3716,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3584,7 +3728,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3597,7 +3741,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -3619,7 +3763,7 @@ type EnsurePlacementGroupsRequest struct {
 
 func (x *EnsurePlacementGroupsRequest) Reset() {
 	*x = EnsurePlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3631,7 +3775,7 @@ func (x *EnsurePlacementGroupsRequest) String() string {
 func (*EnsurePlacementGroupsRequest) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3644,7 +3788,7 @@ func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *EnsurePlacementGroupsRequest) GetEcData() int32 {
@@ -3670,7 +3814,7 @@ type EnsurePlacementGroupsResponse struct {
 
 func (x *EnsurePlacementGroupsResponse) Reset() {
 	*x = EnsurePlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3682,7 +3826,7 @@ func (x *EnsurePlacementGroupsResponse) String() string {
 func (*EnsurePlacementGroupsResponse) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3695,7 +3839,7 @@ func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *EnsurePlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3713,7 +3857,7 @@ type ListPlacementGroupsRequest struct {
 
 func (x *ListPlacementGroupsRequest) Reset() {
 	*x = ListPlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3725,7 +3869,7 @@ func (x *ListPlacementGroupsRequest) String() string {
 func (*ListPlacementGroupsRequest) ProtoMessage() {}
 
 func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3738,7 +3882,7 @@ func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 type ListPlacementGroupsResponse struct {
@@ -3750,7 +3894,7 @@ type ListPlacementGroupsResponse struct {
 
 func (x *ListPlacementGroupsResponse) Reset() {
 	*x = ListPlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3762,7 +3906,7 @@ func (x *ListPlacementGroupsResponse) String() string {
 func (*ListPlacementGroupsResponse) ProtoMessage() {}
 
 func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3775,7 +3919,7 @@ func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListPlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3798,7 +3942,7 @@ type ReplaceDiskRequest struct {
 
 func (x *ReplaceDiskRequest) Reset() {
 	*x = ReplaceDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3810,7 +3954,7 @@ func (x *ReplaceDiskRequest) String() string {
 func (*ReplaceDiskRequest) ProtoMessage() {}
 
 func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3823,7 +3967,7 @@ func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ReplaceDiskRequest) GetPlacementGroup() uint64 {
@@ -3863,7 +4007,7 @@ type ReplaceDiskResponse struct {
 
 func (x *ReplaceDiskResponse) Reset() {
 	*x = ReplaceDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3875,7 +4019,7 @@ func (x *ReplaceDiskResponse) String() string {
 func (*ReplaceDiskResponse) ProtoMessage() {}
 
 func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3888,7 +4032,7 @@ func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ReplaceDiskResponse) GetGroup() *PlacementGroup {
@@ -3907,7 +4051,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +4063,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +4076,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *JoinRequest) GetMember() *Member {
@@ -3950,7 +4094,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3962,7 +4106,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3975,7 +4119,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 type RemoveRequest struct {
@@ -3987,7 +4131,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3999,7 +4143,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4012,7 +4156,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -4030,7 +4174,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4042,7 +4186,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4055,7 +4199,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 type MembersRequest struct {
@@ -4066,7 +4210,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4222,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4235,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{68}
 }
 
 type MembersResponse struct {
@@ -4104,7 +4248,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4116,7 +4260,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4129,7 +4273,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -4171,7 +4315,7 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1d\n" +
 	"\n" +
 	"shard_size\x18\x04 \x01(\x03R\tshardSize\x12!\n" +
-	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\x8a\t\n" +
+	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\x9c\t\n" +
 	"\x06Object\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -4202,7 +4346,8 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\tlock_mode\x18( \x01(\tR\blockMode\x12<\n" +
 	"\x1block_retain_until_unix_nano\x18) \x01(\x03R\x17lockRetainUntilUnixNano\x12\x1d\n" +
 	"\n" +
-	"legal_hold\x18* \x01(\bR\tlegalHold\x1a;\n" +
+	"legal_hold\x18* \x01(\bR\tlegalHold\x12\x10\n" +
+	"\x03acl\x18+ \x01(\tR\x03acl\x1a;\n" +
 	"\rUserMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
@@ -4336,6 +4481,14 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"F\n" +
 	"\x15SetObjectTagsResponse\x12-\n" +
+	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"p\n" +
+	"\x13SetObjectAclRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x10\n" +
+	"\x03acl\x18\x04 \x01(\tR\x03acl\"E\n" +
+	"\x14SetObjectAclResponse\x12-\n" +
 	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"\xbf\x02\n" +
 	"\x14SetObjectLockRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
@@ -4350,19 +4503,21 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\n" +
 	"legal_hold\x18\t \x01(\bR\tlegalHold\"F\n" +
 	"\x15SetObjectLockResponse\x12-\n" +
-	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"\xb1\x01\n" +
+	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\"\xcf\x01\n" +
 	"\x19ListObjectVersionsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1d\n" +
 	"\n" +
 	"key_marker\x18\x03 \x01(\tR\tkeyMarker\x12*\n" +
 	"\x11version_id_marker\x18\x04 \x01(\tR\x0fversionIdMarker\x12\x19\n" +
-	"\bmax_keys\x18\x05 \x01(\x05R\amaxKeys\"\xca\x01\n" +
+	"\bmax_keys\x18\x05 \x01(\x05R\amaxKeys\x12\x1c\n" +
+	"\tdelimiter\x18\x06 \x01(\tR\tdelimiter\"\xf3\x01\n" +
 	"\x1aListObjectVersionsResponse\x121\n" +
 	"\bversions\x18\x01 \x03(\v2\x15.wolke.meta.v1.ObjectR\bversions\x12\x1c\n" +
 	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12&\n" +
 	"\x0fnext_key_marker\x18\x03 \x01(\tR\rnextKeyMarker\x123\n" +
-	"\x16next_version_id_marker\x18\x04 \x01(\tR\x13nextVersionIdMarker\"D\n" +
+	"\x16next_version_id_marker\x18\x04 \x01(\tR\x13nextVersionIdMarker\x12'\n" +
+	"\x0fcommon_prefixes\x18\x05 \x03(\tR\x0ecommonPrefixes\"D\n" +
 	"\x13CreateUploadRequest\x12-\n" +
 	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"E\n" +
 	"\x14CreateUploadResponse\x12-\n" +
@@ -4471,7 +4626,7 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x11DISK_STATE_ACTIVE\x10\x01\x12\x13\n" +
 	"\x0fDISK_STATE_LOST\x10\x02\x12\x17\n" +
 	"\x13DISK_STATE_DRAINING\x10\x03\x12\x16\n" +
-	"\x12DISK_STATE_REMOVED\x10\x042\xfa\x13\n" +
+	"\x12DISK_STATE_REMOVED\x10\x042\xd3\x14\n" +
 	"\x04Meta\x12W\n" +
 	"\fCreateBucket\x12\".wolke.meta.v1.CreateBucketRequest\x1a#.wolke.meta.v1.CreateBucketResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.wolke.meta.v1.GetBucketRequest\x1a .wolke.meta.v1.GetBucketResponse\x12W\n" +
@@ -4484,7 +4639,8 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\fDeleteObject\x12\".wolke.meta.v1.DeleteObjectRequest\x1a#.wolke.meta.v1.DeleteObjectResponse\x12T\n" +
 	"\vListObjects\x12!.wolke.meta.v1.ListObjectsRequest\x1a\".wolke.meta.v1.ListObjectsResponse\x12i\n" +
 	"\x12ListObjectVersions\x12(.wolke.meta.v1.ListObjectVersionsRequest\x1a).wolke.meta.v1.ListObjectVersionsResponse\x12Z\n" +
-	"\rSetObjectTags\x12#.wolke.meta.v1.SetObjectTagsRequest\x1a$.wolke.meta.v1.SetObjectTagsResponse\x12Z\n" +
+	"\rSetObjectTags\x12#.wolke.meta.v1.SetObjectTagsRequest\x1a$.wolke.meta.v1.SetObjectTagsResponse\x12W\n" +
+	"\fSetObjectAcl\x12\".wolke.meta.v1.SetObjectAclRequest\x1a#.wolke.meta.v1.SetObjectAclResponse\x12Z\n" +
 	"\rSetObjectLock\x12#.wolke.meta.v1.SetObjectLockRequest\x1a$.wolke.meta.v1.SetObjectLockResponse\x12W\n" +
 	"\fCreateUpload\x12\".wolke.meta.v1.CreateUploadRequest\x1a#.wolke.meta.v1.CreateUploadResponse\x12N\n" +
 	"\tGetUpload\x12\x1f.wolke.meta.v1.GetUploadRequest\x1a .wolke.meta.v1.GetUploadResponse\x12H\n" +
@@ -4516,7 +4672,7 @@ func file_meta_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_meta_metapb_meta_proto_goTypes = []any{
 	(DiskState)(0),                        // 0: wolke.meta.v1.DiskState
 	(*Bucket)(nil),                        // 1: wolke.meta.v1.Bucket
@@ -4551,62 +4707,64 @@ var file_meta_metapb_meta_proto_goTypes = []any{
 	(*ListObjectsResponse)(nil),           // 30: wolke.meta.v1.ListObjectsResponse
 	(*SetObjectTagsRequest)(nil),          // 31: wolke.meta.v1.SetObjectTagsRequest
 	(*SetObjectTagsResponse)(nil),         // 32: wolke.meta.v1.SetObjectTagsResponse
-	(*SetObjectLockRequest)(nil),          // 33: wolke.meta.v1.SetObjectLockRequest
-	(*SetObjectLockResponse)(nil),         // 34: wolke.meta.v1.SetObjectLockResponse
-	(*ListObjectVersionsRequest)(nil),     // 35: wolke.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),    // 36: wolke.meta.v1.ListObjectVersionsResponse
-	(*CreateUploadRequest)(nil),           // 37: wolke.meta.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),          // 38: wolke.meta.v1.CreateUploadResponse
-	(*GetUploadRequest)(nil),              // 39: wolke.meta.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),             // 40: wolke.meta.v1.GetUploadResponse
-	(*PutPartRequest)(nil),                // 41: wolke.meta.v1.PutPartRequest
-	(*PutPartResponse)(nil),               // 42: wolke.meta.v1.PutPartResponse
-	(*ListPartsRequest)(nil),              // 43: wolke.meta.v1.ListPartsRequest
-	(*ListPartsResponse)(nil),             // 44: wolke.meta.v1.ListPartsResponse
-	(*CompleteUploadRequest)(nil),         // 45: wolke.meta.v1.CompleteUploadRequest
-	(*CompleteUploadResponse)(nil),        // 46: wolke.meta.v1.CompleteUploadResponse
-	(*AbortUploadRequest)(nil),            // 47: wolke.meta.v1.AbortUploadRequest
-	(*AbortUploadResponse)(nil),           // 48: wolke.meta.v1.AbortUploadResponse
-	(*ListUploadsRequest)(nil),            // 49: wolke.meta.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),           // 50: wolke.meta.v1.ListUploadsResponse
-	(*RegisterDiskRequest)(nil),           // 51: wolke.meta.v1.RegisterDiskRequest
-	(*RegisterDiskResponse)(nil),          // 52: wolke.meta.v1.RegisterDiskResponse
-	(*SetDiskStateRequest)(nil),           // 53: wolke.meta.v1.SetDiskStateRequest
-	(*SetDiskStateResponse)(nil),          // 54: wolke.meta.v1.SetDiskStateResponse
-	(*ListDisksRequest)(nil),              // 55: wolke.meta.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),             // 56: wolke.meta.v1.ListDisksResponse
-	(*EnsurePlacementGroupsRequest)(nil),  // 57: wolke.meta.v1.EnsurePlacementGroupsRequest
-	(*EnsurePlacementGroupsResponse)(nil), // 58: wolke.meta.v1.EnsurePlacementGroupsResponse
-	(*ListPlacementGroupsRequest)(nil),    // 59: wolke.meta.v1.ListPlacementGroupsRequest
-	(*ListPlacementGroupsResponse)(nil),   // 60: wolke.meta.v1.ListPlacementGroupsResponse
-	(*ReplaceDiskRequest)(nil),            // 61: wolke.meta.v1.ReplaceDiskRequest
-	(*ReplaceDiskResponse)(nil),           // 62: wolke.meta.v1.ReplaceDiskResponse
-	(*JoinRequest)(nil),                   // 63: wolke.meta.v1.JoinRequest
-	(*JoinResponse)(nil),                  // 64: wolke.meta.v1.JoinResponse
-	(*RemoveRequest)(nil),                 // 65: wolke.meta.v1.RemoveRequest
-	(*RemoveResponse)(nil),                // 66: wolke.meta.v1.RemoveResponse
-	(*MembersRequest)(nil),                // 67: wolke.meta.v1.MembersRequest
-	(*MembersResponse)(nil),               // 68: wolke.meta.v1.MembersResponse
-	nil,                                   // 69: wolke.meta.v1.Bucket.ConfigEntry
-	nil,                                   // 70: wolke.meta.v1.Object.UserMetaEntry
-	nil,                                   // 71: wolke.meta.v1.Object.HeadersEntry
-	nil,                                   // 72: wolke.meta.v1.Object.TagsEntry
-	nil,                                   // 73: wolke.meta.v1.Object.ChecksumsEntry
-	nil,                                   // 74: wolke.meta.v1.Part.ChecksumsEntry
-	nil,                                   // 75: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
-	nil,                                   // 76: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	(*SetObjectAclRequest)(nil),           // 33: wolke.meta.v1.SetObjectAclRequest
+	(*SetObjectAclResponse)(nil),          // 34: wolke.meta.v1.SetObjectAclResponse
+	(*SetObjectLockRequest)(nil),          // 35: wolke.meta.v1.SetObjectLockRequest
+	(*SetObjectLockResponse)(nil),         // 36: wolke.meta.v1.SetObjectLockResponse
+	(*ListObjectVersionsRequest)(nil),     // 37: wolke.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),    // 38: wolke.meta.v1.ListObjectVersionsResponse
+	(*CreateUploadRequest)(nil),           // 39: wolke.meta.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),          // 40: wolke.meta.v1.CreateUploadResponse
+	(*GetUploadRequest)(nil),              // 41: wolke.meta.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),             // 42: wolke.meta.v1.GetUploadResponse
+	(*PutPartRequest)(nil),                // 43: wolke.meta.v1.PutPartRequest
+	(*PutPartResponse)(nil),               // 44: wolke.meta.v1.PutPartResponse
+	(*ListPartsRequest)(nil),              // 45: wolke.meta.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),             // 46: wolke.meta.v1.ListPartsResponse
+	(*CompleteUploadRequest)(nil),         // 47: wolke.meta.v1.CompleteUploadRequest
+	(*CompleteUploadResponse)(nil),        // 48: wolke.meta.v1.CompleteUploadResponse
+	(*AbortUploadRequest)(nil),            // 49: wolke.meta.v1.AbortUploadRequest
+	(*AbortUploadResponse)(nil),           // 50: wolke.meta.v1.AbortUploadResponse
+	(*ListUploadsRequest)(nil),            // 51: wolke.meta.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),           // 52: wolke.meta.v1.ListUploadsResponse
+	(*RegisterDiskRequest)(nil),           // 53: wolke.meta.v1.RegisterDiskRequest
+	(*RegisterDiskResponse)(nil),          // 54: wolke.meta.v1.RegisterDiskResponse
+	(*SetDiskStateRequest)(nil),           // 55: wolke.meta.v1.SetDiskStateRequest
+	(*SetDiskStateResponse)(nil),          // 56: wolke.meta.v1.SetDiskStateResponse
+	(*ListDisksRequest)(nil),              // 57: wolke.meta.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),             // 58: wolke.meta.v1.ListDisksResponse
+	(*EnsurePlacementGroupsRequest)(nil),  // 59: wolke.meta.v1.EnsurePlacementGroupsRequest
+	(*EnsurePlacementGroupsResponse)(nil), // 60: wolke.meta.v1.EnsurePlacementGroupsResponse
+	(*ListPlacementGroupsRequest)(nil),    // 61: wolke.meta.v1.ListPlacementGroupsRequest
+	(*ListPlacementGroupsResponse)(nil),   // 62: wolke.meta.v1.ListPlacementGroupsResponse
+	(*ReplaceDiskRequest)(nil),            // 63: wolke.meta.v1.ReplaceDiskRequest
+	(*ReplaceDiskResponse)(nil),           // 64: wolke.meta.v1.ReplaceDiskResponse
+	(*JoinRequest)(nil),                   // 65: wolke.meta.v1.JoinRequest
+	(*JoinResponse)(nil),                  // 66: wolke.meta.v1.JoinResponse
+	(*RemoveRequest)(nil),                 // 67: wolke.meta.v1.RemoveRequest
+	(*RemoveResponse)(nil),                // 68: wolke.meta.v1.RemoveResponse
+	(*MembersRequest)(nil),                // 69: wolke.meta.v1.MembersRequest
+	(*MembersResponse)(nil),               // 70: wolke.meta.v1.MembersResponse
+	nil,                                   // 71: wolke.meta.v1.Bucket.ConfigEntry
+	nil,                                   // 72: wolke.meta.v1.Object.UserMetaEntry
+	nil,                                   // 73: wolke.meta.v1.Object.HeadersEntry
+	nil,                                   // 74: wolke.meta.v1.Object.TagsEntry
+	nil,                                   // 75: wolke.meta.v1.Object.ChecksumsEntry
+	nil,                                   // 76: wolke.meta.v1.Part.ChecksumsEntry
+	nil,                                   // 77: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	nil,                                   // 78: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 }
 var file_meta_metapb_meta_proto_depIdxs = []int32{
-	69, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
-	70, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
-	71, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
+	71, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
+	72, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
+	73, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
 	2,  // 3: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
-	72, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
-	73, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
+	74, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
+	75, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
 	4,  // 6: wolke.meta.v1.Object.encryption:type_name -> wolke.meta.v1.Encryption
 	0,  // 7: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
 	2,  // 8: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
-	74, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
+	76, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
 	3,  // 10: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
 	1,  // 11: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
 	1,  // 12: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
@@ -4620,96 +4778,99 @@ var file_meta_metapb_meta_proto_depIdxs = []int32{
 	3,  // 20: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
 	3,  // 21: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
 	3,  // 22: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
-	75, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	77, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
 	3,  // 24: wolke.meta.v1.SetObjectTagsResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 25: wolke.meta.v1.SetObjectLockResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 26: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
-	8,  // 27: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
-	8,  // 28: wolke.meta.v1.CreateUploadResponse.upload:type_name -> wolke.meta.v1.Upload
-	8,  // 29: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
-	7,  // 30: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
-	7,  // 31: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
-	8,  // 32: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
-	7,  // 33: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
-	9,  // 34: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
-	76, // 35: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
-	3,  // 36: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
-	3,  // 37: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
-	7,  // 38: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
-	7,  // 39: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
-	8,  // 40: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
-	5,  // 41: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
-	5,  // 42: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
-	0,  // 43: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
-	5,  // 44: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
-	6,  // 45: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 46: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 47: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
-	10, // 48: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
-	10, // 49: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
-	11, // 50: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
-	13, // 51: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
-	15, // 52: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
-	21, // 53: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
-	17, // 54: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
-	19, // 55: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
-	23, // 56: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
-	25, // 57: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
-	27, // 58: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
-	29, // 59: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
-	35, // 60: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
-	31, // 61: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
-	33, // 62: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
-	37, // 63: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
-	39, // 64: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
-	41, // 65: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
-	43, // 66: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
-	45, // 67: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
-	47, // 68: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
-	49, // 69: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
-	51, // 70: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
-	53, // 71: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
-	55, // 72: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
-	57, // 73: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
-	59, // 74: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
-	61, // 75: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
-	63, // 76: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
-	65, // 77: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
-	67, // 78: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
-	12, // 79: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
-	14, // 80: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
-	16, // 81: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
-	22, // 82: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
-	18, // 83: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
-	20, // 84: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
-	24, // 85: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
-	26, // 86: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
-	28, // 87: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
-	30, // 88: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
-	36, // 89: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
-	32, // 90: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
-	34, // 91: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
-	38, // 92: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
-	40, // 93: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
-	42, // 94: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
-	44, // 95: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
-	46, // 96: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
-	48, // 97: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
-	50, // 98: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
-	52, // 99: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
-	54, // 100: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
-	56, // 101: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
-	58, // 102: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
-	60, // 103: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
-	62, // 104: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
-	64, // 105: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
-	66, // 106: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
-	68, // 107: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
-	79, // [79:108] is the sub-list for method output_type
-	50, // [50:79] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	3,  // 25: wolke.meta.v1.SetObjectAclResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 26: wolke.meta.v1.SetObjectLockResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 27: wolke.meta.v1.ListObjectVersionsResponse.versions:type_name -> wolke.meta.v1.Object
+	8,  // 28: wolke.meta.v1.CreateUploadRequest.upload:type_name -> wolke.meta.v1.Upload
+	8,  // 29: wolke.meta.v1.CreateUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	8,  // 30: wolke.meta.v1.GetUploadResponse.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 31: wolke.meta.v1.PutPartRequest.part:type_name -> wolke.meta.v1.Part
+	7,  // 32: wolke.meta.v1.PutPartResponse.replaced:type_name -> wolke.meta.v1.Part
+	8,  // 33: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
+	7,  // 34: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
+	9,  // 35: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
+	78, // 36: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	3,  // 37: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
+	3,  // 38: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
+	7,  // 39: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
+	7,  // 40: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
+	8,  // 41: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
+	5,  // 42: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
+	5,  // 43: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
+	0,  // 44: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
+	5,  // 45: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
+	6,  // 46: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 47: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 48: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
+	10, // 49: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
+	10, // 50: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
+	11, // 51: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
+	13, // 52: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
+	15, // 53: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
+	21, // 54: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
+	17, // 55: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
+	19, // 56: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
+	23, // 57: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
+	25, // 58: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
+	27, // 59: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
+	29, // 60: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
+	37, // 61: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
+	31, // 62: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
+	33, // 63: wolke.meta.v1.Meta.SetObjectAcl:input_type -> wolke.meta.v1.SetObjectAclRequest
+	35, // 64: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
+	39, // 65: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
+	41, // 66: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
+	43, // 67: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
+	45, // 68: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
+	47, // 69: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
+	49, // 70: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
+	51, // 71: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
+	53, // 72: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
+	55, // 73: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
+	57, // 74: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
+	59, // 75: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
+	61, // 76: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
+	63, // 77: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
+	65, // 78: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
+	67, // 79: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
+	69, // 80: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
+	12, // 81: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
+	14, // 82: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
+	16, // 83: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
+	22, // 84: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
+	18, // 85: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
+	20, // 86: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
+	24, // 87: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
+	26, // 88: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
+	28, // 89: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
+	30, // 90: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
+	38, // 91: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
+	32, // 92: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
+	34, // 93: wolke.meta.v1.Meta.SetObjectAcl:output_type -> wolke.meta.v1.SetObjectAclResponse
+	36, // 94: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
+	40, // 95: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
+	42, // 96: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
+	44, // 97: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
+	46, // 98: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
+	48, // 99: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
+	50, // 100: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
+	52, // 101: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
+	54, // 102: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
+	56, // 103: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
+	58, // 104: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
+	60, // 105: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
+	62, // 106: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
+	64, // 107: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
+	66, // 108: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
+	68, // 109: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
+	70, // 110: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
+	81, // [81:111] is the sub-list for method output_type
+	51, // [51:81] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_meta_proto_init() }
@@ -4723,7 +4884,7 @@ func file_meta_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_meta_proto_rawDesc), len(file_meta_metapb_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   76,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	Meta_ListObjects_FullMethodName           = "/wolke.meta.v1.Meta/ListObjects"
 	Meta_ListObjectVersions_FullMethodName    = "/wolke.meta.v1.Meta/ListObjectVersions"
 	Meta_SetObjectTags_FullMethodName         = "/wolke.meta.v1.Meta/SetObjectTags"
+	Meta_SetObjectAcl_FullMethodName          = "/wolke.meta.v1.Meta/SetObjectAcl"
 	Meta_SetObjectLock_FullMethodName         = "/wolke.meta.v1.Meta/SetObjectLock"
 	Meta_CreateUpload_FullMethodName          = "/wolke.meta.v1.Meta/CreateUpload"
 	Meta_GetUpload_FullMethodName             = "/wolke.meta.v1.Meta/GetUpload"
@@ -72,6 +73,7 @@ type MetaClient interface {
 	ListObjects(ctx context.Context, in *ListObjectsRequest, opts ...grpc.CallOption) (*ListObjectsResponse, error)
 	ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error)
 	SetObjectTags(ctx context.Context, in *SetObjectTagsRequest, opts ...grpc.CallOption) (*SetObjectTagsResponse, error)
+	SetObjectAcl(ctx context.Context, in *SetObjectAclRequest, opts ...grpc.CallOption) (*SetObjectAclResponse, error)
 	SetObjectLock(ctx context.Context, in *SetObjectLockRequest, opts ...grpc.CallOption) (*SetObjectLockResponse, error)
 	CreateUpload(ctx context.Context, in *CreateUploadRequest, opts ...grpc.CallOption) (*CreateUploadResponse, error)
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
@@ -213,6 +215,16 @@ func (c *metaClient) SetObjectTags(ctx context.Context, in *SetObjectTagsRequest
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetObjectTagsResponse)
 	err := c.cc.Invoke(ctx, Meta_SetObjectTags_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) SetObjectAcl(ctx context.Context, in *SetObjectAclRequest, opts ...grpc.CallOption) (*SetObjectAclResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetObjectAclResponse)
+	err := c.cc.Invoke(ctx, Meta_SetObjectAcl_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -408,6 +420,7 @@ type MetaServer interface {
 	ListObjects(context.Context, *ListObjectsRequest) (*ListObjectsResponse, error)
 	ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error)
 	SetObjectTags(context.Context, *SetObjectTagsRequest) (*SetObjectTagsResponse, error)
+	SetObjectAcl(context.Context, *SetObjectAclRequest) (*SetObjectAclResponse, error)
 	SetObjectLock(context.Context, *SetObjectLockRequest) (*SetObjectLockResponse, error)
 	CreateUpload(context.Context, *CreateUploadRequest) (*CreateUploadResponse, error)
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
@@ -470,6 +483,9 @@ func (UnimplementedMetaServer) ListObjectVersions(context.Context, *ListObjectVe
 }
 func (UnimplementedMetaServer) SetObjectTags(context.Context, *SetObjectTagsRequest) (*SetObjectTagsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetObjectTags not implemented")
+}
+func (UnimplementedMetaServer) SetObjectAcl(context.Context, *SetObjectAclRequest) (*SetObjectAclResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetObjectAcl not implemented")
 }
 func (UnimplementedMetaServer) SetObjectLock(context.Context, *SetObjectLockRequest) (*SetObjectLockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetObjectLock not implemented")
@@ -755,6 +771,24 @@ func _Meta_SetObjectTags_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MetaServer).SetObjectTags(ctx, req.(*SetObjectTagsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_SetObjectAcl_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetObjectAclRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).SetObjectAcl(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_SetObjectAcl_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).SetObjectAcl(ctx, req.(*SetObjectAclRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1119,6 +1153,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetObjectTags",
 			Handler:    _Meta_SetObjectTags_Handler,
+		},
+		{
+			MethodName: "SetObjectAcl",
+			Handler:    _Meta_SetObjectAcl_Handler,
 		},
 		{
 			MethodName: "SetObjectLock",

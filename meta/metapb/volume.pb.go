@@ -42,8 +42,11 @@ type Volume struct {
 	VolumeType           string                 `protobuf:"bytes,11,opt,name=volume_type,json=volumeType,proto3" json:"volume_type,omitempty"`  // "gp3" and friends: recorded only
 	Iops                 int32                  `protobuf:"varint,12,opt,name=iops,proto3" json:"iops,omitempty"`
 	Throughput           int32                  `protobuf:"varint,13,opt,name=throughput,proto3" json:"throughput,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// bumped by every snapshot of the volume: a writer that updates chunks
+	// in place sees that its chunks became shared
+	SnapshotSeq   uint64 `protobuf:"varint,14,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -163,6 +166,13 @@ func (x *Volume) GetIops() int32 {
 func (x *Volume) GetThroughput() int32 {
 	if x != nil {
 		return x.Throughput
+	}
+	return 0
+}
+
+func (x *Volume) GetSnapshotSeq() uint64 {
+	if x != nil {
+		return x.SnapshotSeq
 	}
 	return 0
 }
@@ -1800,7 +1810,7 @@ var File_meta_metapb_volume_proto protoreflect.FileDescriptor
 
 const file_meta_metapb_volume_proto_rawDesc = "" +
 	"\n" +
-	"\x18meta/metapb/volume.proto\x12\rwolke.meta.v1\"\x98\x03\n" +
+	"\x18meta/metapb/volume.proto\x12\rwolke.meta.v1\"\xbb\x03\n" +
 	"\x06Volume\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
@@ -1820,7 +1830,8 @@ const file_meta_metapb_volume_proto_rawDesc = "" +
 	"\x04iops\x18\f \x01(\x05R\x04iops\x12\x1e\n" +
 	"\n" +
 	"throughput\x18\r \x01(\x05R\n" +
-	"throughput\"\xdd\x01\n" +
+	"throughput\x12!\n" +
+	"\fsnapshot_seq\x18\x0e \x01(\x04R\vsnapshotSeq\"\xdd\x01\n" +
 	"\bSnapshot\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tvolume_id\x18\x02 \x01(\tR\bvolumeId\x12\x1f\n" +

@@ -22,6 +22,11 @@ const (
 	HeaderKind = "X-Wolke-Error-Kind"
 	// HeaderLength carries the chunk length on HEAD.
 	HeaderLength = "X-Wolke-Length"
+	// HeaderGen carries the chunk's generation (decimal) on GET, HEAD and
+	// in the answer to PATCH.
+	HeaderGen = "X-Wolke-Gen"
+	// HeaderBaseGen is the generation a PATCH expects the chunk at.
+	HeaderBaseGen = "X-Wolke-Base-Gen"
 )
 
 // Query parameters of a ranged GET and of a listing.

@@ -1,0 +1,276 @@
+package volume
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// blockSize is the chunk servers' block: in-place writes cover whole blocks.
+const blockSize = 4096
+
+// xstate is what an open handle knows about the chunk of one extent
+// beyond meta's map: the chunk's generation (each in-place write bumps it
+// on every replica) and whether the chunk may be shared with a snapshot.
+type xstate struct {
+	// set: gen is the generation served as current. A writer accepts
+	// replies from replicas at exactly gen; a follower at gen or later.
+	set bool
+	gen uint64
+	// agreed: every replica was seen at gen (a writer's precondition for
+	// writing in place).
+	agreed bool
+	// shared: another map may hold the chunk (a snapshot, or the
+	// volume's origin): the next write copies it. Set under Volume.mu
+	// without the extent's lock, hence atomic; the other fields change
+	// only under the extent's lock held exclusively.
+	shared atomic.Bool
+	// loose: an in-place write to gen+1 failed on some replica; until the
+	// extent is copied, replicas at gen and gen+1 are both read.
+	loose bool
+}
+
+// inPlace reports whether this handle writes in place: the single writer
+// of a volume. Multi-attach writers copy on write, as several writers
+// would race on a chunk's generation.
+func (v *Volume) inPlace() bool {
+	return v.holder != "" && !v.spec.multi && !v.spec.snapshot
+}
+
+// state returns the extent's state, making an empty one if needed; the
+// caller holds the extent's lock.
+func (v *Volume) state(idx uint64) *xstate {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := v.xs[idx]
+	if st == nil {
+		st = &xstate{}
+		v.xs[idx] = st
+	}
+	return st
+}
+
+// accept returns the test a replica's generation must pass for the
+// extent's reads, and, for a follower, notes a newer generation.
+func (v *Volume) accept(idx uint64) func(uint64) bool {
+	st := v.state(idx)
+	if v.inPlace() {
+		gen, set, loose := st.gen, st.set, st.loose
+		return func(g uint64) bool { return !set || g == gen || loose && g == gen+1 }
+	}
+	return func(g uint64) bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if g < st.gen {
+			return false
+		}
+		st.gen = g
+		return true
+	}
+}
+
+// reconcile learns the generation of the extent's chunk from every
+// replica, on the writer's first touch of the extent. If the replicas
+// disagree (a writer crashed between replica writes: that write was never
+// acknowledged) or one cannot be asked, the highest generation reachable
+// becomes current and the extent moves to a new chunk copied from it, so
+// a lagging replica is never served again. The caller holds the extent's
+// lock exclusively.
+func (v *Volume) reconcile(ctx context.Context, idx uint64) error {
+	e, st := v.extent(idx), v.state(idx)
+	if e == nil || st.set {
+		return nil
+	}
+	gens := make([]uint64, len(e.Disks))
+	errl := make([]error, len(e.Disks))
+	var wg sync.WaitGroup
+	for i, d := range e.Disks {
+		wg.Go(func() { gens[i], errl[i] = v.s.shards.ShardGen(ctx, d, e.ChunkId) })
+	}
+	wg.Wait()
+	best, ok, agreed := uint64(0), false, true
+	for i := range gens {
+		if errl[i] != nil {
+			agreed = false
+			continue
+		}
+		if ok && gens[i] != best {
+			agreed = false
+		}
+		if !ok || gens[i] > best {
+			best, ok = gens[i], true
+		}
+	}
+	if !ok {
+		return errs.E("volume.reconcile", errs.Unavailable, errl[0])
+	}
+	st.set, st.gen, st.agreed = true, best, agreed
+	if agreed {
+		return nil
+	}
+	v.s.log.Warn("volume extent replicas disagree, copying the extent", "volume", v.spec.id, "chunk", e.ChunkId, "gen", best)
+	err := v.writeLocked(ctx, idx, 0, 0, nil, false)
+	if err != nil {
+		st.set = false
+	}
+	return err
+}
+
+// tryInPlace writes [in, in+l) of extent idx in place on every replica if
+// the handle may: done reports whether it did. When it did not, the caller
+// copies the extent on write.
+func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data []byte) (done bool, err error) {
+	e := v.extent(idx)
+	if !v.inPlace() || e == nil || data == nil {
+		return false, nil
+	}
+	if v.state(idx).shared.Load() {
+		return false, nil
+	}
+	// In-place writes bypass meta's fencing: only while the lease is
+	// surely ours (a third of it to spare); else the commit in meta fences.
+	if time.Now().Add(v.s.cfg.LeaseTTL/3).UnixNano() > v.leaseEnd.Load() {
+		return false, nil
+	}
+	// A snapshot taken before this write arrived makes the chunk shared.
+	if err := v.checkSnapshots(ctx); err != nil {
+		return false, err
+	}
+	if err := v.reconcile(ctx, idx); err != nil {
+		return false, err
+	}
+	if e = v.extent(idx); e == nil {
+		return false, nil
+	}
+	st := v.state(idx)
+	if st.shared.Load() || !st.agreed {
+		return false, nil
+	}
+	a, b := in&^(blockSize-1), (in+l+blockSize-1)&^(blockSize-1)
+	buf := data
+	if a != in || b != in+l {
+		buf = make([]byte, b-a)
+		if _, err := v.readReplicas(ctx, e, a, buf, v.accept(idx)); err != nil {
+			return false, err
+		}
+		copy(buf[in-a:], data)
+	}
+	gen := st.gen
+	errl := make([]error, len(e.Disks))
+	var wg sync.WaitGroup
+	// Patches still on their way when the lease may be over are abandoned.
+	pctx, cancel := context.WithDeadline(ctx, time.Unix(0, v.leaseEnd.Load()))
+	defer cancel()
+	for i, d := range e.Disks {
+		wg.Go(func() {
+			g, err := v.s.shards.PatchShard(pctx, d, e.ChunkId, a, buf, gen)
+			if err == nil && g != gen+1 {
+				err = errs.Errorf("volume.write", errs.Internal, "chunk %s on %s went to generation %d, want %d", e.ChunkId, d, g, gen+1)
+			}
+			errl[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errl {
+		if err == nil {
+			continue
+		}
+		// Some replicas may hold the write, others not: no replica is
+		// trusted until the extent moves to a new chunk (the caller's copy
+		// on write, which reads any replica at gen or gen+1: they differ
+		// only where this write goes).
+		v.s.log.Warn("volume in-place write failed, copying the extent", "volume", v.spec.id, "chunk", e.ChunkId, "disk", e.Disks[i], "err", err)
+		st.agreed, st.loose = false, true
+		if ctx.Err() != nil {
+			v.forget(idx)
+			return false, errs.E("volume.write", errs.Canceled, err)
+		}
+		return false, nil
+	}
+	st.gen = gen + 1
+	return true, nil
+}
+
+// forget drops what the writer knows of the extent's generation after a
+// failed write: its next touch asks every replica again.
+func (v *Volume) forget(idx uint64) {
+	if !v.inPlace() {
+		return
+	}
+	st := v.state(idx)
+	st.set, st.agreed, st.loose = false, false, false
+}
+
+// checkSnapshots returns once meta was asked for the volume's snapshot
+// sequence after the call began; concurrent callers share one request.
+// A changed sequence marks every extent shared.
+func (v *Volume) checkSnapshots(ctx context.Context) error {
+	v.cmu.Lock()
+	r := v.nextCheck
+	if r == nil {
+		r = &checkRound{done: make(chan struct{})}
+		v.nextCheck = r
+		if !v.checking {
+			v.checking = true
+			go v.runChecks()
+		}
+	}
+	v.cmu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return errs.E("volume.write", errs.Canceled, ctx.Err())
+	}
+}
+
+type checkRound struct {
+	done chan struct{}
+	err  error
+}
+
+func (v *Volume) runChecks() {
+	for {
+		v.cmu.Lock()
+		r := v.nextCheck
+		v.nextCheck = nil
+		if r == nil {
+			v.checking = false
+			v.cmu.Unlock()
+			return
+		}
+		v.cmu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := v.s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: v.spec.id})
+		cancel()
+		if err != nil {
+			r.err = errs.E("volume.write", errs.Other, err)
+		} else {
+			v.noteSnapshotSeq(resp.GetVolume().GetSnapshotSeq())
+		}
+		close(r.done)
+	}
+}
+
+// noteSnapshotSeq marks every extent shared when the volume was
+// snapshotted since the handle last looked.
+func (v *Volume) noteSnapshotSeq(seq uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if seq == v.seq {
+		return
+	}
+	v.seq = seq
+	for idx := range v.extents {
+		st := v.xs[idx]
+		if st == nil {
+			st = &xstate{}
+			v.xs[idx] = st
+		}
+		st.shared.Store(true)
+	}
+}

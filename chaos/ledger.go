@@ -1,0 +1,195 @@
+package chaos
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// Body is the content of an object, made again from its size and seed
+// when it is checked: nothing is kept in memory but the sum.
+type Body struct {
+	Size int64
+	Seed uint64
+}
+
+// Reader streams the body's bytes.
+func (b Body) Reader() io.Reader {
+	return io.LimitReader(&prng{r: rand.New(rand.NewPCG(b.Seed, b.Seed^0x9e3779b97f4a7c15))}, b.Size)
+}
+
+// Sum is the body's SHA-256.
+func (b Body) Sum() [32]byte {
+	h := sha256.New()
+	_, _ = io.Copy(h, b.Reader())
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+type prng struct{ r *rand.Rand }
+
+func (p *prng) Read(b []byte) (int, error) {
+	for i := 0; i < len(b); i += 8 {
+		v := p.r.Uint64()
+		for j := 0; j < 8 && i+j < len(b); j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(b), nil
+}
+
+// entry is what the ledger knows of one key. A key whose last operation
+// was not acknowledged is uncertain: either outcome is allowed.
+type entry struct {
+	exists    bool
+	sum       [32]byte
+	size      int64
+	uncertain bool
+	candidate [][32]byte // sums an uncertain key may hold besides the acked one
+}
+
+// Ledger records what the cluster acknowledged. Safe for concurrent use;
+// callers use distinct keys per worker (or accept uncertainty).
+type Ledger struct {
+	mu                 sync.Mutex
+	keys               map[string]*entry
+	puts, dels, failed int
+}
+
+// NewLedger returns an empty ledger.
+func NewLedger() *Ledger { return &Ledger{keys: map[string]*entry{}} }
+
+func (l *Ledger) get(key string) *entry {
+	e := l.keys[key]
+	if e == nil {
+		e = &entry{}
+		l.keys[key] = e
+	}
+	return e
+}
+
+// Put records a PUT of body under key; err nil means acknowledged.
+func (l *Ledger) Put(key string, size int64, sum [32]byte, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.get(key)
+	if err != nil {
+		l.failed++
+		e.uncertain = true
+		e.candidate = append(e.candidate, sum)
+		return
+	}
+	l.puts++
+	*e = entry{exists: true, sum: sum, size: size}
+}
+
+// Delete records a DELETE of key; err nil means acknowledged.
+func (l *Ledger) Delete(key string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.get(key)
+	if err != nil {
+		l.failed++
+		e.uncertain = true
+		return
+	}
+	l.dels++
+	*e = entry{}
+}
+
+// Counts are the acknowledged PUTs and DELETEs and the failed operations.
+func (l *Ledger) Counts() (puts, dels, failed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.puts, l.dels, l.failed
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Checked   int      // keys that had to exist and were read in full
+	Absent    int      // keys that had to be gone and were
+	Uncertain int      // keys whose last operation was not acknowledged
+	Bytes     int64    // bytes read and compared
+	Problems  []string // lost, corrupt or resurrected objects
+}
+
+// Verify reads every key of the ledger and compares it with what was
+// acknowledged. A read that fails (other than NoSuchKey) is a problem too:
+// it is called after the cluster is back in full.
+func (l *Ledger) Verify(ctx context.Context, mc *minio.Client, bucket string) (Report, error) {
+	l.mu.Lock()
+	keys := make([]string, 0, len(l.keys))
+	snap := make(map[string]entry, len(l.keys))
+	for k, e := range l.keys {
+		keys = append(keys, k)
+		snap[k] = *e
+	}
+	l.mu.Unlock()
+	sort.Strings(keys)
+	var r Report
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return r, errs.E("chaos.Verify", errs.Unavailable, err)
+		}
+		e := snap[k]
+		sum, n, err := readSum(ctx, mc, bucket, k)
+		missing := err != nil && minio.ToErrorResponse(err).Code == "NoSuchKey"
+		if err != nil && !missing {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: read: %v", k, err))
+			continue
+		}
+		r.Bytes += n
+		switch {
+		case e.uncertain:
+			r.Uncertain++
+			if !missing && sum != e.sum && !containsSum(e.candidate, sum) {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: holds %d bytes no PUT sent", k, n))
+			}
+		case e.exists && missing:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: acknowledged PUT of %d bytes lost", k, e.size))
+		case e.exists && (sum != e.sum || n != e.size):
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d bytes read, checksum differs from the acknowledged %d bytes", k, n, e.size))
+		case e.exists:
+			r.Checked++
+		case !missing:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: acknowledged DELETE but the object is back (%d bytes)", k, n))
+		default:
+			r.Absent++
+		}
+	}
+	return r, nil
+}
+
+func containsSum(list [][32]byte, s [32]byte) bool {
+	for _, c := range list {
+		if c == s {
+			return true
+		}
+	}
+	return false
+}
+
+func readSum(ctx context.Context, mc *minio.Client, bucket, key string) ([32]byte, int64, error) {
+	var s [32]byte
+	obj, err := mc.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return s, 0, err
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, obj)
+	if err != nil {
+		return s, n, err
+	}
+	copy(s[:], h.Sum(nil))
+	return s, n, nil
+}

@@ -15,7 +15,7 @@ import (
 )
 
 // TestDiskFull fills six 64 MiB disks with 4 MiB objects until a PUT is
-// refused. The refusal must be a clear 503/507 (not a 500), the refused
+// refused. The refusal must be a clear 507 XWolkeStorageFull, the refused
 // key must not exist (nothing half-written is visible) and everything
 // acknowledged before must read back.
 func TestDiskFull(t *testing.T) {
@@ -37,8 +37,8 @@ func TestDiskFull(t *testing.T) {
 			refused = err
 			resp := minio.ToErrorResponse(err)
 			t.Logf("PUT %s refused after %d MiB acknowledged: HTTP %d %s: %s", key, 4*i, resp.StatusCode, resp.Code, resp.Message)
-			if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusInsufficientStorage {
-				t.Errorf("full disks gave HTTP %d (%v), want 503 or 507", resp.StatusCode, err)
+			if resp.StatusCode != http.StatusInsufficientStorage || resp.Code != "XWolkeStorageFull" {
+				t.Errorf("full disks gave HTTP %d %s (%v), want 507 XWolkeStorageFull", resp.StatusCode, resp.Code, err)
 			}
 			if _, err := mc.StatObject(ctx, "full", key, minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != "NoSuchKey" {
 				t.Errorf("refused PUT %s: HEAD gives %v, want NoSuchKey", key, err)

@@ -198,6 +198,7 @@ func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGr
 	}
 	var (
 		good, bad int
+		noSpace   int // failures for want of space
 		last      error
 		straggle  *time.Timer
 		timeout   <-chan time.Time
@@ -215,6 +216,9 @@ func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGr
 			} else {
 				bad++
 				last = r.err
+				if errs.Is(r.err, errs.NoSpace) {
+					noSpace++
+				}
 				if ctx.Err() == nil {
 					s.metrics.shardError("write", r.err)
 					s.log.Debug("shard write failed", "disk", g.GetDisks()[r.i], "chunk", ChunkID(id, r.i), "err", r.err)
@@ -236,7 +240,11 @@ func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGr
 		return good, errs.E(op, errs.Canceled, err)
 	}
 	if good < c.quorum {
-		return good, errs.E(op, errs.Unavailable,
+		kind := errs.Unavailable
+		if noSpace > len(shards)-c.quorum {
+			kind = errs.NoSpace // full disks alone put the quorum out of reach
+		}
+		return good, errs.E(op, kind,
 			fmt.Sprintf("%d of %d shards written to group %d, need %d", good, len(shards), g.GetId(), c.quorum), last)
 	}
 	return good, nil

@@ -34,9 +34,12 @@ const (
 	codeMethodNotAllowed   = "MethodNotAllowed"
 	codeServiceUnavailable = "ServiceUnavailable"
 	codeSlowDown           = "SlowDown"
-	codeInternalError      = "InternalError"
-	codeRequestTimeout     = "RequestTimeout"
-	codeInvalidLocation    = "InvalidLocationConstraint"
+	// codeStorageFull is Wolke's own code (S3 has none: AWS never fills
+	// up); 507 as WebDAV and MinIO use it.
+	codeStorageFull     = "XWolkeStorageFull"
+	codeInternalError   = "InternalError"
+	codeRequestTimeout  = "RequestTimeout"
+	codeInvalidLocation = "InvalidLocationConstraint"
 )
 
 // codeInfo is the one table from S3 error codes to HTTP statuses, with
@@ -61,6 +64,8 @@ func codeInfo(code string) (status int, kind errs.Kind, ok bool) {
 		return 501, errs.Invalid, true
 	case codeServiceUnavailable, codeSlowDown:
 		return 503, errs.Unavailable, true
+	case codeStorageFull:
+		return 507, errs.NoSpace, true
 	case codeInternalError:
 		return 500, errs.Internal, true
 	case codeRequestTimeout:
@@ -94,8 +99,10 @@ func kindCode(k errs.Kind) string {
 		return sigv4.CodeInvalidArgument
 	case errs.Permission:
 		return sigv4.CodeAccessDenied
-	case errs.Unavailable, errs.NoSpace:
+	case errs.Unavailable:
 		return codeServiceUnavailable
+	case errs.NoSpace:
+		return codeStorageFull
 	case errs.Canceled:
 		return codeRequestTimeout
 	}
@@ -139,6 +146,9 @@ func message(err error, fault bool) string {
 	var r *sigv4.Reason
 	if errors.As(err, &r) {
 		return r.Message
+	}
+	if errs.Is(err, errs.NoSpace) {
+		return "not enough free space on the cluster's disks to store this object; delete data or add disks"
 	}
 	if fault {
 		return "we encountered an internal error, please try again"

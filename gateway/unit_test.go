@@ -102,7 +102,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{errs.E("x", errs.NotFound), "NoSuchKey", 404},
 		{errs.E("x", errs.Unavailable, errors.New("no leader")), "ServiceUnavailable", 503},
-		{errs.E("x", errs.NoSpace), "ServiceUnavailable", 503},
+		{errs.E("x", errs.NoSpace), "XWolkeStorageFull", 507},
 		{errs.E("x", errs.Permission), "AccessDenied", 403},
 		{errs.E("x", errs.Precondition), "PreconditionFailed", 412},
 		{errs.E("x", errs.Invalid), "InvalidArgument", 400},

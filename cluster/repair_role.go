@@ -31,15 +31,11 @@ type RepairRole struct {
 
 // RunRepair runs the repair worker until ctx ends.
 func RunRepair(ctx context.Context, r RepairRole) error {
-	cl, err := control.Dial(ctx, r.Etcd)
+	cl, mc, err := dialPeers(ctx, r.Etcd, r.Cluster)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	mc, err := dialMetaViaEtcd(ctx, cl, r.Cluster)
-	if err != nil {
-		return err
-	}
 	defer mc.Close()
 	res, err := newDiskResolver(ctx, cl, r.Cluster)
 	if err != nil {

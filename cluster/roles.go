@@ -111,15 +111,11 @@ func RunChunk(ctx context.Context, r ChunkRole) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ctx, ln) }()
-	cl, err := control.Dial(ctx, r.Etcd)
+	cl, mc, err := dialPeers(ctx, r.Etcd, r.Cluster)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	mc, err := dialMetaViaEtcd(ctx, cl, r.Cluster)
-	if err != nil {
-		return err
-	}
 	defer mc.Close()
 	if err := registerDisks(ctx, mc, r.Logger, r.Config.ID, r.Config.Zone, srv.Disks()); err != nil {
 		return err
@@ -162,15 +158,11 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 	if r.Root.AccessKey == "" || r.Root.SecretKey == "" {
 		return errs.Errorf("cluster.RunGateway", errs.Invalid, "root credentials are required")
 	}
-	cl, err := control.Dial(ctx, r.Etcd)
+	cl, mc, err := dialPeers(ctx, r.Etcd, r.Cluster)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	mc, err := dialMetaViaEtcd(ctx, cl, r.Cluster)
-	if err != nil {
-		return err
-	}
 	defer mc.Close()
 	var masterKey []byte
 	if r.MasterKeyFile != "" {
@@ -195,6 +187,21 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 	}
 	r.Logger.Info("s3 gateway serving", "addr", ln.Addr().String())
 	return serveHTTP(ctx, parts.hs, ln)
+}
+
+// dialPeers connects a role to its cluster: etcd, and the meta nodes
+// found there.
+func dialPeers(ctx context.Context, etcd []string, cluster string) (*clientv3.Client, *metaclient.Client, error) {
+	cl, err := control.Dial(ctx, etcd)
+	if err != nil {
+		return nil, nil, err
+	}
+	mc, err := dialMetaViaEtcd(ctx, cl, cluster)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return cl, mc, nil
 }
 
 // dialMetaViaEtcd finds meta nodes in etcd (waiting up to a minute for the

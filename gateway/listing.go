@@ -26,6 +26,16 @@ func intParam(q url.Values, name string, def, limit int) (int, error) {
 	return min(n, limit), nil
 }
 
+// listParams reads what every listing takes: max-keys (default and limit
+// 1000) and the key encoding.
+func listParams(q url.Values) (max int, enc func(string) string, encodingType string, err error) {
+	if max, err = intParam(q, "max-keys", maxListKeys, maxListKeys); err != nil {
+		return 0, nil, "", err
+	}
+	enc, encodingType, err = keyEncoder(q)
+	return max, enc, encodingType, err
+}
+
 // keyEncoder returns the encoding for keys in a listing: identity, or URL
 // encoding when the client asked for encoding-type=url.
 func keyEncoder(q url.Values) (func(string) string, string, error) {
@@ -85,11 +95,7 @@ func fill(out *listBucketResult, resp *metapb.ListObjectsResponse, enc func(stri
 
 func (s *Server) listObjectsV1(ctx context.Context, rq *request) error {
 	q := rq.q
-	max, err := intParam(q, "max-keys", maxListKeys, maxListKeys)
-	if err != nil {
-		return err
-	}
-	enc, et, err := keyEncoder(q)
+	max, enc, et, err := listParams(q)
 	if err != nil {
 		return err
 	}
@@ -113,11 +119,7 @@ func (s *Server) listObjectsV1(ctx context.Context, rq *request) error {
 
 func (s *Server) listObjectsV2(ctx context.Context, rq *request) error {
 	q := rq.q
-	max, err := intParam(q, "max-keys", maxListKeys, maxListKeys)
-	if err != nil {
-		return err
-	}
-	enc, et, err := keyEncoder(q)
+	max, enc, et, err := listParams(q)
 	if err != nil {
 		return err
 	}

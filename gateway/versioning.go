@@ -111,11 +111,7 @@ func (s *Server) putBucketVersioning(ctx context.Context, rq *request) error {
 
 func (s *Server) listObjectVersions(ctx context.Context, rq *request) error {
 	q := rq.q
-	max, err := intParam(q, "max-keys", maxListKeys, maxListKeys)
-	if err != nil {
-		return err
-	}
-	enc, et, err := keyEncoder(q)
+	max, enc, et, err := listParams(q)
 	if err != nil {
 		return err
 	}

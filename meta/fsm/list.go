@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/internal/kv"
 	"github.com/wolke-cloud/wolke/meta/metapb"
@@ -23,6 +24,17 @@ func pageSize(op string, n int32) (int, error) {
 	return int(n), nil
 }
 
+// bucketPrefixIter checks that bucket exists and opens an iterator over
+// the keys under base (one of the bucket's key ranges) that continue with
+// prefix.
+func bucketPrefixIter(r reader, op, bucket string, base []byte, prefix string) (*pebble.Iterator, error) {
+	if _, err := getBucket(r, op, bucket); err != nil {
+		return nil, err
+	}
+	lo := append(append([]byte(nil), base...), prefix...)
+	return newIter(r, lo, kv.PrefixEnd(base))
+}
+
 // ListObjects lists the latest, non-deleted version of keys after
 // start_after with the prefix, grouping keys by delimiter into common
 // prefixes. A common prefix not greater than start_after was returned by
@@ -35,12 +47,8 @@ func (f *FSM) ListObjects(_ context.Context, req *metapb.ListObjectsRequest) (*m
 	}
 	resp := &metapb.ListObjectsResponse{}
 	err = f.view(func(r reader) error {
-		if _, err := getBucket(r, op, req.Bucket); err != nil {
-			return err
-		}
 		base := objPrefix(req.Bucket)
-		lo := append(append([]byte(nil), base...), req.Prefix...)
-		it, err := newIter(r, lo, kv.PrefixEnd(base))
+		it, err := bucketPrefixIter(r, op, req.Bucket, base, req.Prefix)
 		if err != nil {
 			return err
 		}
@@ -121,12 +129,8 @@ func (f *FSM) ListObjectVersions(_ context.Context, req *metapb.ListObjectVersio
 	}
 	resp := &metapb.ListObjectVersionsResponse{}
 	err = f.view(func(r reader) error {
-		if _, err := getBucket(r, op, req.Bucket); err != nil {
-			return err
-		}
 		base := objPrefix(req.Bucket)
-		lo := append(append([]byte(nil), base...), req.Prefix...)
-		it, err := newIter(r, lo, kv.PrefixEnd(base))
+		it, err := bucketPrefixIter(r, op, req.Bucket, base, req.Prefix)
 		if err != nil {
 			return err
 		}
@@ -145,7 +149,7 @@ func (f *FSM) ListObjectVersions(_ context.Context, req *metapb.ListObjectVersio
 					prevKey = req.KeyMarker
 				}
 			}
-			if string(start) > string(lo) {
+			if string(start) > string(base)+req.Prefix {
 				ok = it.SeekGE(start)
 			}
 		}

@@ -295,12 +295,8 @@ func (f *FSM) ListUploads(_ context.Context, req *metapb.ListUploadsRequest) (*m
 	}
 	resp := &metapb.ListUploadsResponse{}
 	err = f.view(func(r reader) error {
-		if _, err := getBucket(r, op, req.Bucket); err != nil {
-			return err
-		}
 		base := uploadPrefix(req.Bucket)
-		lo := append(append([]byte(nil), base...), req.Prefix...)
-		it, err := newIter(r, lo, kv.PrefixEnd(base))
+		it, err := bucketPrefixIter(r, op, req.Bucket, base, req.Prefix)
 		if err != nil {
 			return err
 		}
@@ -311,7 +307,7 @@ func (f *FSM) ListUploads(_ context.Context, req *metapb.ListUploadsRequest) (*m
 			if req.UploadIdMarker != "" {
 				start = append(uploadKey(req.Bucket, req.KeyMarker, req.UploadIdMarker), 0)
 			}
-			if string(start) > string(lo) {
+			if string(start) > string(base)+req.Prefix {
 				ok = it.SeekGE(start)
 			}
 		}

@@ -175,7 +175,10 @@ func TestRepairResumesAfterRestart(t *testing.T) {
 	opts.Durability.RepairRate = -1
 	c = Start(t, opts)
 	pass(t, c)
-	if got := c.Repair().Status().ShardsRebuilt; got+first != int64(lost) {
+	// The resumed run rebuilds only what the first left: never a shard the
+	// first run counted. A write in flight when the first run was stopped
+	// may have landed without being counted, so the sum may fall short.
+	if got := c.Repair().Status().ShardsRebuilt; got+first > int64(lost) || got >= int64(lost) {
 		t.Fatalf("after restart rebuilt %d, before %d; %d were missing", got, first, lost)
 	}
 	if left := missingShards(t, c, want); len(left) != 0 {

@@ -52,6 +52,11 @@ type FSM struct {
 	mu      sync.Mutex
 	applied uint64
 	changed chan struct{} // closed and replaced whenever applied moves
+
+	// closeMu keeps readers (which run on their own goroutines, outside
+	// raft) off a closed database: Close waits for them.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -94,7 +99,15 @@ func Open(dir string, o Options) (*FSM, error) {
 }
 
 // Close closes the database.
-func (f *FSM) Close() error { return f.db.Close() }
+func (f *FSM) Close() error {
+	f.closeMu.Lock()
+	defer f.closeMu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	return f.db.Close()
+}
 
 // Applied returns the last applied raft index.
 func (f *FSM) Applied() uint64 {
@@ -323,6 +336,11 @@ func iterErr(it *pebble.Iterator) error {
 
 // view runs a read against a consistent snapshot of the committed state.
 func (f *FSM) view(fn func(r reader) error) error {
+	f.closeMu.RLock()
+	defer f.closeMu.RUnlock()
+	if f.closed {
+		return errs.E("fsm.view", errs.Unavailable, "state machine closed")
+	}
 	snap := f.db.NewSnapshot()
 	defer snap.Close()
 	return fn(snap)

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"context"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -195,5 +196,23 @@ func TestWaitApplied(t *testing.T) {
 	h.bucket("b", "")
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadAfterClose: a reader on its own goroutine that comes after Close
+// gets Unavailable, not a panic from the closed database.
+func TestReadAfterClose(t *testing.T) {
+	f, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Member(context.Background(), "m0"); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("Member after Close = %v, want Unavailable", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }

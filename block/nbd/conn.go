@@ -30,6 +30,7 @@ type conn struct {
 	stopRead  time.Time // set once the server stops
 	stopWrite time.Time
 	stopping  atomic.Bool
+	stop      <-chan struct{} // closed when Serve stops, before its listener closes
 
 	// negotiation state
 	noZeroes   bool
@@ -82,6 +83,22 @@ func (c *conn) beginStop(grace time.Duration) {
 	c.stopRead = time.Now().Add(grace)
 	c.stopWrite = c.stopRead.Add(grace)
 	c.applyLocked()
+}
+
+// shuttingDown reports whether the server has begun to stop. It looks at
+// the Serve's stop channel too, not only at the flag beginStop sets from
+// another goroutine, so that a request sent after the listener closed is
+// always refused.
+func (c *conn) shuttingDown() bool {
+	if c.stopping.Load() {
+		return true
+	}
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // kill closes the connection at once and cancels backend calls.

@@ -88,7 +88,7 @@ func (c *conn) option(ctx context.Context, opt uint32, data []byte) (*session, e
 		_ = c.replyOpt(opt, repAck, nil) // the client may be gone already
 		return nil, abortedError{}
 	}
-	if c.stopping.Load() {
+	if c.shuttingDown() {
 		if opt == optExportName {
 			return nil, errs.E(op, errs.Unavailable, "server shutting down")
 		}

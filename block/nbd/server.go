@@ -150,6 +150,7 @@ func (s *Server) serveConn(base context.Context, stop <-chan struct{}, nc net.Co
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	c := newConn(s, nc, cancel)
+	c.stop = stop
 	defer nc.Close()
 	if !s.track(c) {
 		return

@@ -115,7 +115,7 @@ func (ss *session) run(ctx context.Context) {
 			}
 		}
 		e, msg := ss.check(req)
-		if c.stopping.Load() {
+		if c.shuttingDown() {
 			e, msg = errnoESHUTDOWN, "server is shutting down"
 		}
 		if e != errnoOK {

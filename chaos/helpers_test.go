@@ -60,7 +60,7 @@ func verify(t *testing.T, mc *minio.Client, bucket string, led *Ledger) Report {
 	puts, dels, failed := led.Counts()
 	t.Logf("verify: %d objects read and equal (%d MB), %d deleted keys absent, %d uncertain; ledger: %d acked PUTs, %d acked DELETEs, %d failed ops",
 		r.Checked, r.Bytes/1e6, r.Absent, r.Uncertain, puts, dels, failed)
-	for _, p := range r.Problems {
+	for _, p := range append(r.Problems, led.Problems()...) {
 		t.Error(p)
 	}
 	if r.Checked == 0 {

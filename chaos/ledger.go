@@ -63,6 +63,7 @@ type Ledger struct {
 	mu                 sync.Mutex
 	keys               map[string]*entry
 	puts, dels, failed int
+	problems           []string // reads under load that CheckRead refused
 }
 
 // NewLedger returns an empty ledger.
@@ -148,25 +149,64 @@ func (l *Ledger) Verify(ctx context.Context, mc *minio.Client, bucket string) (R
 			continue
 		}
 		r.Bytes += n
+		if p := judge(k, e, sum, n, missing); p != "" {
+			r.Problems = append(r.Problems, p)
+			continue
+		}
 		switch {
 		case e.uncertain:
 			r.Uncertain++
-			if !missing && sum != e.sum && !containsSum(e.candidate, sum) {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: holds %d bytes no PUT sent", k, n))
-			}
-		case e.exists && missing:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: acknowledged PUT of %d bytes lost", k, e.size))
-		case e.exists && (sum != e.sum || n != e.size):
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d bytes read, checksum differs from the acknowledged %d bytes", k, n, e.size))
 		case e.exists:
 			r.Checked++
-		case !missing:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: acknowledged DELETE but the object is back (%d bytes)", k, n))
 		default:
 			r.Absent++
 		}
 	}
 	return r, nil
+}
+
+// judge compares what a read of key found with what the ledger allows:
+// "" when it is allowed, else the problem.
+func judge(k string, e entry, sum [32]byte, n int64, missing bool) string {
+	switch {
+	case e.uncertain:
+		if !missing && sum != e.sum && !containsSum(e.candidate, sum) {
+			return fmt.Sprintf("%s: holds %d bytes no PUT sent", k, n)
+		}
+	case e.exists && missing:
+		return fmt.Sprintf("%s: acknowledged PUT of %d bytes lost", k, e.size)
+	case e.exists && (sum != e.sum || n != e.size):
+		return fmt.Sprintf("%s: %d bytes read, checksum differs from the acknowledged %d bytes", k, n, e.size)
+	case !e.exists && !missing:
+		return fmt.Sprintf("%s: acknowledged DELETE but the object is back (%d bytes)", k, n)
+	}
+	return ""
+}
+
+// CheckRead judges a read made while a load runs (the caller owns key: no
+// write to it is in flight): missing is a NoSuchKey answer, else sum and n
+// are of the whole body read. A read the ledger does not allow (wrong or
+// stale data, a lost or resurrected object) is kept; Problems returns it.
+func (l *Ledger) CheckRead(key string, sum [32]byte, n int64, missing bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var e entry
+	if x := l.keys[key]; x != nil {
+		e = *x
+	}
+	p := judge(key, e, sum, n, missing)
+	if p == "" {
+		return true
+	}
+	l.problems = append(l.problems, "read under load: "+p)
+	return false
+}
+
+// Problems are the reads under load that CheckRead refused.
+func (l *Ledger) Problems() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.problems...)
 }
 
 func containsSum(list [][32]byte, s [32]byte) bool {

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -49,6 +50,8 @@ func (c *LoadConfig) defaults() {
 // Stats count what a load did.
 type Stats struct {
 	Puts, Gets, Deletes, Errors int64
+	Wrong                       int64  // GETs whose body or absence the ledger does not allow
+	FirstError                  string // the first failed operation, for the log
 	BytesPut, BytesGot          int64
 	Elapsed                     time.Duration
 }
@@ -62,8 +65,12 @@ func (s Stats) MBps() float64 {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d puts, %d gets, %d deletes, %d errors, %.1f MB/s in %v",
-		s.Puts, s.Gets, s.Deletes, s.Errors, s.MBps(), s.Elapsed.Round(time.Millisecond))
+	out := fmt.Sprintf("%d puts, %d gets (%d wrong), %d deletes, %d errors, %.1f MB/s in %v",
+		s.Puts, s.Gets, s.Wrong, s.Deletes, s.Errors, s.MBps(), s.Elapsed.Round(time.Millisecond))
+	if s.FirstError != "" {
+		out += " (first error: " + s.FirstError + ")"
+	}
+	return out
 }
 
 // Load runs the workload until its bounds or ctx end, recording every PUT
@@ -74,10 +81,19 @@ func Load(ctx context.Context, mc *minio.Client, bucket string, led *Ledger, cfg
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var (
-		st    Stats
-		wg    sync.WaitGroup
-		start = time.Now()
+		st       Stats
+		wg       sync.WaitGroup
+		start    = time.Now()
+		errMu    sync.Mutex
+		firstErr string
 	)
+	rec := func(key string, err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if firstErr == "" {
+			firstErr = key + ": " + err.Error()
+		}
+	}
 	for w := range cfg.Workers {
 		wg.Add(1)
 		go func() {
@@ -85,16 +101,20 @@ func Load(ctx context.Context, mc *minio.Client, bucket string, led *Ledger, cfg
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
 			for i := 0; i < cfg.Ops && ctx.Err() == nil; i++ {
 				key := fmt.Sprintf("%sw%d/k%03d", cfg.Prefix, w, rng.IntN(cfg.Keys))
-				op(ctx, mc, bucket, key, led, &cfg, rng, &st)
+				if err := op(ctx, mc, bucket, key, led, &cfg, rng, &st); err != nil && ctx.Err() == nil {
+					rec(key, err)
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	st.Elapsed = time.Since(start)
+	st.FirstError = firstErr
 	return st
 }
 
-func op(ctx context.Context, mc *minio.Client, bucket, key string, led *Ledger, cfg *LoadConfig, rng *rand.Rand, st *Stats) {
+// op runs one operation and returns its error (expected ones excluded).
+func op(ctx context.Context, mc *minio.Client, bucket, key string, led *Ledger, cfg *LoadConfig, rng *rand.Rand, st *Stats) error {
 	octx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
 	defer cancel()
 	switch p := rng.IntN(100); {
@@ -107,32 +127,48 @@ func op(ctx context.Context, mc *minio.Client, bucket, key string, led *Ledger, 
 		}
 		_, err := mc.PutObject(octx, bucket, key, b.Reader(), b.Size, opts)
 		led.Put(key, b.Size, b.Sum(), err)
-		count(st, err, &st.Puts)
+		count(ctx, st, err, &st.Puts)
 		if err == nil {
 			atomic.AddInt64(&st.BytesPut, b.Size)
 		}
+		return err
 	case p < 80:
 		obj, err := mc.GetObject(octx, bucket, key, minio.GetObjectOptions{})
 		var n int64
+		h := sha256.New()
 		if err == nil {
-			n, err = io.Copy(io.Discard, obj)
+			n, err = io.Copy(h, obj)
 			obj.Close()
 		}
-		if err != nil && minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		missing := err != nil && minio.ToErrorResponse(err).Code == "NoSuchKey"
+		if missing {
 			err = nil
 		}
-		count(st, err, &st.Gets)
+		if err == nil {
+			var sum [32]byte
+			copy(sum[:], h.Sum(nil))
+			if !led.CheckRead(key, sum, n, missing) {
+				atomic.AddInt64(&st.Wrong, 1)
+			}
+		}
+		count(ctx, st, err, &st.Gets)
 		atomic.AddInt64(&st.BytesGot, n)
+		return err
 	default:
 		err := mc.RemoveObject(octx, bucket, key, minio.RemoveObjectOptions{})
 		led.Delete(key, err)
-		count(st, err, &st.Deletes)
+		count(ctx, st, err, &st.Deletes)
+		return err
 	}
 }
 
-func count(st *Stats, err error, ok *int64) {
+// count counts an operation; one cut short because the load's own time
+// is up is no error (its key still becomes uncertain in the ledger).
+func count(ctx context.Context, st *Stats, err error, ok *int64) {
 	if err != nil {
-		atomic.AddInt64(&st.Errors, 1)
+		if ctx.Err() == nil {
+			atomic.AddInt64(&st.Errors, 1)
+		}
 		return
 	}
 	atomic.AddInt64(ok, 1)

@@ -24,6 +24,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// when its context ends (default 10s).
 	ShutdownTimeout time.Duration
+	// FailAfterIOErrors marks a disk failed (DiskInfo.Failed, the
+	// wolke_chunk_disk_failed gauge, an error log) after this many device
+	// errors (EIO) in a row with no successful I/O between; default 16,
+	// negative never.
+	FailAfterIOErrors int
 }
 
 // DiskConfig names one disk.
@@ -54,6 +59,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.FailAfterIOErrors == 0 {
+		c.FailAfterIOErrors = defaultFailAfterIOErrors
 	}
 	for i := range c.Disks {
 		d := &c.Disks[i]

@@ -17,6 +17,7 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 	const op = "chunk.openDisk"
 	opts := store.Options{Logger: s.log.With("path", dc.Path), Registry: s.reg}
 	dev, err := disk.Open(dc.Path)
+	var wd *watchedDisk
 	fresh := false
 	var st *store.Store
 	switch {
@@ -28,7 +29,8 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 			return nil, err
 		}
 		fresh = true
-		st, err = s.format(ctx, dev, dc, opts)
+		wd = s.watch(dc.Path, s.wrapped(dc.Path, dev))
+		st, err = s.format(ctx, wd, dc, opts)
 		if err != nil {
 			_ = os.Remove(dc.Path)
 			return nil, err
@@ -40,10 +42,11 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 			_ = dev.Close()
 			return nil, errs.Errorf(op, errs.Invalid, "block device %s needs an explicit index dir", dc.Path)
 		}
-		st, err = store.Open(ctx, dev, dc.IndexDir, s.cfg.ClusterID, opts)
+		wd = s.watch(dc.Path, s.wrapped(dc.Path, dev))
+		st, err = store.Open(ctx, wd, dc.IndexDir, s.cfg.ClusterID, opts)
 		if errs.Is(err, errs.Invalid) && dc.Format {
 			fresh = true
-			st, err = s.format(ctx, dev, dc, opts)
+			st, err = s.format(ctx, wd, dc, opts)
 		}
 		if err != nil {
 			_ = dev.Close()
@@ -54,7 +57,7 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 		}
 	}
 	status := st.Status()
-	return &diskState{st: st, info: DiskInfo{
+	return &diskState{st: st, health: wd, info: DiskInfo{
 		ID:       status.DiskID,
 		Path:     dc.Path,
 		Zone:     s.cfg.Zone,
@@ -62,6 +65,14 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 		Replaced: status.Replaced,
 		Lost:     status.Replaced,
 	}}, nil
+}
+
+// wrapped is dev as Deps.WrapDisk wraps it.
+func (s *Server) wrapped(path string, dev disk.Disk) disk.Disk {
+	if s.wrap == nil {
+		return dev
+	}
+	return s.wrap(path, dev)
 }
 
 func (s *Server) format(ctx context.Context, dev disk.Disk, dc DiskConfig, opts store.Options) (*store.Store, error) {

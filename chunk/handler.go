@@ -18,6 +18,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/disks/{disk}/chunks/{chunk}", s.handleGet) // and HEAD
 	mux.HandleFunc("PATCH /v1/disks/{disk}/chunks/{chunk}", s.handlePatch)
 	mux.HandleFunc("DELETE /v1/disks/{disk}/chunks/{chunk}", s.handleDelete)
+	mux.HandleFunc("POST /v1/disks/{disk}/sync", s.handleSync)
+	mux.HandleFunc("GET "+wire.StreamPath, s.handleStream)
 	mux.HandleFunc("GET /v1/disks/{disk}/chunks", s.handleList)
 	mux.HandleFunc("GET /v1/disks", s.handleDisks)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +183,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	if err1 != nil || err2 != nil {
 		err = errs.Errorf(op, errs.Invalid, "bad offset %q or base generation %q", r.URL.Query().Get(wire.QueryOffset), r.Header.Get(wire.HeaderBaseGen))
 	} else if data, err = s.readBody(r); err == nil {
-		gen, err = ds.st.Patch(r.Context(), r.PathValue("chunk"), off, data, base)
+		if r.Header.Get(wire.HeaderNoSync) == "1" {
+			gen, err = ds.st.PatchNoSync(r.Context(), r.PathValue("chunk"), off, data, base)
+		} else {
+			gen, err = ds.st.Patch(r.Context(), r.PathValue("chunk"), off, data, base)
+		}
 	}
 	s.count(ds, "patch", err)
 	if err != nil {
@@ -190,6 +196,25 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
 	w.Header().Set(wire.HeaderGen, strconv.FormatUint(gen, 10))
+	w.Header().Set(wire.HeaderEpoch, strconv.FormatUint(ds.st.Epoch(), 10))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleSync makes the disk's unsynced patches stable (store.Sync) and
+// answers with the store's epoch.
+func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	ds, err := s.diskFor(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	err = ds.st.Sync(r.Context())
+	s.count(ds, "sync", err)
+	if err != nil {
+		s.writeError(w, r, errs.E("chunk.Sync", errs.KindOf(err), err))
+		return
+	}
+	w.Header().Set(wire.HeaderEpoch, strconv.FormatUint(ds.st.Epoch(), 10))
 	w.WriteHeader(http.StatusNoContent)
 }
 

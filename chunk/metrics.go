@@ -15,6 +15,7 @@ type metrics struct {
 	ops          *prometheus.CounterVec
 	capacity     *prometheus.GaugeVec
 	used         *prometheus.GaugeVec
+	failed       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,8 +35,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		used: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "wolke_chunk_disk_used_bytes", Help: "Bytes in use on a disk.",
 		}, []string{"disk"}),
+		failed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wolke_chunk_disk_failed", Help: "1 once a disk gave too many I/O errors in a row.",
+		}, []string{"disk"}),
 	}
-	for _, c := range []prometheus.Collector{m.readBytes, m.writtenBytes, m.ops, m.capacity, m.used} {
+	for _, c := range []prometheus.Collector{m.readBytes, m.writtenBytes, m.ops, m.capacity, m.used, m.failed} {
 		if err := reg.Register(c); err != nil {
 			return nil, errs.E("chunk.newMetrics", errs.Internal, err)
 		}
@@ -44,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range []prometheus.Collector{m.readBytes, m.writtenBytes, m.ops, m.capacity, m.used} {
+	for _, c := range []prometheus.Collector{m.readBytes, m.writtenBytes, m.ops, m.capacity, m.used, m.failed} {
 		reg.Unregister(c)
 	}
 }

@@ -156,6 +156,10 @@ func (sc *Scrubber) scrubDisk(ctx context.Context, ds *diskState) error {
 			case errs.Is(err, errs.NotFound):
 				continue // deleted since the listing
 			case errs.Is(err, errs.Corrupt):
+			case isDeviceError(err) && ds.health != nil && !ds.health.failed.Load():
+				// An unreadable chunk (bad sectors) is as damaged as a
+				// corrupt one: repair rewrites it. A failed disk is
+				// left alone: it is being replaced whole.
 			case err != nil:
 				return err
 			case crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != info.CRC32C:

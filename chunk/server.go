@@ -5,6 +5,9 @@
 //	PUT    /v1/disks/{disk}/chunks/{chunk}   body; X-Wolke-Crc32c required, verified
 //	GET    /v1/disks/{disk}/chunks/{chunk}   whole chunk, or ?offset=&length=
 //	HEAD   /v1/disks/{disk}/chunks/{chunk}   X-Wolke-Length, X-Wolke-Crc32c
+//	PATCH  /v1/disks/{disk}/chunks/{chunk}?offset=   X-Wolke-Base-Gen; X-Wolke-No-Sync: 1 answers before the sync
+//	POST   /v1/disks/{disk}/sync              makes unsynced patches stable; X-Wolke-Epoch
+//	GET    /v1/stream                         Upgrade: patches, reads and syncs as pipelined binary frames (wire.StreamPath)
 //	DELETE /v1/disks/{disk}/chunks/{chunk}
 //	GET    /v1/disks/{disk}/chunks?prefix=&after=&limit=   JSON listing
 //	GET    /v1/disks                          JSON []DiskInfo
@@ -27,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wolke-cloud/wolke/chunk/disk"
 	"github.com/wolke-cloud/wolke/chunk/store"
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
@@ -35,6 +39,10 @@ import (
 type Deps struct {
 	Logger   *slog.Logger          // default: discard
 	Registry prometheus.Registerer // default: a private registry
+	// WrapDisk, if set, wraps each disk as it is opened (path as
+	// configured), before its store reads it: fault tests inject I/O
+	// errors with it (disk.Faulty).
+	WrapDisk func(path string, d disk.Disk) disk.Disk
 }
 
 // DiskInfo describes one disk of a server.
@@ -51,11 +59,15 @@ type DiskInfo struct {
 	Replaced string `json:"replaced,omitempty"`
 	// Lost is Replaced under the name docs/CONTRACTS.md uses.
 	Lost string `json:"-"`
+	// Failed: Config.FailAfterIOErrors device errors in a row; the disk
+	// should be declared lost and replaced.
+	Failed bool `json:"failed,omitempty"`
 }
 
 type diskState struct {
-	info DiskInfo // static fields
-	st   *store.Store
+	info   DiskInfo // static fields
+	st     *store.Store
+	health *watchedDisk
 }
 
 // Server is a chunk server.
@@ -67,6 +79,8 @@ type Server struct {
 	disks   []*diskState
 	byID    map[string]*diskState
 	handler http.Handler
+	wrap    func(path string, d disk.Disk) disk.Disk
+	streams streams // upgraded connections (stream.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -92,6 +106,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:  deps.Logger.With("server", cfg.ID),
 		reg:  prometheus.WrapRegistererWith(prometheus.Labels{"server": cfg.ID}, deps.Registry),
 		byID: map[string]*diskState{},
+		wrap: deps.WrapDisk,
 	}
 	m, err := newMetrics(s.reg)
 	if err != nil {
@@ -123,6 +138,7 @@ func (s *Server) Disks() []DiskInfo {
 	for _, ds := range s.disks {
 		info := ds.info
 		info.Capacity, info.Used = ds.st.Usage()
+		info.Failed = ds.health != nil && ds.health.failed.Load()
 		out = append(out, info)
 	}
 	return out
@@ -155,6 +171,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errs.E("chunk.Serve", errs.Unavailable, err)
 	case <-ctx.Done():
 	}
+	s.streams.closeAll() // not tracked by Shutdown: taken over from it
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	shut := make(chan error, 1)
@@ -211,6 +228,7 @@ func (f *freshConns) closeAll() {
 // Close closes every disk. Call it after Serve has returned.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.streams.closeAll()
 		for _, ds := range s.disks {
 			if err := ds.st.Close(); err != nil && s.closeErr == nil {
 				s.closeErr = err

@@ -113,6 +113,61 @@ func (a *Admin) DrainDisk(ctx context.Context, id string) error {
 	return err
 }
 
+// DrainProgress is how far the drain of one disk has come: its state in
+// meta and what the repair worker reported moving.
+type DrainProgress struct {
+	Disk     string `json:"disk"`
+	State    string `json:"state"`     // draining until done, then removed
+	InGroups int    `json:"in_groups"` // placement groups still using it
+	// Reported: the repair worker has looked at this drain (the figures
+	// below are from it).
+	Reported    bool  `json:"reported"`
+	ShardsMoved int64 `json:"shards_moved"`
+	ShardsTotal int64 `json:"shards_total"`
+	BytesMoved  int64 `json:"bytes_moved"`
+	BytesTotal  int64 `json:"bytes_total"`
+	// VolumeExtents: block volume chunks with a replica on the disk at the
+	// repair worker's last clean pass; the drain waits for them.
+	VolumeExtents int64 `json:"volume_extents"`
+}
+
+// DrainProgress reads the state of disk id from meta and its drain's
+// progress from the repair worker's published status.
+func (a *Admin) DrainProgress(ctx context.Context, id string) (*DrainProgress, error) {
+	disks, err := a.meta.ListDisks(ctx, &metapb.ListDisksRequest{})
+	if err != nil {
+		return nil, err
+	}
+	p := &DrainProgress{Disk: id}
+	for _, d := range disks.Disks {
+		if d.Id == id {
+			p.State = stateName(d.State)
+		}
+	}
+	if p.State == "" {
+		return nil, errs.Errorf("cluster.DrainProgress", errs.NotFound, "disk %q", id)
+	}
+	groups, err := a.meta.ListPlacementGroups(ctx, &metapb.ListPlacementGroupsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups.Groups {
+		if slices.Contains(g.Disks, id) {
+			p.InGroups++
+		}
+	}
+	if ds, ok := a.durabilityStatus(ctx); ok {
+		for _, dr := range ds.Repair.Drains {
+			if dr.Disk == id {
+				p.Reported, p.VolumeExtents = true, dr.VolumeExtents
+				p.ShardsMoved, p.ShardsTotal = dr.ShardsMoved, dr.ShardsMoved+dr.ShardsLeft
+				p.BytesMoved, p.BytesTotal = dr.BytesMoved, dr.BytesMoved+dr.BytesLeft
+			}
+		}
+	}
+	return p, nil
+}
+
 // Status gathers a Report.
 func (a *Admin) Status(ctx context.Context) (*Report, error) {
 	r := &Report{Cluster: a.cluster, Taken: time.Now().UTC()}

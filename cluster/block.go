@@ -48,9 +48,13 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 	var srv *nbd.Server
 	var ln net.Listener
 	if c.opts.NBDAddr != "" {
-		// Workers: enough for fio's QD32 on one connection; volume writes
-		// of different extents run in parallel.
-		if srv, err = nbd.New(nbd.Config{Workers: 64}, nbd.Deps{Exports: svc, Logger: log, Registry: reg}); err != nil {
+		// Workers (nbdConfig): enough for fio's QD32 on one connection;
+		// volume writes of different extents run in parallel.
+		cfg, err := c.opts.nbdConfig()
+		if err == nil {
+			srv, err = nbd.New(cfg, nbd.Deps{Exports: svc, Logger: log, Registry: reg})
+		}
+		if err != nil {
 			res.Close()
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wolke-cloud/wolke/chunk"
+	"github.com/wolke-cloud/wolke/chunk/disk"
 	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metapb"
@@ -55,7 +56,11 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 			ReplaceDamaged: true,
 		})
 	}
-	srv, err := chunk.New(cfg, chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id)})
+	deps := chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id)}
+	if wrap := c.opts.WrapDisk; wrap != nil {
+		deps.WrapDisk = func(path string, d disk.Disk) disk.Disk { return wrap(id, path, d) }
+	}
+	srv, err := chunk.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -66,7 +71,9 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 	}
 	p := &chunkProc{id: id, srv: srv}
 	p.proc = goServe(func(ctx context.Context) error {
+		stopWatch := watchFailedDisks(ctx, srv, c.mc, c.log.With("node", id))
 		err := srv.Serve(ctx, ln)
+		stopWatch()
 		srv.Close()
 		return err
 	})
@@ -161,4 +168,62 @@ func (c *Cluster) StopChunk(i int) error {
 		return err
 	}
 	return serr
+}
+
+// watchFailedDisks declares the disks the server marks failed (too many
+// I/O errors in a row, chunk.DiskInfo.Failed) lost in meta, so that the
+// repair worker gives their places to healthy disks and rebuilds their
+// shards, without waiting for RepairAfter: that delay is for servers that
+// may come back, a disk that fails every I/O does not. The returned stop
+// waits for the watcher to end (call it before closing srv).
+func watchFailedDisks(ctx context.Context, srv *chunk.Server, mc metapb.MetaClient, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		declared := map[string]bool{}
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, d := range srv.Disks() {
+				if !d.Failed || declared[d.ID] {
+					continue
+				}
+				sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+				err := declareFailedLost(sctx, mc, d.ID)
+				scancel()
+				if err != nil {
+					log.Warn("failed disk not yet declared lost", "disk", d.ID, "err", err)
+					continue
+				}
+				declared[d.ID] = true
+				log.Error("failed disk declared lost: its shards are rebuilt elsewhere", "disk", d.ID, "path", d.Path)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// declareFailedLost sets an active or draining disk lost; a disk already
+// lost or removed is left as it is.
+func declareFailedLost(ctx context.Context, mc metapb.MetaClient, id string) error {
+	all, err := mc.ListDisks(ctx, &metapb.ListDisksRequest{})
+	if err != nil {
+		return err
+	}
+	for _, d := range all.Disks {
+		if d.Id == id && (d.State == metapb.DiskState_DISK_STATE_ACTIVE || d.State == metapb.DiskState_DISK_STATE_DRAINING) {
+			_, err = mc.SetDiskState(ctx, &metapb.SetDiskStateRequest{Id: id, State: metapb.DiskState_DISK_STATE_LOST})
+			return err
+		}
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/wolke-cloud/wolke/chunk/disk"
 	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metaclient"
@@ -52,6 +53,11 @@ type Options struct {
 	// self-signed one made in the data directory.
 	TLSCert, TLSKey string
 	TLSSelfSigned   bool
+	NBDTLS          NBDTLSOptions // STARTTLS of the NBD server (tls.go)
+	// WrapDisk, if set, wraps every disk of the chunk servers as it is
+	// opened (server id "c0".., disk file path): fault tests inject I/O
+	// errors with disk.Faulty.
+	WrapDisk func(server, path string, d disk.Disk) disk.Disk
 }
 
 // User is an extra S3 user with its own credentials.

@@ -24,6 +24,14 @@ type DurabilityOptions struct {
 	ScrubRate    int64         // bytes per second each chunk server re-reads; default 4 MiB/s
 	ScrubEvery   time.Duration // a scrub pass starts this long after the last (and after start); default 24h
 	RepairWorker string        // this process's id in the repair election; default "dev"
+	// DrainSettle is how long a drained disk stays DRAINING, in no
+	// placement group, before it is set REMOVED; default 30s (the
+	// gateways' placement refresh), negative: at the next clean pass.
+	DrainSettle time.Duration
+	// RebalanceSpread is the disk fill spread (percentage points) above
+	// which repair moves placement group members; default 10, negative: off.
+	RebalanceSpread float64
+	RebalanceMoves  int // members moved per pass at most; default 2
 }
 
 // defaultRepairAfter is how long a chunk server may be gone before its
@@ -97,6 +105,22 @@ func (d DurabilityOptions) withDefaults() DurabilityOptions {
 	if d.RepairWorker == "" {
 		d.RepairWorker = "dev"
 	}
+	d.DrainSettle = drainSettle(d.DrainSettle)
+	return d
+}
+
+// defaultDrainSettle is core's default PlacementRefresh: gateways may
+// write to a disk for that long after it left its groups.
+const defaultDrainSettle = 30 * time.Second
+
+// drainSettle maps an option (0: default, negative: none) to the worker's value.
+func drainSettle(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return defaultDrainSettle
+	case d < 0:
+		return 0
+	}
 	return d
 }
 
@@ -117,8 +141,9 @@ func (c *Cluster) startDurability(ctx context.Context) error {
 	d.worker, err = repair.New(repair.Config{
 		ID: do.RepairWorker, RepairAfter: c.opts.repairAfter(), Interval: do.Interval,
 		RateLimit: do.RepairRate, GCGrace: do.GCGrace,
+		DrainSettle: do.DrainSettle, RebalanceSpread: do.RebalanceSpread, RebalanceMoves: do.RebalanceMoves,
 	}, repair.Deps{
-		Meta: c.mc, Scanner: c.mc.Repair(), Shards: d.shards, Live: res.liveDisks,
+		Meta: c.mc, Scanner: c.mc.Repair(), Extents: c.mc.Repair(), Shards: d.shards, Live: res.liveDisks,
 		Elect:    electRepair(c.etcdCl, c.st.ClusterID, do.RepairWorker, c.log),
 		Publish:  d.publish,
 		Logger:   c.log.With("node", "repair"),

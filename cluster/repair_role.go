@@ -25,8 +25,13 @@ type RepairRole struct {
 	Interval    time.Duration
 	RateLimit   int64         // bytes/s, 0 = unlimited
 	GCGrace     time.Duration // used as given: 0 = at once
-	Logger      *slog.Logger
-	Registry    prometheus.Registerer
+	// DrainSettle: 0 takes 30s, negative none (DurabilityOptions.DrainSettle).
+	DrainSettle time.Duration
+	// RebalanceSpread: 0 takes 10 percentage points, negative turns rebalancing off.
+	RebalanceSpread float64
+	RebalanceMoves  int
+	Logger          *slog.Logger
+	Registry        prometheus.Registerer
 }
 
 // RunRepair runs the repair worker until ctx ends.
@@ -46,8 +51,9 @@ func RunRepair(ctx context.Context, r RepairRole) error {
 	defer shards.Close()
 	w, err := repair.New(repair.Config{
 		ID: r.ID, RepairAfter: r.RepairAfter, Interval: r.Interval, RateLimit: r.RateLimit, GCGrace: r.GCGrace,
+		DrainSettle: drainSettle(r.DrainSettle), RebalanceSpread: r.RebalanceSpread, RebalanceMoves: r.RebalanceMoves,
 	}, repair.Deps{
-		Meta: mc, Scanner: mc.Repair(), Shards: shards, Live: res.liveDisks,
+		Meta: mc, Scanner: mc.Repair(), Extents: mc.Repair(), Shards: shards, Live: res.liveDisks,
 		Elect: electRepair(cl, r.Cluster, r.ID, r.Logger),
 		Publish: func(ctx context.Context, st repair.Status) {
 			publishStatus(ctx, cl, r.Cluster, DurabilityStatus{Updated: time.Now().UTC(), Repair: st})

@@ -16,10 +16,11 @@ import (
 )
 
 // durabilityOpts: passes only when the test asks, garbage collected at
-// once, rebuilds unthrottled.
+// once, rebuilds unthrottled, drains finished at the next clean pass, no
+// rebalancing.
 func durabilityOpts(dir string) Options {
 	return Options{Dir: dir, DiskSize: 64 << 20, RepairAfter: -1,
-		Durability: DurabilityOptions{Manual: true, GCGrace: -1, RepairRate: -1}}
+		Durability: DurabilityOptions{Manual: true, GCGrace: -1, RepairRate: -1, DrainSettle: -1, RebalanceSpread: -1}}
 }
 
 // stripeShards lists every (disk, chunk, crc) the manifests of bucket

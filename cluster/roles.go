@@ -120,6 +120,7 @@ func RunChunk(ctx context.Context, r ChunkRole) error {
 	if err := registerDisks(ctx, mc, r.Logger, r.Config.ID, r.Config.Zone, srv.Disks()); err != nil {
 		return err
 	}
+	defer watchFailedDisks(ctx, srv, mc, r.Logger)() // stops before mc and the disks close
 	ep := ChunkEndpoint{Addr: ln.Addr().String(), Zone: r.Config.Zone}
 	for _, d := range srv.Disks() {
 		ep.Disks = append(ep.Disks, d.ID)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wolke-cloud/wolke/block/nbd"
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
@@ -32,8 +33,33 @@ func (o *Options) validateTLS() error {
 		return errs.E(op, errs.Invalid, "a TLS certificate needs its key, and the other way round")
 	case o.TLSSelfSigned && o.TLSCert != "":
 		return errs.E(op, errs.Invalid, "a self-signed certificate and a given one are exclusive")
+	case o.NBDTLS.Required && o.NBDTLS.PSKFile == "":
+		return errs.E(op, errs.Invalid, "NBD TLS required without a PSK file")
+	case o.NBDTLS.PSKFile != "" && o.NBDAddr == "":
+		return errs.E(op, errs.Invalid, "an NBD PSK file without an NBD server")
 	}
 	return nil
+}
+
+// NBDTLSOptions secure the NBD server with NBD_OPT_STARTTLS and TLS 1.3
+// pre-shared keys, as qemu (tls-creds-psk) and libnbd (tls-psk-file=)
+// use them.
+type NBDTLSOptions struct {
+	PSKFile  string // "identity:hexkey" lines (psktool's keys.psk)
+	Required bool   // refuse clients that do not start TLS
+}
+
+// nbdConfig is the NBD server's configuration with its TLS.
+func (o *Options) nbdConfig() (nbd.Config, error) {
+	cfg := nbd.Config{Workers: 64, TLSRequired: o.NBDTLS.Required} // Workers: see startBlock
+	if o.NBDTLS.PSKFile != "" {
+		keys, err := nbd.LoadPSKFile(o.NBDTLS.PSKFile)
+		if err != nil {
+			return cfg, errs.E("cluster.nbd", errs.Invalid, err)
+		}
+		cfg.PSK = keys
+	}
+	return cfg, nil
 }
 
 // CABundle is the file clients trust to reach a TLSSelfSigned endpoint

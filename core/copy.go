@@ -22,6 +22,7 @@ func (s *Store) CopyObject(ctx context.Context, src, tmpl *metapb.Object, opts P
 	}
 	t := proto.CloneOf(tmpl)
 	t.VersionId, t.EcData, t.EcParity = "", 0, 0
+	t.SegmentsUploadId, t.PartNumbers, t.PartSizes = "", nil, nil // the copy is one piece
 	body, err := s.OpenObjectWith(ctx, src, 0, -1, ReadOptions{CustomerKey: opts.SourceKey})
 	if err != nil {
 		return nil, errs.E(op, errs.Other, err)

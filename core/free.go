@@ -33,6 +33,9 @@ type freeJob struct {
 	bucket  string
 	key     string
 	stripes []*metapb.Stripe
+	// segments, if set, is a removed version whose segments are freed
+	// (paged from meta) and then dropped.
+	segments *metapb.Object
 }
 
 func newFreer(s *Store, workers, queue int) *freer {
@@ -49,13 +52,14 @@ func newFreer(s *Store, workers, queue int) *freer {
 // full, unless ctx ends first, in which case the stripes are leaked (logged)
 // and left to the garbage collector.
 func (f *freer) enqueue(ctx context.Context, j freeJob) {
-	if len(j.stripes) == 0 {
+	if len(j.stripes) == 0 && j.segments == nil {
 		return
 	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
-		f.s.log.Warn("chunks not freed: store closed", "why", j.why, "bucket", j.bucket, "key", j.key, "stripes", len(j.stripes))
+		f.s.log.Warn("chunks not freed: store closed", "why", j.why, "bucket", j.bucket, "key", j.key, "stripes", len(j.stripes),
+			"segments_of", j.segments.GetSegmentsUploadId())
 		return
 	}
 	f.pmu.Lock()
@@ -70,7 +74,8 @@ func (f *freer) enqueue(ctx context.Context, j freeJob) {
 	case f.jobs <- j:
 	case <-ctx.Done():
 		f.done()
-		f.s.log.Warn("chunks not freed: queue full", "why", j.why, "bucket", j.bucket, "key", j.key, "stripes", len(j.stripes))
+		f.s.log.Warn("chunks not freed: queue full", "why", j.why, "bucket", j.bucket, "key", j.key, "stripes", len(j.stripes),
+			"segments_of", j.segments.GetSegmentsUploadId())
 	}
 }
 
@@ -86,6 +91,9 @@ func (f *freer) done() {
 func (f *freer) work() {
 	defer f.wg.Done()
 	for j := range f.jobs {
+		if j.segments != nil {
+			f.s.freeSegments(j)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), freeTimeout)
 		for _, st := range j.stripes {
 			if err := f.s.deleteStripe(ctx, st); err != nil {
@@ -118,14 +126,19 @@ func (f *freer) close() {
 }
 
 // freeObjects schedules the chunks of removed manifests, keeping any stripe
-// that the surviving manifest keep still references.
+// that the surviving manifest keep still references. The segments of a
+// removed multipart object are paged from meta by the worker.
 func (s *Store) freeObjects(ctx context.Context, why string, keep *metapb.Object, objs []*metapb.Object) {
 	live := make(map[string]bool)
 	for _, st := range keep.GetStripes() {
 		live[string(st.GetId())] = true
 	}
 	for _, o := range objs {
-		s.free.enqueue(ctx, freeJob{why: why, bucket: o.GetBucket(), key: o.GetKey(), stripes: dropLive(o.GetStripes(), live)})
+		j := freeJob{why: why, bucket: o.GetBucket(), key: o.GetKey(), stripes: dropLive(o.GetStripes(), live)}
+		if id := o.GetSegmentsUploadId(); id != "" && id != keep.GetSegmentsUploadId() {
+			j.segments = o
+		}
+		s.free.enqueue(ctx, j)
 	}
 }
 

@@ -35,7 +35,7 @@ func (s *Store) openRaw(ctx context.Context, obj *metapb.Object, off, length int
 		end = off + length
 	}
 	start := s.now()
-	if len(obj.GetStripes()) == 0 {
+	if len(obj.GetStripes()) == 0 && obj.GetSegmentsUploadId() == "" {
 		if int64(len(obj.GetInline())) != size {
 			return nil, errs.Errorf(op, errs.Internal, "inline object holds %d bytes, manifest says %d", len(obj.GetInline()), size)
 		}
@@ -46,17 +46,27 @@ func (s *Store) openRaw(ctx context.Context, obj *metapb.Object, off, length int
 	if err != nil {
 		return nil, err
 	}
-	segs, err := segments(obj, off, end)
-	if err != nil {
-		return nil, err
+	var src stripeSource
+	if obj.GetSegmentsUploadId() != "" {
+		p, err := s.newSegmentPager(obj, off, end)
+		if err != nil {
+			return nil, err
+		}
+		src = p.next
+	} else {
+		segs, err := segments(obj, off, end)
+		if err != nil {
+			return nil, err
+		}
+		src = sliceSource(segs)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &objectReader{s: s, cancel: cancel, start: start, ch: make(chan fetched), done: make(chan struct{})}
-	go r.fetch(ctx, c, segs)
+	go r.fetch(ctx, c, src)
 	// The first stripe is fetched before returning, so that an object that
 	// cannot be read fails here, where the caller can still answer with an
 	// error status, rather than in the middle of a response body.
-	if len(segs) > 0 {
+	if off < end {
 		f, ok := <-r.ch
 		if ok && f.err == nil {
 			r.cur = f
@@ -76,6 +86,9 @@ func (s *Store) readCodec(obj *metapb.Object) (*codec, error) {
 	k, m := int(obj.GetEcData()), int(obj.GetEcParity())
 	if k == 0 {
 		// A manifest built without its code: only the configured one can fit.
+		if len(obj.GetStripes()) == 0 {
+			return nil, errs.Errorf("core.OpenObject", errs.Internal, "object %s/%s has no erasure code", obj.GetBucket(), obj.GetKey())
+		}
 		n := len(obj.GetStripes()[0].GetShardCrc32C())
 		if n != s.cfg.DataShards+s.cfg.ParityShards {
 			return nil, errs.Errorf("core.OpenObject", errs.Internal, "object %s/%s has no erasure code", obj.GetBucket(), obj.GetKey())
@@ -136,12 +149,21 @@ type objectReader struct {
 	closeOnce sync.Once
 }
 
-func (r *objectReader) fetch(ctx context.Context, c *codec, segs []segment) {
+func (r *objectReader) fetch(ctx context.Context, c *codec, src stripeSource) {
 	defer close(r.done)
 	defer close(r.ch)
-	for _, sg := range segs {
-		shards, err := r.s.readStripe(ctx, c, sg.st, sg.lo, sg.hi)
-		f := fetched{shards: shards, ss: sg.st.GetShardSize(), lo: sg.lo, hi: sg.hi, err: err}
+	for {
+		sg, ok, err := src(ctx)
+		if err == nil && !ok {
+			return
+		}
+		var f fetched
+		if err == nil {
+			var shards [][]byte
+			shards, err = r.s.readStripe(ctx, c, sg.st, sg.lo, sg.hi)
+			f = fetched{shards: shards, ss: sg.st.GetShardSize(), lo: sg.lo, hi: sg.hi}
+		}
+		f.err = err
 		select {
 		case r.ch <- f:
 		case <-ctx.Done():

@@ -208,6 +208,10 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 		return errs.E("core.AbortMultipartUpload", errs.Other, err)
 	}
 	s.freeParts(ctx, "upload aborted", bucket, key, nil, resp.GetParts())
+	if resp.GetSegmentsGarbage() { // too many parts to list: paged by the freer
+		s.free.enqueue(ctx, freeJob{why: "upload aborted", bucket: bucket, key: key,
+			segments: &metapb.Object{Bucket: bucket, Key: key, SegmentsUploadId: uploadID}})
+	}
 	return nil
 }
 

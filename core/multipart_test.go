@@ -106,16 +106,27 @@ func TestMultipart(t *testing.T) {
 			t.Fatalf("chunk %s of a replaced or unused part still stored", c)
 		}
 	}
-	for _, c := range e.chunksOf(obj.GetStripes()) {
-		if !e.stored(c) {
-			t.Fatalf("chunk %s of the object missing", c)
+	// The object's stripes stay in its segments, its parts.
+	segs := e.meta.Segments()[obj.GetSegmentsUploadId()]
+	if len(obj.GetStripes()) != 0 || len(segs) != len(used) {
+		t.Fatalf("object holds %d stripes and %d segments, want 0 and %d", len(obj.GetStripes()), len(segs), len(used))
+	}
+	for _, p := range segs {
+		for _, c := range e.chunksOf(p.GetStripes()) {
+			if !e.stored(c) {
+				t.Fatalf("chunk %s of segment %d missing", c, p.GetNumber())
+			}
 		}
 	}
-	// Replacing the object frees all its parts' chunks.
+	// Replacing the object frees all its segments' chunks, then the
+	// segments.
 	e.put("mp", []byte("tiny"))
 	e.s.free.waitIdle()
 	if left := e.shards.Chunks(); len(left) != 0 {
 		t.Fatalf("chunks left: %v", left)
+	}
+	if left := e.meta.Segments(); len(left) != 0 {
+		t.Fatalf("segments left: %v", left)
 	}
 }
 
@@ -129,8 +140,14 @@ func lastPart(t *testing.T, e *env, id string, n int32) *metapb.Part {
 }
 
 func TestMultipartAbort(t *testing.T) {
+	t.Run("parts listed", func(t *testing.T) { testMultipartAbort(t, false) })
+	t.Run("parts left as garbage segments", func(t *testing.T) { testMultipartAbort(t, true) })
+}
+
+func testMultipartAbort(t *testing.T, garbage bool) {
 	ctx := context.Background()
 	e := newEnv(t, testConfig(), 6)
+	e.meta.AbortAsGarbage(garbage)
 	id, err := e.s.CreateMultipartUpload(ctx, &metapb.Object{Bucket: testBucket, Key: "mp"})
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +167,9 @@ func TestMultipartAbort(t *testing.T) {
 	e.s.free.waitIdle()
 	if left := e.shards.Chunks(); len(left) != 0 {
 		t.Fatalf("chunks left after abort: %v", left)
+	}
+	if left := e.meta.Segments(); len(left) != 0 {
+		t.Fatalf("segments left after abort: %v", left)
 	}
 	if _, err := e.s.UploadPart(ctx, testBucket, "mp", id, 1, bytes.NewReader([]byte("x")), 1); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("UploadPart after abort: %v", err)

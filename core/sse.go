@@ -296,7 +296,8 @@ func (s *Store) openSealed(ctx context.Context, obj *metapb.Object, off, length 
 		end = off + length
 	}
 	raw := &metapb.Object{Bucket: obj.GetBucket(), Key: obj.GetKey(), VersionId: obj.GetVersionId(), Size: rec.GetStoredSize(),
-		Inline: obj.GetInline(), EcData: obj.GetEcData(), EcParity: obj.GetEcParity(), Stripes: obj.GetStripes()}
+		Inline: obj.GetInline(), EcData: obj.GetEcData(), EcParity: obj.GetEcParity(), Stripes: obj.GetStripes(),
+		SegmentsUploadId: obj.GetSegmentsUploadId(), PartNumbers: obj.GetPartNumbers(), PartSizes: obj.GetPartSizes(), Encryption: rec}
 	r := &partsReader{}
 	var base int64 // plaintext offset of the part
 	for _, p := range parts {

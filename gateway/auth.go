@@ -68,7 +68,7 @@ func (s *Server) authorize(ctx context.Context, rq *request, op string) error {
 		}
 		return nil
 	}
-	b, err := s.objects.GetBucket(ctx, rq.bucket)
+	b, err := s.buckets.get(ctx, rq.bucket, s.objects.GetBucket)
 	if errs.Is(err, errs.NotFound) {
 		return nil
 	}

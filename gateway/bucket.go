@@ -110,6 +110,14 @@ func (s *Server) createBucket(ctx context.Context, rq *request) error {
 		return apiErr(codeInvalidBucketName, "the specified bucket is not valid")
 	}
 	hdr, config := createBucketACL(rq.r.Header)
+	canned, _, err := headerGrants(hdr, ownerOf(rq.auth.Credential).ID, false)
+	if err != nil {
+		return err
+	}
+	if canned == "public-read" {
+		config = map[string][]byte{configACL: []byte(canned)}
+	}
+	hdr = withoutGrants(hdr)
 	if err := unsupportedWriteHeaders(hdr); err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +28,7 @@ type copyPartResult struct {
 	NS           string   `xml:"xmlns,attr"`
 	ETag         string   `xml:"ETag"`
 	LastModified string   `xml:"LastModified"`
+	resultChecksums
 }
 
 // copySource is what x-amz-copy-source names.
@@ -107,9 +110,13 @@ func copyTemplate(rq *request, src *metapb.Object) (*metapb.Object, error) {
 		if err != nil {
 			return nil, err
 		}
+		sc, err := requestStorageClass(h) // S3 copies into STANDARD unless told otherwise
+		if err != nil {
+			return nil, err
+		}
 		tmpl = &metapb.Object{
 			Bucket: rq.bucket, Key: rq.key, ContentType: src.GetContentType(),
-			UserMeta: src.GetUserMeta(), Headers: src.GetHeaders(), Acl: acl,
+			UserMeta: src.GetUserMeta(), Headers: src.GetHeaders(), Acl: acl, StorageClass: sc,
 		}
 	case "REPLACE":
 		var err error
@@ -146,7 +153,7 @@ func (s *Server) copyObject(ctx context.Context, rq *request) error {
 	if opts.SourceKey, err = readKey(rq.r.Header, ssecCopyPrefix, obj); err != nil {
 		return err
 	}
-	if src.bucket == rq.bucket && src.key == rq.key && rq.r.Header.Get("X-Amz-Metadata-Directive") != "REPLACE" &&
+	if src.bucket == rq.bucket && src.key == rq.key && rq.r.Header.Get("X-Amz-Metadata-Directive") != "REPLACE" && rq.r.Header.Get("X-Amz-Storage-Class") == "" &&
 		(src.versionID == "" || obj.GetIsLatest()) && opts.Encryption == nil {
 		return apiErr(sigv4.CodeInvalidRequest, "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes")
 	}
@@ -209,17 +216,38 @@ func (s *Server) uploadPartCopy(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	if obj.GetEncryption().GetAlgorithm() == core.AlgSSEC {
-		return apiErr(codeNotImplemented, "UploadPartCopy from an SSE-C source is not implemented")
+	srcKey, err := readKey(rq.r.Header, ssecCopyPrefix, obj)
+	if err != nil {
+		return err
+	}
+	up, err := s.upload(ctx, rq)
+	if err != nil {
+		return err
+	}
+	dstKey, err := readKey(rq.r.Header, ssecPrefix, up.GetTmpl())
+	if err != nil {
+		return err
 	}
 	off, length, err := sourceRange(rq.r.Header.Get("X-Amz-Copy-Source-Range"), obj.GetSize())
 	if err != nil {
 		return err
 	}
-	part, err := s.objects.UploadPartCopy(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), n, obj, off, length)
+	// The part is the source's plaintext, decrypted with the source's
+	// key and sealed with the upload's, hashed for the upload's checksum.
+	var body io.ReadCloser = io.NopCloser(bytes.NewReader(nil))
+	if length > 0 {
+		if body, err = s.objects.OpenObjectWith(ctx, obj, off, length, core.ReadOptions{CustomerKey: srcKey}); err != nil {
+			return bucketErr(err)
+		}
+	}
+	defer body.Close()
+	part, err := s.objects.UploadPartWith(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), n, body, length,
+		core.PartOptions{Hashes: checksumOf(up).copyHashes(), CustomerKey: dstKey})
 	if err != nil {
 		return s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
 	}
 	setCopySourceVersion(rq.w, obj)
-	return writeXML(rq.w, copyPartResult{NS: s3NS, ETag: part.GetEtag(), LastModified: isoTime(part.GetMtimeUnixNano())})
+	setSSEHeaders(rq.w, up.GetTmpl())
+	return writeXML(rq.w, copyPartResult{NS: s3NS, ETag: part.GetEtag(), LastModified: isoTime(part.GetMtimeUnixNano()),
+		resultChecksums: checksumElements(part.GetChecksums())})
 }

@@ -57,7 +57,7 @@ func featureCodeInfo(code string) (status int, kind errs.Kind, ok bool) {
 	switch code {
 	case codeNoSuchVersion:
 		return 404, errs.NotFound, true
-	case codeInvalidTag, codeIllegalVersioning:
+	case codeInvalidTag, codeIllegalVersioning, codeInvalidStorageClass:
 		return 400, errs.Invalid, true
 	case codeInvalidPartNumber:
 		return 416, errs.Invalid, true

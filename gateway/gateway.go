@@ -98,6 +98,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
+	buckets  *bucketCache // bucket records of authorize (bucketcache.go)
 
 	mu      sync.Mutex
 	servers map[*http.Server]struct{}
@@ -135,6 +136,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		servers:  map[*http.Server]struct{}{},
 		services: deps.Services,
 	}
+	s.buckets = newBucketCache(bucketCacheTTL, func() time.Time { return s.now() })
+	s.objects = cachingObjects{Objects: deps.Objects, cache: s.buckets}
 	return s, nil
 }
 

@@ -28,6 +28,11 @@ func (s *Server) createUpload(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
+	sum, err := createChecksum(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	tmpl.Checksums = sum.record()
 	id, err := s.objects.CreateMultipartUploadWith(ctx, tmpl, enc)
 	if err != nil {
 		return bucketErr(err)
@@ -35,6 +40,7 @@ func (s *Server) createUpload(ctx context.Context, rq *request) error {
 	if enc != nil {
 		setEncryptionRequested(rq.w, enc)
 	}
+	sum.setHeaders(rq.w)
 	return writeXML(rq.w, initiateMultipartUploadResult{NS: s3NS, Bucket: rq.bucket, Key: rq.key, UploadID: id})
 }
 
@@ -54,6 +60,14 @@ func (s *Server) uploadPart(ctx context.Context, rq *request) error {
 	if err := checkKey(rq.key); err != nil {
 		return err
 	}
+	up, err := s.upload(ctx, rq)
+	if err != nil {
+		return err
+	}
+	hashes, err := checksumOf(up).partHashes(requestHashes(rq.r.Header))
+	if err != nil {
+		return err
+	}
 	body, size, err := s.body(rq, true)
 	if err != nil {
 		return err
@@ -63,7 +77,7 @@ func (s *Server) uploadPart(ctx context.Context, rq *request) error {
 		return err
 	}
 	part, err := s.objects.UploadPartWith(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), n, body, size,
-		core.PartOptions{Hashes: requestHashes(rq.r.Header), CustomerKey: key})
+		core.PartOptions{Hashes: hashes, CustomerKey: key})
 	if f := body.failure(); f != nil {
 		return f
 	}
@@ -80,8 +94,20 @@ func (s *Server) uploadPart(ctx context.Context, rq *request) error {
 
 func unquote(etag string) string { return strings.Trim(strings.TrimSpace(etag), `"`) }
 
-// uploadedParts lists every part of an upload.
-func (s *Server) uploadedParts(ctx context.Context, rq *request) (map[int32]*metapb.Part, error) {
+// upload reads the record of the upload a request names (without its
+// parts).
+func (s *Server) upload(ctx context.Context, rq *request) (*metapb.Upload, error) {
+	resp, err := s.objects.ListParts(ctx, &metapb.ListPartsRequest{
+		Bucket: rq.bucket, Key: rq.key, UploadId: rq.q.Get("uploadId"), PartNumberMarker: MaxParts, MaxParts: 1,
+	})
+	if err != nil {
+		return nil, s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
+	}
+	return resp.GetUpload(), nil
+}
+
+// uploadedParts lists every part of an upload, and returns the upload.
+func (s *Server) uploadedParts(ctx context.Context, rq *request) (map[int32]*metapb.Part, *metapb.Upload, error) {
 	parts := map[int32]*metapb.Part{}
 	var marker int32
 	for {
@@ -89,21 +115,24 @@ func (s *Server) uploadedParts(ctx context.Context, rq *request) (map[int32]*met
 			Bucket: rq.bucket, Key: rq.key, UploadId: rq.q.Get("uploadId"), PartNumberMarker: marker, MaxParts: 1000,
 		})
 		if err != nil {
-			return nil, s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
+			return nil, nil, s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
 		}
 		for _, p := range resp.GetParts() {
 			parts[p.GetNumber()] = p
 		}
 		next := resp.GetNextPartNumberMarker()
 		if !resp.GetTruncated() || next <= marker {
-			return parts, nil
+			return parts, resp.GetUpload(), nil
 		}
 		marker = next
 	}
 }
 
 func (s *Server) completeUpload(ctx context.Context, rq *request) error {
+	orig := rq.r
+	rq.r = withoutChecksumHeaders(orig)
 	body, _, err := s.body(rq, false)
+	rq.r = orig
 	if err != nil {
 		return err
 	}
@@ -123,29 +152,32 @@ func (s *Server) completeUpload(ctx context.Context, rq *request) error {
 			return apiErr(codeInvalidPartOrder, "the list of parts was not in ascending order")
 		}
 	}
-	uploaded, err := s.uploadedParts(ctx, rq)
+	uploaded, up, err := s.uploadedParts(ctx, rq)
 	if err != nil {
 		return err
 	}
+	encrypted := up.GetTmpl().GetEncryption() != nil
 	done := make([]*metapb.CompletedPart, 0, len(req.Parts))
 	used := make([]*metapb.Part, 0, len(req.Parts))
+	listed := make([]map[string]string, 0, len(req.Parts))
+	sizes := make([]int64, 0, len(req.Parts))
 	for i, p := range req.Parts {
-		up, ok := uploaded[p.PartNumber]
-		if !ok || unquote(up.GetEtag()) != unquote(p.ETag) || !sameChecksums(p.partChecksums.byAlg(), up.GetChecksums()) {
+		part, ok := uploaded[p.PartNumber]
+		if !ok || unquote(part.GetEtag()) != unquote(p.ETag) || !sameChecksums(p.partChecksums.byAlg(), part.GetChecksums()) {
 			return apiErr(codeInvalidPart, "one or more of the specified parts could not be found or its entity tag did not match")
 		}
-		used = append(used, up)
-		if i < len(req.Parts)-1 && up.GetSize() < MinPartSize {
+		used, listed = append(used, part), append(listed, p.partChecksums.byAlg())
+		sizes = append(sizes, part.GetSize())
+		if encrypted {
+			sizes[i] = part.GetPlainSize()
+		}
+		if i < len(req.Parts)-1 && part.GetSize() < MinPartSize {
 			return apiErr(codeEntityTooSmall, "your proposed upload is smaller than the minimum allowed object size")
 		}
-		done = append(done, &metapb.CompletedPart{Number: p.PartNumber, Etag: up.GetEtag()})
+		done = append(done, &metapb.CompletedPart{Number: p.PartNumber, Etag: part.GetEtag()})
 	}
-	if wantsComposite(rq.r.Header) {
-		sums, ok := compositeChecksums(used)
-		if !ok {
-			return apiErr(codeInvalidPart, "a part's checksum is malformed")
-		}
-		opts.Checksums = sums
+	if opts.Checksums, err = checksumOf(up).completeChecksums(rq.r.Header, listed, used, sizes); err != nil {
+		return err
 	}
 	obj, err := s.objects.CompleteMultipartUploadWith(ctx, rq.bucket, rq.key, rq.q.Get("uploadId"), done, opts)
 	if errs.Is(err, errs.Invalid) && sigv4.CodeOf(err) == "" {
@@ -162,6 +194,7 @@ func (s *Server) completeUpload(ctx context.Context, rq *request) error {
 	}
 	return writeXML(rq.w, completeMultipartUploadResult{
 		NS: s3NS, Location: loc.String(), Bucket: rq.bucket, Key: rq.key, ETag: obj.GetEtag(),
+		resultChecksums: resultChecksumsOf(obj.GetChecksums()),
 	})
 }
 
@@ -195,9 +228,18 @@ func (s *Server) listParts(ctx context.Context, rq *request) error {
 			return s.missing(ctx, rq.bucket, err, codeNoSuchUpload)
 		}
 		for _, p := range resp.GetParts() {
+			size := p.GetSize()
+			if resp.GetUpload().GetTmpl().GetEncryption() != nil {
+				size = p.GetPlainSize()
+			}
 			out.Parts = append(out.Parts, partXML{
-				PartNumber: p.GetNumber(), LastModified: isoTime(p.GetMtimeUnixNano()), ETag: p.GetEtag(), Size: p.GetSize(),
+				PartNumber: p.GetNumber(), LastModified: isoTime(p.GetMtimeUnixNano()), ETag: p.GetEtag(), Size: size,
+				resultChecksums: checksumElements(p.GetChecksums()),
 			})
+		}
+		out.StorageClass = storageClass(resp.GetUpload().GetTmpl())
+		if c := checksumOf(resp.GetUpload()); c.alg != "" {
+			out.ChecksumAlgorithm, out.ChecksumType = strings.ToUpper(c.alg), c.typ
 		}
 		out.IsTruncated = resp.GetTruncated()
 		out.NextPartNumberMarker = resp.GetNextPartNumberMarker()
@@ -207,9 +249,6 @@ func (s *Server) listParts(ctx context.Context, rq *request) error {
 
 func (s *Server) listUploads(ctx context.Context, rq *request) error {
 	q := rq.q
-	if q.Get("delimiter") != "" {
-		return apiErr(codeNotImplemented, "delimiter in ListMultipartUploads is not implemented")
-	}
 	max, err := intParam(q, "max-uploads", 1000, 1000)
 	if err != nil {
 		return err
@@ -220,7 +259,7 @@ func (s *Server) listUploads(ctx context.Context, rq *request) error {
 	}
 	out := listMultipartUploadsResult{
 		NS: s3NS, Bucket: rq.bucket, KeyMarker: enc(q.Get("key-marker")), UploadIDMarker: q.Get("upload-id-marker"),
-		Prefix: enc(q.Get("prefix")), EncodingType: et, MaxUploads: int32(max),
+		Prefix: enc(q.Get("prefix")), EncodingType: et, MaxUploads: int32(max), Delimiter: enc(q.Get("delimiter")),
 	}
 	if max == 0 {
 		if _, err := s.objects.GetBucket(ctx, rq.bucket); err != nil {
@@ -228,22 +267,22 @@ func (s *Server) listUploads(ctx context.Context, rq *request) error {
 		}
 		return writeXML(rq.w, out)
 	}
-	resp, err := s.objects.ListMultipartUploads(ctx, &metapb.ListUploadsRequest{
-		Bucket: rq.bucket, Prefix: q.Get("prefix"), KeyMarker: q.Get("key-marker"),
-		UploadIdMarker: q.Get("upload-id-marker"), MaxUploads: int32(max),
-	})
+	page, err := s.uploadsPage(ctx, rq.bucket, q.Get("prefix"), q.Get("delimiter"), q.Get("key-marker"), q.Get("upload-id-marker"), max)
 	if err != nil {
 		return bucketErr(err)
 	}
 	own := ownerOf(rq.auth.Credential)
-	for _, u := range resp.GetUploads() {
+	for _, u := range page.uploads {
 		out.Uploads = append(out.Uploads, uploadXML{
 			Key: enc(u.GetKey()), UploadID: u.GetUploadId(), Initiator: own, Owner: own,
-			StorageClass: "STANDARD", Initiated: isoTime(u.GetInitiatedUnixNano()),
+			StorageClass: storageClass(u.GetTmpl()), Initiated: isoTime(u.GetInitiatedUnixNano()),
 		})
 	}
-	out.IsTruncated = resp.GetTruncated()
-	out.NextKeyMarker = enc(resp.GetNextKeyMarker())
-	out.NextUploadIDMarker = resp.GetNextUploadIdMarker()
+	for _, p := range page.prefixes {
+		out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: enc(p)})
+	}
+	out.IsTruncated = page.truncated
+	out.NextKeyMarker = enc(page.nextKey)
+	out.NextUploadIDMarker = page.nextUploadID
 	return writeXML(rq.w, out)
 }

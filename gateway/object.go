@@ -59,10 +59,8 @@ func objectTemplate(rq *request) (*metapb.Object, error) {
 		return nil, err
 	}
 	obj.Tags = tags
-	switch sc := h.Get("X-Amz-Storage-Class"); sc {
-	case "", "STANDARD":
-	default:
-		return nil, apiErr(codeNotImplemented, "storage class "+sc+" is not implemented")
+	if obj.StorageClass, err = requestStorageClass(h); err != nil {
+		return nil, err
 	}
 	metaSize := 0
 	for name, vs := range h {
@@ -110,8 +108,7 @@ func stripAWSChunked(v string) string {
 func unsupportedWriteHeaders(h http.Header) error {
 	for _, name := range []string{
 		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", "X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date",
-		"X-Amz-Object-Lock-Legal-Hold", "X-Amz-Website-Redirect-Location", "X-Amz-Grant-Read", "X-Amz-Grant-Write",
-		"X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control",
+		"X-Amz-Object-Lock-Legal-Hold", "X-Amz-Website-Redirect-Location",
 	} {
 		if h.Get(name) != "" {
 			return apiErr(codeNotImplemented, strings.ToLower(name)+" is not implemented")

@@ -126,10 +126,8 @@ func (s *Server) getBucketACL(ctx context.Context, rq *request) error {
 // body granting nothing beyond the owner's FULL_CONTROL (what "private"
 // reads back as).
 func (s *Server) cannedACL(ctx context.Context, rq *request, b *metapb.Bucket) (string, error) {
-	for _, g := range []string{"X-Amz-Grant-Read", "X-Amz-Grant-Write", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control"} {
-		if rq.r.Header.Get(g) != "" {
-			return "", apiErr(codeNotImplemented, "ACL grants are not implemented; use a bucket policy")
-		}
+	if canned, given, err := headerGrants(rq.r.Header, s.bucketOwner(ctx, b).ID, aclsDisabled(b)); err != nil || given {
+		return canned, err
 	}
 	if acl := rq.r.Header.Get("X-Amz-Acl"); acl != "" {
 		switch acl {
@@ -233,6 +231,10 @@ func aclsDisabled(b *metapb.Bucket) bool {
 // (private to the bucket owner) or "public-read". Other values are
 // refused by unsupportedWriteHeaders.
 func objectACLHeader(rq *request) (string, error) {
+	canned, given, err := headerGrants(rq.r.Header, ownerOf(rq.auth.Credential).ID, rq.bucketRec != nil && aclsDisabled(rq.bucketRec))
+	if err != nil || given {
+		return strings.TrimPrefix(canned, "private"), err
+	}
 	if rq.r.Header.Get("X-Amz-Acl") != "public-read" {
 		return "", nil
 	}

@@ -69,6 +69,9 @@ func TestS3ObjectFeatures(t *testing.T) {
 	t.Run("Tagging", func(t *testing.T) { testTagging(t, c) })
 	t.Run("Checksums", func(t *testing.T) { testChecksums(t, c) })
 	t.Run("SSE", func(t *testing.T) { testSSE(t, c) })
+	t.Run("FullObjectChecksums", func(t *testing.T) { testFullObjectChecksums(t, c) })
+	t.Run("UploadPartCopySSEC", func(t *testing.T) { testUploadPartCopySSEC(t, c) })
+	t.Run("StorageClass", func(t *testing.T) { testStorageClass(t, c) })
 }
 
 func testVersioning(t *testing.T, c *s3.Client) {

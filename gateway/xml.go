@@ -131,6 +131,7 @@ type completeMultipartUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	resultChecksums
 }
 
 type partXML struct {
@@ -138,6 +139,7 @@ type partXML struct {
 	LastModified string `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	resultChecksums
 }
 
 type listPartsResult struct {
@@ -153,6 +155,8 @@ type listPartsResult struct {
 	NextPartNumberMarker int32     `xml:"NextPartNumberMarker"`
 	MaxParts             int32     `xml:"MaxParts"`
 	IsTruncated          bool      `xml:"IsTruncated"`
+	ChecksumAlgorithm    string    `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string    `xml:"ChecksumType,omitempty"`
 	Parts                []partXML `xml:"Part"`
 }
 
@@ -166,18 +170,20 @@ type uploadXML struct {
 }
 
 type listMultipartUploadsResult struct {
-	XMLName            xml.Name    `xml:"ListMultipartUploadsResult"`
-	NS                 string      `xml:"xmlns,attr"`
-	Bucket             string      `xml:"Bucket"`
-	KeyMarker          string      `xml:"KeyMarker"`
-	UploadIDMarker     string      `xml:"UploadIdMarker"`
-	NextKeyMarker      string      `xml:"NextKeyMarker"`
-	NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
-	Prefix             string      `xml:"Prefix"`
-	EncodingType       string      `xml:"EncodingType,omitempty"`
-	MaxUploads         int32       `xml:"MaxUploads"`
-	IsTruncated        bool        `xml:"IsTruncated"`
-	Uploads            []uploadXML `xml:"Upload"`
+	XMLName            xml.Name       `xml:"ListMultipartUploadsResult"`
+	NS                 string         `xml:"xmlns,attr"`
+	Bucket             string         `xml:"Bucket"`
+	KeyMarker          string         `xml:"KeyMarker"`
+	UploadIDMarker     string         `xml:"UploadIdMarker"`
+	NextKeyMarker      string         `xml:"NextKeyMarker"`
+	NextUploadIDMarker string         `xml:"NextUploadIdMarker"`
+	Prefix             string         `xml:"Prefix"`
+	EncodingType       string         `xml:"EncodingType,omitempty"`
+	MaxUploads         int32          `xml:"MaxUploads"`
+	Delimiter          string         `xml:"Delimiter,omitempty"`
+	IsTruncated        bool           `xml:"IsTruncated"`
+	Uploads            []uploadXML    `xml:"Upload"`
+	CommonPrefixes     []commonPrefix `xml:"CommonPrefixes"`
 }
 
 // writeXML answers 200 with an XML document.

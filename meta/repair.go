@@ -20,6 +20,10 @@ func (s *repairServer) ScanStripes(ctx context.Context, req *metapb.ScanStripesR
 	return read(ctx, s.n, req, repairFwd(s.n, metapb.RepairClient.ScanStripes), s.n.fsm.ScanStripes)
 }
 
+func (s *repairServer) ScanExtents(ctx context.Context, req *metapb.ScanExtentsRequest) (*metapb.ScanExtentsResponse, error) {
+	return read(ctx, s.n, req, repairFwd(s.n, metapb.RepairClient.ScanExtents), s.n.fsm.ScanExtents)
+}
+
 // repairFwd adapts a metapb.RepairClient method to route's forwarding,
 // which hands it a Meta client of the leader: the call goes over the same
 // connection to the leader as a Repair call.

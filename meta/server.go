@@ -159,3 +159,11 @@ func (s *server) Remove(ctx context.Context, req *metapb.RemoveRequest) (*metapb
 func (s *server) Members(ctx context.Context, req *metapb.MembersRequest) (*metapb.MembersResponse, error) {
 	return read(ctx, s.n, req, metapb.MetaClient.Members, s.n.members)
 }
+
+func (s *server) GetObjectSegments(ctx context.Context, req *metapb.GetObjectSegmentsRequest) (*metapb.GetObjectSegmentsResponse, error) {
+	return read(ctx, s.n, req, metapb.MetaClient.GetObjectSegments, s.n.fsm.GetObjectSegments)
+}
+
+func (s *server) DeleteSegments(ctx context.Context, req *metapb.DeleteSegmentsRequest) (*metapb.DeleteSegmentsResponse, error) {
+	return write(ctx, s.n, fsm.OpDeleteSegments, req, metapb.MetaClient.DeleteSegments)
+}

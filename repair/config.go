@@ -44,6 +44,18 @@ type Config struct {
 	NoGC bool
 	// ScanPage is how many manifests one ScanStripes call visits (default 1000).
 	ScanPage int
+	// DrainSettle is how long a draining disk must have been in no
+	// placement group before it is set REMOVED: writers that cached the
+	// old groups may still put shards on it for that long (core's
+	// PlacementRefresh). Used as given: 0 = the next clean pass.
+	DrainSettle time.Duration
+	// RebalanceSpread is the fill difference, in percentage points,
+	// between the fullest and the emptiest active disk above which
+	// placement group members are moved (default 10, negative: never).
+	// Moving goes on while the spread stays above half of it.
+	RebalanceSpread float64
+	// RebalanceMoves bounds the members moved per pass (default 2).
+	RebalanceMoves int
 }
 
 // SetDefaults fills in zero values that have a default.
@@ -60,6 +72,12 @@ func (c *Config) SetDefaults() {
 	if c.ScanPage <= 0 {
 		c.ScanPage = 1000
 	}
+	if c.RebalanceSpread == 0 {
+		c.RebalanceSpread = 10
+	}
+	if c.RebalanceMoves <= 0 {
+		c.RebalanceMoves = 2
+	}
 }
 
 // Validate reports a configuration that cannot work.
@@ -72,6 +90,8 @@ func (c Config) Validate() error {
 		return errs.E(op, errs.Invalid, "negative GCGrace")
 	case c.RateLimit < 0:
 		return errs.E(op, errs.Invalid, "negative RateLimit")
+	case c.DrainSettle < 0:
+		return errs.E(op, errs.Invalid, "negative DrainSettle")
 	}
 	return nil
 }
@@ -89,6 +109,12 @@ type Scanner interface {
 	ScanStripes(ctx context.Context, in *metapb.ScanStripesRequest, opts ...grpc.CallOption) (*metapb.ScanStripesResponse, error)
 }
 
+// ExtentScanner pages through the chunks block volumes and snapshots map
+// (metapb.RepairClient).
+type ExtentScanner interface {
+	ScanExtents(ctx context.Context, in *metapb.ScanExtentsRequest, opts ...grpc.CallOption) (*metapb.ScanExtentsResponse, error)
+}
+
 // Shards reads, writes, deletes and lists chunks on disks (*chunkclient.Client).
 type Shards interface {
 	ReadShard(ctx context.Context, diskID, chunkID string) ([]byte, error)
@@ -102,6 +128,11 @@ type Shards interface {
 type Deps struct {
 	Meta    Meta
 	Scanner Scanner
+	// Extents, if set, finds block volume chunks with replicas on disks
+	// that are not active: a drain does not finish while one is left, and
+	// Status.VolumeExtentsAtRisk counts them. (Repair does not move volume
+	// replicas yet.)
+	Extents ExtentScanner
 	Shards  Shards
 	// Live returns the disks whose chunk server is registered (alive) now.
 	Live func(ctx context.Context) (map[string]bool, error)

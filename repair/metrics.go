@@ -16,6 +16,10 @@ type metrics struct {
 	replaced prometheus.Counter
 	gcChunks prometheus.Counter
 	gcBytes  prometheus.Counter
+	copied   prometheus.Counter
+	moves    prometheus.Counter
+	removed  prometheus.Counter
+	spread   prometheus.Gauge
 	degraded prometheus.Gauge
 	queue    prometheus.Gauge
 }
@@ -55,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		replaced: counter("wolke_repair_group_replacements_total", "Placement group members replaced."),
 		gcChunks: counter("wolke_gc_deleted_chunks_total", "Unreferenced chunks deleted."),
 		gcBytes:  counter("wolke_gc_deleted_bytes_total", "Bytes of unreferenced chunks deleted."),
+		copied:   counter("wolke_repair_shards_copied_total", "Shards copied from an old readable copy instead of reconstructed."),
+		moves:    counter("wolke_repair_rebalance_moves_total", "Placement group members moved to even out disk fill."),
+		removed:  counter("wolke_repair_disks_removed_total", "Draining disks set REMOVED once drained."),
+		spread:   gauge("wolke_repair_fill_spread_ratio", "Fill of the fullest minus the emptiest active disk (0..1), at the last clean pass."),
 		degraded: gauge("wolke_repair_stripes_degraded", "Stripes missing at least one shard, at the last pass."),
 		queue:    gauge("wolke_repair_queue_length", "Stripes left to rebuild in the current pass."),
 	}

@@ -24,8 +24,9 @@ type diskInv struct {
 type task struct {
 	ref     *metapb.StripeRef
 	group   *metapb.PlacementGroup
-	missing []int // shard indexes to write
-	unreach int   // shards on disks that cannot be reached
+	missing []int          // shard indexes to write
+	from    map[int]string // missing shard → a disk holding a good copy of it elsewhere
+	unreach int            // shards on disks that cannot be reached
 }
 
 // plan is what a scan found.
@@ -33,7 +34,11 @@ type plan struct {
 	tasks       []*task
 	stripes     int64
 	unavailable int
-	groups      map[uint64]bool // groups with degraded or unavailable stripes
+	groups      map[uint64]bool  // groups with degraded or unavailable stripes
+	groupBytes  map[uint64]int64 // bytes one member disk holds for the group's stripes
+	diskBytes   map[string]int64 // bytes of the shards the manifests expect on each disk
+	drains      map[string]*DrainStatus
+	invOrder    []string // inventoried disks in id order
 }
 
 // Pass runs one full pass: declare and replace lost disks, rebuild every
@@ -107,6 +112,7 @@ func (w *Worker) pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	outAtStart := drainingOutOfGroups(disks, gresp.Groups)
 	groups, lostLeft, err := w.replaceLost(ctx, disks, gresp.Groups, live)
 	if err != nil {
 		return err
@@ -118,6 +124,7 @@ func (w *Worker) pass(ctx context.Context) error {
 		return err
 	}
 	w.publishPlan(p)
+	w.publishDrains(disks, groups, p)
 	failed := w.rebuildAll(ctx, p.tasks)
 	w.update(func(s *Status) { s.Degraded = failed })
 	w.m.degraded.Set(float64(failed))
@@ -126,10 +133,19 @@ func (w *Worker) pass(ctx context.Context) error {
 	}
 	// Garbage is collected only when every stripe is whole and reachable:
 	// chunks out of place may then be needed by nothing.
-	if !w.cfg.NoGC && failed == 0 && p.unavailable == 0 {
+	clean := failed == 0 && p.unavailable == 0
+	if !w.cfg.NoGC && clean {
 		w.collect(ctx, inv)
 	}
-	return nil
+	if !clean {
+		return nil
+	}
+	// Whole stripes everywhere: drained disks may go, and disk fill may be
+	// evened out.
+	if err := w.finishDrains(ctx, disks, outAtStart); err != nil {
+		return err
+	}
+	return w.rebalance(ctx, disks, groups, live, inv, p)
 }
 
 func (w *Worker) publishPlan(p *plan) {
@@ -158,8 +174,11 @@ func usable(d *metapb.Disk) bool {
 // be listed is left out (its shards count as unreachable).
 func (w *Worker) inventory(ctx context.Context, disks map[string]*metapb.Disk, live map[string]bool) map[string]*diskInv {
 	inv := map[string]*diskInv{}
-	for id, d := range disks {
-		if !live[id] || d.State == metapb.DiskState_DISK_STATE_REMOVED {
+	for id := range disks {
+		// Removed disks still attached are listed too: their garbage is
+		// collected, and a shard a writer with stale groups put there can
+		// be copied from them.
+		if !live[id] {
 			continue
 		}
 		di := &diskInv{chunks: map[string]chunkclient.ChunkInfo{}, refd: map[string]bool{}}
@@ -190,7 +209,7 @@ func (w *Worker) inventory(ctx context.Context, disks map[string]*metapb.Disk, l
 // plan scans every manifest, marks the chunks they expect on each disk,
 // and returns the stripes to rebuild, those missing most shards first.
 func (w *Worker) plan(ctx context.Context, groups map[uint64]*metapb.PlacementGroup, disks map[string]*metapb.Disk, inv map[string]*diskInv) (*plan, error) {
-	p := &plan{groups: map[uint64]bool{}}
+	p := &plan{groups: map[uint64]bool{}, groupBytes: map[uint64]int64{}, diskBytes: map[string]int64{}, drains: map[string]*DrainStatus{}, invOrder: sortedKeys(inv)}
 	var after []byte
 	for {
 		resp, err := w.deps.Scanner.ScanStripes(ctx, &metapb.ScanStripesRequest{After: after, Limit: int32(w.cfg.ScanPage)})
@@ -199,7 +218,14 @@ func (w *Worker) plan(ctx context.Context, groups map[uint64]*metapb.PlacementGr
 		}
 		for _, ref := range resp.Stripes {
 			p.stripes++
-			if t := w.check(ref, groups, disks, inv); t != nil {
+			if g := groups[ref.GetStripe().GetPlacementGroup()]; g != nil {
+				size := ref.GetStripe().GetShardSize()
+				p.groupBytes[g.Id] += size
+				for _, d := range g.Disks {
+					p.diskBytes[d] += size
+				}
+			}
+			if t := w.check(ref, groups, disks, inv, p); t != nil {
 				if len(t.missing) > 0 {
 					p.tasks = append(p.tasks, t)
 				}
@@ -221,7 +247,7 @@ func (w *Worker) plan(ctx context.Context, groups map[uint64]*metapb.PlacementGr
 }
 
 // check returns the stripe's task when shards are missing or unreachable.
-func (w *Worker) check(ref *metapb.StripeRef, groups map[uint64]*metapb.PlacementGroup, disks map[string]*metapb.Disk, inv map[string]*diskInv) *task {
+func (w *Worker) check(ref *metapb.StripeRef, groups map[uint64]*metapb.PlacementGroup, disks map[string]*metapb.Disk, inv map[string]*diskInv, p *plan) *task {
 	st := ref.GetStripe()
 	g := groups[st.GetPlacementGroup()]
 	if g == nil || len(g.Disks) != int(g.EcData+g.EcParity) {
@@ -239,8 +265,20 @@ func (w *Worker) check(ref *metapb.StripeRef, groups map[uint64]*metapb.Placemen
 		di.refd[id] = true
 		c, ok := di.chunks[id]
 		good := ok && c.Length == st.ShardSize && (len(st.ShardCrc32C) != len(g.Disks) || c.CRC32C == st.ShardCrc32C[i])
+		if good && disks[disk].State == metapb.DiskState_DISK_STATE_DRAINING {
+			p.drainLeft(disk, st.ShardSize) // still needed there: its group has no replacement yet
+		}
 		if !good {
 			t.missing = append(t.missing, i)
+			if src := findCopy(st, i, len(g.Disks), disk, p.invOrder, inv); src != "" {
+				if t.from == nil {
+					t.from = map[int]string{}
+				}
+				t.from[i] = src
+				if disks[src].GetState() == metapb.DiskState_DISK_STATE_DRAINING {
+					p.drainLeft(src, st.ShardSize)
+				}
+			}
 		}
 	}
 	if len(t.missing) == 0 && t.unreach == 0 {

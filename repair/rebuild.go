@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"sync"
 
@@ -62,16 +63,39 @@ func (w *Worker) rebuild(ctx context.Context, t *task) error {
 	const op = "repair.rebuild"
 	st := t.ref.Stripe
 	g := t.group
+	// Shards with a good copy elsewhere are copied: cheaper than
+	// reconstruction. The rest are reconstructed.
+	missing := t.missing
+	if len(t.from) > 0 {
+		missing = nil
+		for _, i := range t.missing {
+			src, ok := t.from[i]
+			if ok {
+				err := w.copyShard(ctx, t, i, src)
+				if err == nil {
+					continue
+				}
+				if ctx.Err() != nil {
+					return err
+				}
+				w.log.Warn("shard copy failed, reconstructing it", "stripe", hex.EncodeToString(st.Id), "shard", i, "from", src, "err", err)
+			}
+			missing = append(missing, i)
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+	}
 	k, m := int(g.EcData), int(g.EcParity)
 	enc, err := w.codec(k, m)
 	if err != nil {
 		return err
 	}
-	shards, bad, err := w.gather(ctx, st, g, t.missing, k)
+	shards, bad, err := w.gather(ctx, st, g, missing, k)
 	if err != nil {
 		return err
 	}
-	write := append(slices.Clone(t.missing), bad...)
+	write := append(slices.Clone(missing), bad...)
 	if err := enc.Reconstruct(shards); err != nil {
 		return errs.E(op, errs.Corrupt, err)
 	}

@@ -29,7 +29,20 @@ type Status struct {
 	BytesRebuilt  int64    `json:"bytes_rebuilt"`
 	Failures      int64    `json:"failures"`
 	GCDeleted     int64    `json:"gc_deleted"`
-	LastError     string   `json:"last_error,omitempty"`
+	// ShardsCopied and BytesCopied are the part of ShardsRebuilt and
+	// BytesRebuilt copied from an old, readable copy (a draining disk, or
+	// the disk a group member moved away from) instead of reconstructed.
+	ShardsCopied int64 `json:"shards_copied"`
+	BytesCopied  int64 `json:"bytes_copied"`
+	// Drains is the progress of every draining disk, and of the disks
+	// this worker set REMOVED.
+	Drains []DrainStatus `json:"drains,omitempty"`
+	// VolumeExtentsAtRisk is how many block volume chunks had a replica on
+	// a disk that is not active (lost, draining, removed) at the last
+	// clean pass; repair does not re-replicate them.
+	VolumeExtentsAtRisk int64           `json:"volume_extents_at_risk"`
+	Rebalance           RebalanceStatus `json:"rebalance"`
+	LastError           string          `json:"last_error,omitempty"`
 }
 
 // Healthy reports whether the last pass ended with nothing degraded,
@@ -37,4 +50,43 @@ type Status struct {
 func (s Status) Healthy() bool {
 	return s.Passes > 0 && !s.Running && s.Degraded == 0 && s.Unavailable == 0 &&
 		len(s.LostDisks) == 0 && s.LastError == ""
+}
+
+// DrainStatus is the progress of one draining disk. Moved counts what this
+// worker copied or rebuilt since it started; Left is what the last scan
+// found still to move (shards still needed on the disk or to be copied
+// from it).
+type DrainStatus struct {
+	Disk        string `json:"disk"`
+	Removed     bool   `json:"removed"`   // the drain is finished: the disk is REMOVED
+	InGroups    int    `json:"in_groups"` // placement groups still using it
+	ShardsMoved int64  `json:"shards_moved"`
+	BytesMoved  int64  `json:"bytes_moved"`
+	ShardsLeft  int64  `json:"shards_left"`
+	BytesLeft   int64  `json:"bytes_left"`
+	// VolumeExtents are block volume chunks with a replica on the disk: the
+	// drain waits for them to move (copy-on-write) or be deleted.
+	VolumeExtents int64 `json:"volume_extents"`
+}
+
+// RebalanceStatus is what rebalancing did: disk fill spread (percentage
+// points between the fullest and emptiest active disk, counting the
+// shards the manifests expect there) measured at the last clean pass,
+// before its moves, and the placement group members moved.
+type RebalanceStatus struct {
+	SpreadPct float64 `json:"spread_pct"`
+	Active    bool    `json:"active"` // moving until the spread is below half the threshold
+	Moves     int64   `json:"moves"`  // members moved since the worker started
+	LastMoves int     `json:"last_moves"`
+}
+
+// drain returns the entry of disk in s.Drains, adding it if needed.
+func (s *Status) drain(disk string) *DrainStatus {
+	for i := range s.Drains {
+		if s.Drains[i].Disk == disk {
+			return &s.Drains[i]
+		}
+	}
+	s.Drains = append(s.Drains, DrainStatus{Disk: disk})
+	return &s.Drains[len(s.Drains)-1]
 }

@@ -24,6 +24,8 @@ type Worker struct {
 
 	passMu       sync.Mutex           // one pass at a time
 	missingSince map[string]time.Time // disk → first seen without a live server (under passMu)
+	outSince     map[string]time.Time // draining disk → first pass that began with it in no group (under passMu)
+	balancing    bool                 // rebalancing until the spread is below half the threshold (under passMu)
 
 	codecMu sync.Mutex
 	codecs  map[[2]int]reedsolomon.Encoder
@@ -55,7 +57,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	return &Worker{
 		cfg: cfg, deps: deps, log: deps.Logger.With("worker", cfg.ID), m: m,
 		lim: throttle.New(cfg.RateLimit), now: deps.Now, kick: make(chan struct{}, 1),
-		missingSince: map[string]time.Time{}, codecs: map[[2]int]reedsolomon.Encoder{},
+		missingSince: map[string]time.Time{}, outSince: map[string]time.Time{}, codecs: map[[2]int]reedsolomon.Encoder{},
 		st: Status{Worker: cfg.ID},
 	}, nil
 }
@@ -124,6 +126,7 @@ func (w *Worker) Status() Status {
 	st := w.st
 	st.DegradedGroups = append([]uint64(nil), st.DegradedGroups...)
 	st.LostDisks = append([]string(nil), st.LostDisks...)
+	st.Drains = append([]DrainStatus(nil), st.Drains...)
 	return st
 }
 

@@ -21,9 +21,14 @@ type Config struct {
 	// MaxBufferBytes bounds the READ and WRITE data one connection holds
 	// in memory at once; at least MaxPayload.
 	MaxBufferBytes int64
-	// TLS enables NBD_OPT_STARTTLS with certificates. TLS-PSK is not
-	// available (Go's crypto/tls has no PSK cipher suites).
+	// TLS enables NBD_OPT_STARTTLS with certificates.
 	TLS *tls.Config
+	// PSK enables NBD_OPT_STARTTLS with TLS 1.3 pre-shared keys (psk_dhe_ke,
+	// TLS_AES_128_GCM_SHA256), as qemu's tls-creds-psk and libnbd's
+	// tls-psk-file use them: identity to key; LoadPSKFile reads the
+	// keys.psk format. With both TLS and PSK, a client whose ClientHello
+	// offers a known PSK identity gets PSK, any other certificates.
+	PSK map[string][]byte
 	// TLSRequired refuses every option but STARTTLS and ABORT before TLS.
 	TLSRequired bool
 	// ReadOnly serves every export read-only.
@@ -70,8 +75,10 @@ func (c *Config) Validate() error {
 		return errs.Errorf(op, errs.Invalid, "MaxBufferBytes %d is below MaxPayload", c.MaxBufferBytes)
 	case c.Workers < 1:
 		return errs.Errorf(op, errs.Invalid, "Workers %d: want at least 1", c.Workers)
-	case c.TLSRequired && c.TLS == nil:
-		return errs.E(op, errs.Invalid, "TLSRequired needs TLS")
+	case c.TLSRequired && c.TLS == nil && len(c.PSK) == 0:
+		return errs.E(op, errs.Invalid, "TLSRequired needs TLS or PSK")
+	case c.PSK != nil && len(c.PSK) == 0:
+		return errs.E(op, errs.Invalid, "PSK holds no keys")
 	case c.HandshakeTimeout < 0 || c.ShutdownGrace < 0 || c.DrainTimeout < 0:
 		return errs.E(op, errs.Invalid, "negative timeout")
 	}

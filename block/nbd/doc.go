@@ -6,10 +6,12 @@
 // plain newstyle clients are refused. Options: EXPORT_NAME, ABORT, LIST,
 // INFO and GO (NBD_INFO_EXPORT, NAME, DESCRIPTION, BLOCK_SIZE),
 // STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation)
-// and STARTTLS when Config.TLS is set (Config.TLSRequired answers every
-// other option with NBD_REP_ERR_TLS_REQD and hangs up on EXPORT_NAME);
-// anything else gets NBD_REP_ERR_UNSUP. TLS-PSK, which qemu and libnbd
-// also offer, is not available: Go's crypto/tls has no PSK suites.
+// and STARTTLS when Config.TLS (certificates) or Config.PSK (TLS 1.3
+// pre-shared keys as qemu's tls-creds-psk and libnbd's tls-psk-file use
+// them, served by internal/tlspsk since crypto/tls has no PSK) is set
+// (Config.TLSRequired answers every other option with
+// NBD_REP_ERR_TLS_REQD and hangs up on EXPORT_NAME); anything else gets
+// NBD_REP_ERR_UNSUP.
 //
 // Transmission: READ, WRITE, FLUSH, TRIM, WRITE_ZEROES (NO_HOLE), CACHE,
 // BLOCK_STATUS (REQ_ONE) and DISC, with FUA. Requests of one connection

@@ -3,7 +3,6 @@ package nbd
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
@@ -181,7 +180,7 @@ func (c *conn) list(ctx context.Context, data []byte) error {
 func (c *conn) startTLS(ctx context.Context, data []byte) error {
 	const op = "nbd.startTLS"
 	switch {
-	case c.s.cfg.TLS == nil:
+	case c.s.cfg.TLS == nil && len(c.s.cfg.PSK) == 0:
 		return c.replyOpt(optStartTLS, repErrUnsup, []byte("TLS is not configured"))
 	case c.tls:
 		return c.replyOpt(optStartTLS, repErrInvalid, []byte("TLS is already on"))
@@ -193,8 +192,8 @@ func (c *conn) startTLS(ctx context.Context, data []byte) error {
 	}
 	// TLS reads through the old buffer, which may already hold the start
 	// of the client's handshake.
-	tc := tls.Server(&bufferedConn{Conn: c.raw, r: c.br}, c.s.cfg.TLS)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	tc, err := c.tlsHandshake(ctx, &bufferedConn{Conn: c.raw, r: c.br})
+	if err != nil {
 		return errs.E(op, errs.Permission, err)
 	}
 	c.nc = tc

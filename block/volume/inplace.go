@@ -165,16 +165,22 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data [
 	// Patches still on their way when the lease may be over are abandoned.
 	pctx, cancel := context.WithDeadline(ctx, time.Unix(0, v.leaseEnd.Load()))
 	defer cancel()
+	epochs := make([]uint64, len(e.Disks))
 	for i, d := range e.Disks {
 		wg.Go(func() {
-			g, err := v.s.shards.PatchShard(pctx, d, e.ChunkId, a, buf, gen)
+			g, ep, err := v.s.shards.PatchShardNoSync(pctx, d, e.ChunkId, a, buf, gen)
 			if err == nil && g != gen+1 {
 				err = errs.Errorf("volume.write", errs.Internal, "chunk %s on %s went to generation %d, want %d", e.ChunkId, d, g, gen+1)
 			}
-			errl[i] = err
+			errl[i], epochs[i] = err, ep
 		})
 	}
 	wg.Wait()
+	for i, d := range e.Disks {
+		if errl[i] == nil {
+			v.dirty.note(d, epochs[i], idx)
+		}
+	}
 	for i, err := range errl {
 		if err == nil {
 			continue

@@ -48,6 +48,9 @@ func TestInPlace(t *testing.T) {
 	t.Run("PartialWrites", func(t *testing.T) { testPartialWrites(t, e) })
 	t.Run("MissedWrite", func(t *testing.T) { testMissedWrite(t, e) })
 	t.Run("CrashBetweenReplicas", func(t *testing.T) { testCrashBetweenReplicas(t, e) })
+	t.Run("LostUnflushed", func(t *testing.T) { testLostUnflushed(t, e) })
+	t.Run("FlushFails", func(t *testing.T) { testFlushFails(t, e) })
+	t.Run("ConcurrentFlush", func(t *testing.T) { testConcurrentFlush(t, e) })
 }
 
 // testPartialWrites: small writes, aligned or not, change the extent in

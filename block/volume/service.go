@@ -5,19 +5,29 @@
 //
 // The single writer of a volume writes in place: the 4 KiB blocks a write
 // covers are patched on every replica of the extent's chunk (chunk servers
-// write them to fresh space and swap them in with an fsynced index commit
-// that also bumps the chunk's generation), with no meta commit; the writer
+// write them to fresh space and swap them in with an index commit that
+// also bumps the chunk's generation), with no meta commit; the writer
 // keeps each chunk's generation in memory and reads only replicas at it
 // (see block/README.md for the failure cases). A write to a hole, the
 // first write after a snapshot (meta's Volume.snapshot_seq moved, or
 // ListExtents marks the extent shared), a write whose patch failed on a
 // replica, and any write of a multi-attach volume copy on write instead:
 // read the extent (unless the write replaces all of it), write the new
-// contents as a new chunk to every replica in parallel, then commit the
-// new location to meta with a compare-and-set on the old one. Either way a
-// write is durable on every replica when it returns, FUA and FLUSH need
-// nothing more, and snapshots (frozen extent maps in meta) are never
-// disturbed by writes issued after they were taken. Chunks
+// contents as a new chunk to every replica in parallel (synced), then
+// commit the new location to meta with a compare-and-set on the old one.
+//
+// Durability follows the NBD contract. A WRITE is answered once it is on
+// every replica; in-place patches are unsynced (PatchShardNoSync), so a
+// crash may lose a WRITE that no FLUSH covered, but never tears a block:
+// the chunk goes back to an older generation. FLUSH (and FUA) makes every
+// write acknowledged before it stable on every replica: Flush syncs each
+// disk patched since the last Flush (SyncDisk, sharing the store's group
+// commit), and a disk that cannot sync or whose store epoch changed since
+// it acknowledged a patch (it restarted and may have lost it) gets the
+// extents patched on it copied to new, synced chunks from the replicas at
+// the writer's generation; if that fails Flush fails, and the next Flush
+// tries again. Snapshots (frozen extent maps in meta) are never disturbed
+// by writes issued after they were taken. Chunks
 // no map refers to any more are listed by meta as garbage and deleted by
 // Service.CollectGarbage. Unwritten, trimmed and zeroed extents hold no
 // chunk: they read as zeroes and report as holes.
@@ -72,6 +82,12 @@ type Shards interface {
 	// PatchShard overwrites a 4 KiB-aligned range of the chunk if it is at
 	// generation base; it returns the new generation, durable on return.
 	PatchShard(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (uint64, error)
+	// PatchShardNoSync is PatchShard answered before the patch is stable;
+	// it also returns the disk store's epoch (see SyncDisk).
+	PatchShardNoSync(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (gen, epoch uint64, err error)
+	// SyncDisk makes the disk's unsynced patches stable and returns its
+	// epoch; patches answered with another epoch may have been lost.
+	SyncDisk(ctx context.Context, diskID string) (epoch uint64, err error)
 	// ShardGen returns the chunk's generation.
 	ShardGen(ctx context.Context, diskID, chunkID string) (uint64, error)
 	DeleteShard(ctx context.Context, diskID, chunkID string) error

@@ -49,6 +49,8 @@ type Volume struct {
 	nextCheck *checkRound
 	checking  bool
 
+	dirty dirtySet // unsynced in-place writes since the last Flush
+
 	lost      atomic.Bool  // the writer lease was lost: writes fail
 	leaseEnd  atomic.Int64 // unix nanos: the lease is surely held until then
 	stop      chan struct{}
@@ -199,9 +201,17 @@ func (v *Volume) detach() {
 // Size is the volume's size when it was opened.
 func (v *Volume) Size() int64 { return v.spec.size }
 
-// Close releases the writer lease.
+// Close makes the writes stable (best effort: a client that cares sends
+// FLUSH) and releases the writer lease.
 func (v *Volume) Close() error {
 	v.closeOnce.Do(func() {
+		if v.holder != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := v.Flush(ctx); err != nil {
+				v.s.log.Warn("volume flush at close failed", "volume", v.spec.id, "err", err)
+			}
+			cancel()
+		}
 		close(v.stop)
 		if v.renewDone != nil {
 			<-v.renewDone
@@ -353,26 +363,20 @@ func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p
 	return 0, errs.E("volume.read", errs.Other, last)
 }
 
-// WriteAt writes p; it is durable on every replica when it returns, with
-// or without fua.
-func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, _ bool) error {
+// WriteAt writes p; it is on every replica when it returns (in place: in
+// their stores but not necessarily stable) and stable with fua.
+func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, fua bool) error {
 	err := v.pieces(off, int64(len(p)), func(idx uint64, in, at, l int64) error {
 		return v.writePiece(ctx, idx, in, l, p[at:at+l], false)
 	})
+	if err == nil && fua {
+		err = v.Flush(ctx)
+	}
 	v.s.count("write", err)
 	if err == nil {
 		v.s.bytes.WithLabelValues("write").Add(float64(len(p)))
 	}
 	return err
-}
-
-// Flush has nothing to do: every write was durable on return. It reports
-// a lost writer lease.
-func (v *Volume) Flush(context.Context) error {
-	if v.lost.Load() {
-		return errs.E("volume.Flush", errs.Precondition, "writer lease lost")
-	}
-	return nil
 }
 
 // Trim deallocates the range; it reads as zeroes afterwards.

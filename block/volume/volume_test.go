@@ -21,7 +21,7 @@ type env struct {
 	ctx context.Context
 }
 
-func (e *env) create(t *testing.T, size int64, snap string) string {
+func (e *env) create(t testing.TB, size int64, snap string) string {
 	t.Helper()
 	resp, err := e.c.Meta().Volumes().CreateVolume(e.ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
 		Size: size, ExtentSize: 1 << 20, SnapshotId: snap, Zone: "z1",

@@ -38,6 +38,7 @@ type Client struct {
 	resolve Resolver
 	hc      *http.Client
 	own     *http.Transport // nil when Options.Transport was given
+	streams *streams        // nil when Options.Transport was given
 	timeout time.Duration
 }
 
@@ -65,6 +66,8 @@ func New(resolve func(ctx context.Context, diskID string) (addr string, err erro
 			ForceAttemptHTTP2:     false,
 		}
 		rt = c.own
+		c.streams = &streams{dialTimeout: opts.DialTimeout, conns: map[string]*streamConn{},
+			refused: map[string]time.Time{}, dialing: map[string]chan struct{}{}}
 	}
 	c.hc = &http.Client{Transport: rt}
 	return c
@@ -74,6 +77,9 @@ func New(resolve func(ctx context.Context, diskID string) (addr string, err erro
 func (c *Client) Close() {
 	if c.own != nil {
 		c.own.CloseIdleConnections()
+	}
+	if c.streams != nil {
+		c.streams.closeAll()
 	}
 }
 
@@ -196,6 +202,12 @@ func (c *Client) do(ctx context.Context, op, method, diskID, chunkID, query stri
 	if !wire.ValidID(diskID) || !wire.ValidID(chunkID) {
 		return nil, nil, errs.Errorf(op, errs.Invalid, "bad disk id %q or chunk id %q", diskID, chunkID)
 	}
+	return c.send(ctx, op, method, diskID, wire.ChunkPath(diskID, chunkID), "disk "+diskID+" chunk "+chunkID, query, hdr, body)
+}
+
+// send is do for any path of diskID's server; what names the target in
+// errors.
+func (c *Client) send(ctx context.Context, op, method, diskID, path, what, query string, hdr http.Header, body []byte) (*http.Response, context.CancelFunc, error) {
 	addr, err := c.resolve(ctx, diskID)
 	if err != nil {
 		kind := errs.KindOf(err)
@@ -204,7 +216,7 @@ func (c *Client) do(ctx context.Context, op, method, diskID, chunkID, query stri
 		}
 		return nil, nil, errs.E(op, kind, "resolving disk "+diskID, err)
 	}
-	u := "http://" + addr + wire.ChunkPath(diskID, chunkID)
+	u := "http://" + addr + path
 	if query != "" {
 		u += "?" + query
 	}
@@ -231,7 +243,7 @@ func (c *Client) do(ctx context.Context, op, method, diskID, chunkID, query stri
 		resp.Body.Close()
 		cancel()
 		kind := wire.Kind(resp.StatusCode, resp.Header.Get(wire.HeaderKind))
-		return nil, nil, errs.E(op, kind, "disk "+diskID+" chunk "+chunkID+": "+string(bytes.TrimSpace(msg)))
+		return nil, nil, errs.E(op, kind, what+": "+string(bytes.TrimSpace(msg)))
 	}
 	return resp, cancel, nil
 }

@@ -2,6 +2,7 @@ package chunkclient
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 
@@ -14,28 +15,103 @@ import (
 // new generation (base+1); durable on return. A chunk at another
 // generation fails with errs.Precondition and is left alone.
 func (c *Client) PatchShard(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (uint64, error) {
+	gen, _, err := c.patch(ctx, diskID, chunkID, off, data, base, true)
+	return gen, err
+}
+
+// PatchShardNoSync is PatchShard answered before the patch is stable: it
+// is on the disk's store but a crash of the chunk server may lose it until
+// SyncDisk. It also returns the store's epoch, which changes when the
+// store restarts (and may have lost unsynced patches).
+func (c *Client) PatchShardNoSync(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (gen, epoch uint64, err error) {
+	return c.patch(ctx, diskID, chunkID, off, data, base, false)
+}
+
+func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunkclient.PatchShard"
+	if !wire.ValidID(chunkID) {
+		return 0, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
+	}
+	crc := wire.CRC32C(data)
+	f, err := c.streamCall(ctx, op, diskID, wire.OpPatch, len(diskID)+len(chunkID)+len(data), func(b []byte) []byte {
+		flags := byte(0)
+		if !sync {
+			flags = wire.FlagNoSync
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, base)
+		b = binary.BigEndian.AppendUint64(b, uint64(off))
+		b = binary.BigEndian.AppendUint32(b, crc)
+		b = wire.AppendName(wire.AppendName(b, diskID), chunkID)
+		return append(b, data...)
+	})
+	if err != errNoStream {
+		if err != nil {
+			return 0, 0, err
+		}
+		d := &wire.Dec{B: f.Body}
+		gen, epoch = d.U64(), d.U64()
+		if d.Err != nil {
+			return 0, 0, errs.E(op, errs.Internal, "bad answer", d.Err)
+		}
+		return gen, epoch, nil
+	}
 	hdr := http.Header{
-		wire.HeaderCRC:     {wire.FormatCRC(wire.CRC32C(data))},
+		wire.HeaderCRC:     {wire.FormatCRC(crc)},
 		wire.HeaderBaseGen: {strconv.FormatUint(base, 10)},
 	}
+	if !sync {
+		hdr[wire.HeaderNoSync] = []string{"1"}
+	}
 	resp, cancel, err := c.do(ctx, op, http.MethodPatch, diskID, chunkID, wire.QueryOffset+"="+strconv.FormatInt(off, 10), hdr, data)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cancel()
+	drain(resp)
+	gen, err = strconv.ParseUint(resp.Header.Get(wire.HeaderGen), 10, 64)
+	if err != nil {
+		return 0, 0, errs.E(op, errs.Internal, "bad generation header", err)
+	}
+	epoch, _ = strconv.ParseUint(resp.Header.Get(wire.HeaderEpoch), 10, 64)
+	return gen, epoch, nil
+}
+
+// SyncDisk makes the disk's unsynced patches stable and returns the disk
+// store's epoch: patches answered with another epoch may be lost.
+func (c *Client) SyncDisk(ctx context.Context, diskID string) (epoch uint64, err error) {
+	const op = "chunkclient.SyncDisk"
+	f, err := c.streamCall(ctx, op, diskID, wire.OpSync, len(diskID), func(b []byte) []byte { return wire.AppendName(b, diskID) })
+	if err != errNoStream {
+		if err != nil {
+			return 0, err
+		}
+		d := &wire.Dec{B: f.Body}
+		if epoch = d.U64(); d.Err != nil {
+			return 0, errs.E(op, errs.Internal, "bad answer", d.Err)
+		}
+		return epoch, nil
+	}
+	resp, cancel, err := c.send(ctx, op, http.MethodPost, diskID, "/v1/disks/"+diskID+"/sync", "disk "+diskID, "", nil, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer cancel()
 	drain(resp)
-	gen, err := strconv.ParseUint(resp.Header.Get(wire.HeaderGen), 10, 64)
+	epoch, err = strconv.ParseUint(resp.Header.Get(wire.HeaderEpoch), 10, 64)
 	if err != nil {
-		return 0, errs.E(op, errs.Internal, "bad generation header", err)
+		return 0, errs.E(op, errs.Internal, "bad epoch header", err)
 	}
-	return gen, nil
+	return epoch, nil
 }
 
 // ReadShardRangeGen is ReadShardRange that also returns the generation of
 // the chunk the bytes come from.
 func (c *Client) ReadShardRangeGen(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, uint64, error) {
 	const op = "chunkclient.ReadShardRange"
+	if data, gen, err := c.streamRead(ctx, op, diskID, chunkID, off, n); err != errNoStream {
+		return data, gen, err
+	}
 	q := wire.QueryOffset + "=" + strconv.FormatInt(off, 10) + "&" + wire.QueryLength + "=" + strconv.FormatInt(n, 10)
 	var gen uint64
 	data, transit, err := c.readOnceGen(ctx, op, diskID, chunkID, q, &gen)
@@ -59,4 +135,37 @@ func (c *Client) ShardGen(ctx context.Context, diskID, chunkID string) (uint64, 
 		return 0, errs.E(op, errs.Internal, "bad generation header", err)
 	}
 	return gen, nil
+}
+
+// streamRead is ReadShardRangeGen over the stream; bytes damaged in
+// transit are fetched once more before the mismatch is reported as
+// errs.Corrupt.
+func (c *Client) streamRead(ctx context.Context, op, diskID, chunkID string, off, n int64) ([]byte, uint64, error) {
+	if !wire.ValidID(chunkID) {
+		return nil, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
+	}
+	for try := 0; ; try++ {
+		f, err := c.streamCall(ctx, op, diskID, wire.OpRead, len(diskID)+len(chunkID), func(b []byte) []byte {
+			b = binary.BigEndian.AppendUint64(b, uint64(off))
+			b = binary.BigEndian.AppendUint64(b, uint64(n))
+			return wire.AppendName(wire.AppendName(b, diskID), chunkID)
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		d := &wire.Dec{B: f.Body}
+		gen, crc := d.U64(), d.U32()
+		data := d.Rest()
+		if d.Err != nil {
+			return nil, 0, errs.E(op, errs.Internal, "bad answer", d.Err)
+		}
+		if got := wire.CRC32C(data); got != crc {
+			if try == 0 {
+				continue
+			}
+			return nil, 0, errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: received CRC32C %s, server sent %s",
+				diskID, chunkID, wire.FormatCRC(got), wire.FormatCRC(crc))
+		}
+		return data, gen, nil
+	}
 }

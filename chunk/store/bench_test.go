@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -79,4 +80,42 @@ func BenchmarkStoreGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkStorePatchNoSync: unsynced 4 KiB patches of 64 chunks of
+// 1 MiB, many at once, as a volume's random writes arrive.
+func BenchmarkStorePatchNoSync(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	const chunks = 64
+	var gens [chunks]struct {
+		sync.Mutex
+		g uint64
+	}
+	for i := range chunks {
+		if err := s.Put(ctx, fmt.Sprint("c", i), make([]byte, 1<<20)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(4096)
+	b.SetParallelism(8)
+	b.ResetTimer()
+	var next atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		p := make([]byte, 4096)
+		for pb.Next() {
+			n := next.Add(1)
+			c := &gens[n%chunks]
+			c.Lock()
+			g, err := s.PatchNoSync(ctx, fmt.Sprint("c", n%chunks), int64(n*7919%256)*4096, p, c.g)
+			if err == nil {
+				c.g = g
+			}
+			c.Unlock()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -15,6 +16,15 @@ const (
 	opPut opKind = iota
 	opDelete
 	opPatch
+	opSync // no index change: makes every earlier change stable
+)
+
+// autoSyncEvery and autoSyncBytes bound what unsynced Patches may leave
+// unstable: the committer syncs on its own this often, or once the blocks
+// they replaced (kept from reuse until a sync) reach this many bytes.
+const (
+	autoSyncEvery = 2 * time.Second
+	autoSyncBytes = 4 << 20
 )
 
 // change is one index change waiting for the committer.
@@ -29,13 +39,45 @@ type change struct {
 	fresh []extent
 	base  *record  // opPatch: the record it was made from
 	drop  []extent // opPatch: the blocks it replaces
+	// nosync: an opPatch that does not wait for a sync; data is what it
+	// wrote over fresh, journaled with its index change (journal.go).
+	nosync bool
+	data   []byte
 }
 
+// maxJournal is the largest unsynced patch whose blocks are journaled in
+// the index batch; larger ones have the disk synced before their index
+// change is written instead (one sync per group, amortized over a lot of
+// data).
+const maxJournal = 128 << 10
+
+// journaled reports whether an unsynced patch's blocks go to the journal.
+func (o *change) journaled() bool { return len(o.data) <= maxJournal }
+
+// durable reports whether the change needs a synced index commit.
+func (o *change) durable() bool { return o.kind != opPatch || !o.nosync }
+
 // commitLoop collects waiting operations into groups: each group costs one
-// disk sync and one synced index commit.
+// disk sync and one index commit, synced unless the group holds only
+// unsynced Patches. Unsynced changes are synced within autoSyncEvery, and
+// when the store closes.
 func (s *Store) commitLoop() {
 	defer close(s.done)
-	for first := range s.ops {
+	tick := time.NewTicker(autoSyncEvery)
+	defer tick.Stop()
+	for {
+		var first *change
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				s.syncNow()
+				return
+			}
+			first = o
+		case <-tick.C:
+			s.syncNow()
+			continue
+		}
 		group := []*change{first}
 	collect:
 		for len(group) < maxGroup {
@@ -50,6 +92,16 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitGroup(group)
+		if s.deferredBytes >= autoSyncBytes || s.journalBytes >= autoSyncBytes {
+			s.syncNow()
+		}
+	}
+}
+
+// syncNow makes the unsynced changes stable, if there are any.
+func (s *Store) syncNow() {
+	if s.unsynced {
+		s.commitGroup([]*change{{kind: opSync, done: make(chan error, 1)}})
 	}
 }
 
@@ -68,8 +120,21 @@ func (s *Store) commitGroup(group []*change) {
 		fail(err)
 		return
 	}
+	durable := false
 	for _, o := range group {
-		if o.kind != opDelete {
+		durable = durable || o.durable()
+	}
+	if durable && !s.unsynced && !slices.ContainsFunc(group, func(o *change) bool { return o.kind != opSync }) {
+		for _, o := range group {
+			o.done <- nil // nothing to sync
+		}
+		return
+	}
+	for _, o := range group {
+		// A synced commit syncs the data it makes part of chunks first:
+		// its own, and that of the unsynced commits before it (whose
+		// journal it drops).
+		if durable && (o.kind == opPut || o.kind == opPatch || s.unsynced) || o.kind == opPatch && o.nosync && !o.journaled() {
 			if err := s.d.Sync(ctx); err != nil {
 				s.log.Error("disk sync failed", "disk", s.sb.diskID, "err", err)
 				fail(errs.E(opName, errs.Unavailable, err))
@@ -82,16 +147,20 @@ func (s *Store) commitGroup(group []*change) {
 	b := s.db.NewBatch()
 	defer b.Close()
 	pending := map[string]*record{} // this group's view: nil = deleted
+	patched := map[string]bool{}    // ids whose last change here is a Patch
 	var freed []extent
 	// kept: how many extents at the end of freed were left by Patches:
 	// they are reused without a hole punch (small, soon overwritten, and
 	// a punch would make the next sync commit file system metadata).
 	var kept []bool
 	for i, o := range group {
+		if o.kind == opSync {
+			continue
+		}
 		cur, seen := pending[o.id]
 		if !seen {
 			var err error
-			if cur, err = s.lookup(o.id); err != nil && !errs.Is(err, errs.NotFound) {
+			if cur, err = s.lookupCached(o.id); err != nil && !errs.Is(err, errs.NotFound) {
 				results[i] = err
 				continue
 			}
@@ -129,9 +198,13 @@ func (s *Store) commitGroup(group []*change) {
 		if o.kind != opDelete {
 			_ = b.Set(chunkKey(o.id), o.rec.encode(), nil)
 			pending[o.id] = o.rec
+			patched[o.id] = o.kind == opPatch
+			if !durable && o.journaled() {
+				s.journalBytes += journal(b, o.fresh, o.data)
+			}
 		} else {
 			_ = b.Delete(chunkKey(o.id), nil)
-			pending[o.id] = nil
+			pending[o.id], patched[o.id] = nil, false
 		}
 	}
 	for off, n := range s.committed.dirty {
@@ -142,22 +215,48 @@ func (s *Store) commitGroup(group []*change) {
 		}
 	}
 	clear(s.committed.dirty)
-	if err := b.Commit(pebble.Sync); err != nil {
+	wo := pebble.NoSync
+	if durable {
+		wo = pebble.Sync
+		if s.unsynced {
+			_ = b.DeleteRange([]byte(journalPrefix), journalEnd, nil)
+		}
+	}
+	if err := b.Commit(wo); err != nil {
 		// The in-memory committed map is now ahead of the index; the store
 		// cannot go on. A restart reloads the truth from the index.
+		s.recs.reset()
 		s.setBroken(errs.E(opName, errs.Unavailable, "index commit failed", err))
 		s.log.Error("index commit failed", "disk", s.sb.diskID, "err", err)
 		fail(s.brokenErr())
 		return
+	}
+	for id, rec := range pending {
+		s.recs.committed(id, rec, patched[id])
 	}
 	s.allocMu.Lock()
 	for _, e := range freed {
 		s.recycling += e.n
 	}
 	s.allocMu.Unlock()
-	// Puts return at once; Deletes once their space is punched and reusable.
+	if durable {
+		// Every earlier unsynced commit is stable now: the blocks they
+		// replaced may be reused.
+		freed, kept = append(s.deferred, freed...), append(s.deferredKept, kept...)
+		s.deferred, s.deferredKept, s.deferredBytes, s.journalBytes, s.unsynced = nil, nil, 0, 0, false
+	} else {
+		// Until the commit is stable a crash may bring back the blocks it
+		// replaced: they are not reused before the next sync.
+		s.deferred, s.deferredKept = append(s.deferred, freed...), append(s.deferredKept, kept...)
+		for _, e := range freed {
+			s.deferredBytes += e.n
+		}
+		freed, kept, s.unsynced = nil, nil, true
+	}
+	// Puts and Patches return at once; Deletes and Syncs once the space
+	// they free is punched and reusable.
 	for i, o := range group {
-		if o.kind != opDelete {
+		if o.kind != opDelete && o.kind != opSync {
 			if results[i] != nil {
 				s.release(o.fresh)
 			}
@@ -168,7 +267,7 @@ func (s *Store) commitGroup(group []*change) {
 		s.recycle(ctx, freed, kept)
 	}
 	for i, o := range group {
-		if o.kind == opDelete {
+		if o.kind == opDelete || o.kind == opSync {
 			o.done <- results[i]
 		}
 	}

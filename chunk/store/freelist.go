@@ -65,7 +65,7 @@ func (f *freelist) takeFront(i int, n int64) {
 	f.free -= n
 	f.note(e.off, 0)
 	if e.n == n {
-		f.exts = append(f.exts[:i], f.exts[i+1:]...)
+		f.del(i)
 		return
 	}
 	f.exts[i] = extent{e.off + n, e.n - n}
@@ -84,17 +84,42 @@ func (f *freelist) remove(e extent) error {
 	c := f.exts[i]
 	f.free -= e.n
 	f.note(c.off, 0)
-	var repl []extent
+	var repl [2]extent
+	k := 0
 	if left := e.off - c.off; left > 0 {
-		repl = append(repl, extent{c.off, left})
+		repl[k] = extent{c.off, left}
 		f.note(c.off, left)
+		k++
 	}
 	if right := c.end() - e.end(); right > 0 {
-		repl = append(repl, extent{e.end(), right})
+		repl[k] = extent{e.end(), right}
 		f.note(e.end(), right)
+		k++
 	}
-	f.exts = append(f.exts[:i], append(repl, f.exts[i+1:]...)...)
+	// In place: the list can be long (a disk of patched chunks).
+	switch k {
+	case 0:
+		f.del(i)
+	case 1:
+		f.exts[i] = repl[0]
+	case 2:
+		f.exts = append(f.exts, extent{})
+		copy(f.exts[i+2:], f.exts[i+1:])
+		f.exts[i], f.exts[i+1] = repl[0], repl[1]
+	}
 	return nil
+}
+
+// del removes f.exts[i], moving the shorter side of the list: blocks are
+// taken from the low end, and a long list (a disk of patched chunks) must
+// not be shifted whole for each.
+func (f *freelist) del(i int) {
+	if i < len(f.exts)/2 {
+		copy(f.exts[1:i+1], f.exts[:i])
+		f.exts = f.exts[1:]
+		return
+	}
+	f.exts = append(f.exts[:i], f.exts[i+1:]...)
 }
 
 // add returns e to the set, merging it with its neighbours. It fails,
@@ -116,7 +141,7 @@ func (f *freelist) add(e extent) error {
 		f.note(f.exts[i].off, 0)
 		p.n += e.n + f.exts[i].n
 		f.note(p.off, p.n)
-		f.exts = append(f.exts[:i], f.exts[i+1:]...)
+		f.del(i)
 	case mergePrev:
 		p := &f.exts[i-1]
 		p.n += e.n

@@ -44,7 +44,7 @@ func openIndex(dir string, log *slog.Logger) (*pebble.DB, error) {
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
 		Cache:                       cache,
-		MemTableSize:                2 << 20,
+		MemTableSize:                8 << 20, // unsynced patches journal their blocks here
 		MemTableStopWritesThreshold: 4,
 		MaxOpenFiles:                256,
 		Logger:                      pebbleLogger{log},

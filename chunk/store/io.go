@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -52,7 +53,7 @@ func (s *Store) Put(ctx context.Context, id string, data []byte) error {
 // that makes it visible.
 func (s *Store) write(ctx context.Context, id string, data []byte) (*change, error) {
 	nblocks := blocksFor(int64(len(data)))
-	exts, err := s.reserve(nblocks * disk.BlockSize)
+	exts, err := s.reserveSyncing(ctx, nblocks*disk.BlockSize)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (s *Store) write(ctx context.Context, id string, data []byte) (*change, err
 
 // Get returns the whole chunk id.
 func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
-	b, _, err := s.read(ctx, "store.Get", id, 0, -1)
+	b, _, _, err := s.read(ctx, "store.Get", id, 0, -1, false)
 	return b, err
 }
 
@@ -104,53 +105,74 @@ func (s *Store) GetRangeGen(ctx context.Context, id string, off, n int64) ([]byt
 	if off < 0 {
 		return nil, 0, errs.Errorf("store.GetRange", errs.Invalid, "bad range %d+%d", off, n)
 	}
-	return s.read(ctx, "store.GetRange", id, off, n)
+	b, gen, _, err := s.read(ctx, "store.GetRange", id, off, n, false)
+	return b, gen, err
 }
 
-// read returns [off, off+n) of chunk id; n < 0 means the whole chunk.
-func (s *Store) read(ctx context.Context, op, id string, off, n int64) ([]byte, uint64, error) {
+// GetRangeCRC is GetRangeGen that also returns the CRC32C of the bytes,
+// combined from the checked block CRCs where the range is whole blocks
+// (so it costs no second pass over the data).
+func (s *Store) GetRangeCRC(ctx context.Context, id string, off, n int64) ([]byte, uint64, uint32, error) {
+	if off < 0 || n < 0 {
+		return nil, 0, 0, errs.Errorf("store.GetRange", errs.Invalid, "bad range %d+%d", off, n)
+	}
+	return s.read(ctx, "store.GetRange", id, off, n, true)
+}
+
+// read returns [off, off+n) of chunk id (n < 0: the whole chunk), its
+// generation and, with wantCRC, the CRC32C of the bytes.
+func (s *Store) read(ctx context.Context, op, id string, off, n int64, wantCRC bool) ([]byte, uint64, uint32, error) {
 	if err := checkID(op, id); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, 0, errs.E(op, errs.Canceled, err)
+		return nil, 0, 0, errs.E(op, errs.Canceled, err)
 	}
 	if err := s.enter(op); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer s.closeMu.RUnlock()
 
 	s.gate.RLock()
-	rec, err := s.lookup(id)
+	rec, err := s.lookupCached(id)
 	if err != nil {
 		s.gate.RUnlock()
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if n < 0 {
 		n = rec.length
 	}
 	if off > rec.length || n > rec.length-off {
 		s.gate.RUnlock()
-		return nil, 0, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
+		return nil, 0, 0, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
 	}
 	if n == 0 {
 		s.gate.RUnlock()
-		return []byte{}, rec.gen, nil
+		return []byte{}, rec.gen, 0, nil
 	}
 	first := off / disk.BlockSize
 	last := (off + n - 1) / disk.BlockSize
 	buf, bad, err := s.readVerified(ctx, rec, first, last-first+1)
 	s.gate.RUnlock()
 	if err != nil {
-		return nil, 0, errs.E(op, errs.KindOf(err), err)
+		return nil, 0, 0, errs.E(op, errs.KindOf(err), err)
 	}
 	if bad >= 0 {
 		s.badSum.Inc()
 		s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", bad)
-		return nil, 0, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, bad, s.sb.diskID))
+		return nil, 0, 0, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, bad, s.sb.diskID))
 	}
 	start := off - first*disk.BlockSize
-	return buf[start : start+n], rec.gen, nil
+	out := buf[start : start+n]
+	var crc uint32
+	if wantCRC {
+		if start == 0 && n%disk.BlockSize == 0 {
+			crc = s.combineBlocks(rec.blocks[first : last+1])
+		} else {
+			crc = crc32c(out)
+		}
+	}
+	return out, rec.gen, crc, nil
 }
 
 // verifyPiece is how many blocks are checked at a time while the next
@@ -215,24 +237,63 @@ func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64)
 	return buf, nil
 }
 
+// readParallel bounds the disk reads one readInto of a fragmented chunk
+// (a volume extent patched in place) has in flight.
+const readParallel = 8
+
 // readInto reads count logical blocks of rec from block first into buf.
+// The pieces of a fragmented chunk are read concurrently.
 func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, count int64) error {
+	type piece struct {
+		dst []byte
+		off int64
+	}
 	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
+	var pieces []piece
 	logical := int64(0)
 	for _, e := range rec.exts {
 		lo, hi := max(logical, want.off), min(logical+e.n, want.end())
 		if lo < hi {
-			dst := buf[lo-want.off : hi-want.off]
-			if err := s.d.ReadAt(ctx, dst, e.off+(lo-logical)); err != nil {
-				return err
-			}
+			pieces = append(pieces, piece{buf[lo-want.off : hi-want.off], e.off + (lo - logical)})
 		}
 		logical += e.n
 		if logical >= want.end() {
 			break
 		}
 	}
-	return nil
+	if len(pieces) <= 2 {
+		for _, p := range pieces {
+			if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ferr error
+		next = make(chan piece)
+	)
+	for range min(readParallel, len(pieces)) {
+		wg.Go(func() {
+			for p := range next {
+				if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
+					mu.Lock()
+					if ferr == nil {
+						ferr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, p := range pieces {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	return ferr
 }
 
 // Delete removes chunk id and frees its space; errs.NotFound if absent.

@@ -13,8 +13,10 @@ import (
 const patchStripes = 64
 
 // maxFragments: a Patch of a chunk in this many disk extents or more
-// rewrites it whole, so that reads of the chunk stay few and large.
-const maxFragments = 32
+// rewrites it whole, so that reads of the chunk stay few and large. High
+// enough that random 4 KiB writes to a volume's 1 MiB extents rewrite
+// them rarely (a rewrite reads and writes all of the chunk).
+const maxFragments = 128
 
 // Patch replaces [off, off+len(data)) of chunk id with data and returns the
 // chunk's new generation, base+1. off and len(data) must be multiples of
@@ -29,6 +31,22 @@ const maxFragments = 32
 // chunk is the patched one. Like Put, Patch returns once the data is synced
 // and the index committed; concurrent Patches and Puts share one sync.
 func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
+	return s.patch(ctx, id, off, data, base, true)
+}
+
+// PatchNoSync is Patch without waiting for stability: it returns once the
+// new blocks are written and the index change is committed but not yet
+// synced; Sync makes it stable. A crash before that Sync may lose it (the
+// chunk is then back at an earlier generation, its blocks intact): the
+// blocks it replaces are not reused before the Sync, and its data is
+// journaled with its index change (journal.go; a patch larger than
+// maxJournal has the disk synced before its index change instead), so a
+// chunk never reads a block that fails its checksum.
+func (s *Store) PatchNoSync(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
+	return s.patch(ctx, id, off, data, base, false)
+}
+
+func (s *Store) patch(ctx context.Context, id string, off int64, data []byte, base uint64, sync bool) (uint64, error) {
 	const op = "store.Patch"
 	if err := checkID(op, id); err != nil {
 		return 0, err
@@ -48,7 +66,7 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 	mu.Lock()
 	defer mu.Unlock()
 
-	cur, err := s.lookup(id)
+	cur, err := s.lookupCached(id)
 	if err != nil {
 		return 0, errs.E(op, errs.KindOf(err), err)
 	}
@@ -60,12 +78,12 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 	case off+n > cur.length:
 		return 0, errs.Errorf(op, errs.Invalid, "patch %d+%d outside chunk %s of %d bytes", off, n, id, cur.length)
 	}
-	if len(cur.exts) >= maxFragments {
+	if len(cur.exts) >= maxFragments && n < cur.length {
 		// Too scattered for fast whole-extent reads: rewrite the chunk
 		// contiguously, with the patch applied.
-		return s.patchWhole(ctx, id, cur, off, data)
+		return s.patchWhole(ctx, id, cur, off, data, sync)
 	}
-	fresh, err := s.reserve(n)
+	fresh, err := s.reserveSyncing(ctx, n)
 	if err != nil {
 		return 0, err
 	}
@@ -88,13 +106,13 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
 	rec.gen = base + 1
-	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, done: make(chan error, 1)})
+	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, done: make(chan error, 1)})
 }
 
 // patchWhole is Patch by rewriting all of the chunk to fresh space: the
 // current blocks are read (and checked against their CRC32Cs, so damage is
 // reported, not laundered into new checksums), patched and written out.
-func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int64, data []byte) (uint64, error) {
+func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int64, data []byte, sync bool) (uint64, error) {
 	const op = "store.Patch"
 	s.gate.RLock()
 	buf, err := s.readBlocks(ctx, cur, 0, int64(len(cur.blocks)))
@@ -109,7 +127,7 @@ func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int6
 		}
 	}
 	copy(buf[off:], data)
-	fresh, err := s.reserve(int64(len(buf)))
+	fresh, err := s.reserveSyncing(ctx, int64(len(buf)))
 	if err != nil {
 		return 0, err
 	}
@@ -127,7 +145,7 @@ func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int6
 		rec.blocks[first+i] = crc32c(buf[(first+i)*disk.BlockSize : (first+i+1)*disk.BlockSize])
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
-	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: slices.Clone(cur.exts), done: make(chan error, 1)})
+	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: slices.Clone(cur.exts), nosync: !sync, data: buf, done: make(chan error, 1)})
 }
 
 // commitPatch hands a Patch's index change to the committer and waits.
@@ -191,4 +209,45 @@ func appendBlock(exts []extent, off int64) []extent {
 		return exts
 	}
 	return append(exts, extent{off, disk.BlockSize})
+}
+
+// Sync makes every change committed before it stable: once it returns, the
+// Patches (PatchNoSync included) that returned before it was called survive
+// a crash. Concurrent Syncs share one index sync.
+func (s *Store) Sync(ctx context.Context) error {
+	const op = "store.Sync"
+	if err := s.enter(op); err != nil {
+		return err
+	}
+	defer s.closeMu.RUnlock()
+	return s.sync(ctx)
+}
+
+// sync is Sync for a caller inside enter.
+func (s *Store) sync(ctx context.Context) error {
+	const op = "store.Sync"
+	o := &change{kind: opSync, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return errs.E(op, errs.Canceled, ctx.Err())
+	}
+}
+
+// reserveSyncing is reserve that, when the disk is full, syncs once and
+// tries again: blocks replaced by unsynced patches are freed by a sync.
+func (s *Store) reserveSyncing(ctx context.Context, n int64) ([]extent, error) {
+	fresh, err := s.reserve(n)
+	if errs.Is(err, errs.NoSpace) {
+		if serr := s.sync(ctx); serr == nil {
+			fresh, err = s.reserve(n)
+		}
+	}
+	return fresh, err
 }

@@ -13,6 +13,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"slices"
@@ -112,8 +114,18 @@ type Store struct {
 	blockShift shiftTable               // advances a CRC32C over one block
 
 	committed *freelist // the free map on record; committer only
-	ops       chan *change
-	done      chan struct{}
+	// Committer only: unsynced is set while an index commit awaits its
+	// sync; deferred holds the blocks such commits replaced (deferredKept
+	// says which came from Patches), reused only after the sync.
+	unsynced      bool
+	epoch         uint64 // random, per Open: see Epoch
+	deferred      []extent
+	deferredKept  []bool
+	deferredBytes int64
+	journalBytes  int64 // journaled by unsynced commits since the last sync
+	recs          recCache
+	ops           chan *change
+	done          chan struct{}
 }
 
 // Format writes fresh superblocks for diskID of clusterID on d, discards the
@@ -205,6 +217,10 @@ func Open(ctx context.Context, d disk.Disk, indexDir, clusterID string, opts Opt
 // start loads the free map, checks it against the index and starts the
 // committer.
 func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (*Store, error) {
+	if err := replayJournal(db, d, sb); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	committed, err := checkedFree(db, sb, opts.Logger)
 	if err != nil {
 		_ = db.Close()
@@ -222,6 +238,7 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 		blockShift: newBlockShift(),
 	}
 	s.committed.dirty = map[int64]int64{}
+	s.epoch = newEpoch()
 	go s.commitLoop()
 	return s, nil
 }
@@ -247,6 +264,18 @@ func checkedFree(db *pebble.DB, sb superblock, log *slog.Logger) (*freelist, err
 		return nil, err
 	}
 	return want, nil
+}
+
+// Epoch identifies this opening of the store: it changes on every Open.
+// Unsynced changes survive only while the epoch stays the same, so a
+// client that saw one epoch on its unsynced Patches and another on its
+// Sync knows they may be lost.
+func (s *Store) Epoch() uint64 { return s.epoch }
+
+func newEpoch() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
 }
 
 // Status reports how the store came up.

@@ -123,28 +123,50 @@ repaired and exits 0, or exits 1 when DURATION has passed.`,
 
 func adminDiskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "disk", Short: "Manage disks"}
-	var af adminFlags
+	var (
+		af      adminFlags
+		wait    bool
+		timeout time.Duration
+	)
 	drain := &cobra.Command{
 		Use:   "drain DISK-ID",
-		Short: "Move a disk's shards to other disks",
+		Short: "Move a disk's shards to other disks, then remove it",
 		Long: `Mark a disk DRAINING: the repair worker gives its places in placement groups
-to disks on servers the groups do not use yet and rebuilds its shards there.
-Follow it with: wolke admin status --wait-healthy 1h`,
+to disks on servers the groups do not use yet and copies its shards there
+(reconstructing those it cannot read). Once no group uses the disk and a
+repair pass found every stripe whole, the disk is set REMOVED: it gets no new
+data, its chunks are collected as garbage, and it can be taken out while its
+chunk server keeps running with its other disks.
+
+With --wait it shows the progress and returns once the disk is REMOVED.`,
+		Example: `  wolke admin disk drain 3f0c9a4e-... --wait
+  wolke admin disk drain 3f0c9a4e-... --wait --timeout 2h`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := af.dial(cmd.Context())
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			adm, err := af.dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer adm.Close()
-			if err := adm.DrainDisk(cmd.Context(), args[0]); err != nil {
+			if err := adm.DrainDisk(ctx, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "disk %s is draining\n", args[0])
-			return nil
+			if !wait {
+				return nil
+			}
+			return waitDrained(ctx, cmd.OutOrStdout(), adm, args[0], time.Second)
 		},
 	}
 	af.add(drain.Flags())
+	drain.Flags().BoolVar(&wait, "wait", false, "show the progress and return once the disk is REMOVED")
+	drain.Flags().DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: never)")
 	cmd.AddCommand(drain)
 	return cmd
 }
@@ -198,6 +220,27 @@ func printReport(w io.Writer, r *cluster.Report, asJSON bool) error {
 	if rp.Found > 0 {
 		fmt.Fprintf(w, "  rebuilding %s %d/%d stripes\n", bar(rp.Found-rp.Queue, rp.Found, 30), rp.Found-rp.Queue, rp.Found)
 	}
+	if rp.ShardsCopied > 0 {
+		fmt.Fprintf(w, "  of the rebuilt shards %d (%s) were copied from an old copy, not reconstructed\n", rp.ShardsCopied, bytesText(rp.BytesCopied))
+	}
+	for _, d := range rp.Drains {
+		p := &cluster.DrainProgress{Disk: d.Disk, State: "draining", InGroups: d.InGroups, Reported: true, VolumeExtents: d.VolumeExtents,
+			ShardsMoved: d.ShardsMoved, ShardsTotal: d.ShardsMoved + d.ShardsLeft, BytesMoved: d.BytesMoved, BytesTotal: d.BytesMoved + d.BytesLeft}
+		if d.Removed {
+			p.State = "removed"
+		}
+		fmt.Fprintf(w, "drain (%s): %s\n", p.State, drainLine(p))
+	}
+	if rp.VolumeExtentsAtRisk > 0 {
+		fmt.Fprintf(w, "  ! %d block volume extents have a replica on a disk that is not active (repair does not re-replicate volumes)\n", rp.VolumeExtentsAtRisk)
+	}
+	rb := rp.Rebalance
+	state = "idle"
+	if rb.Active {
+		state = "moving"
+	}
+	fmt.Fprintf(w, "rebalance (%s): disk fill spread %.1f points, %d group members moved (%d in the last pass)\n",
+		state, rb.SpreadPct, rb.Moves, rb.LastMoves)
 	for _, id := range sortedNames(ds.Scrub) {
 		p := ds.Scrub[id]
 		fmt.Fprintf(w, "scrub %s: %d passes, %d chunks (%s) checked this pass, %d bad found, last pass ended %s\n",

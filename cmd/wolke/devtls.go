@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -16,6 +17,8 @@ func addTLSFlags(f *pflag.FlagSet, o *cluster.Options) {
 	f.StringVar(&o.TLSCert, "tls-cert", "", "serve S3 over HTTPS with this PEM certificate (needs --tls-key)")
 	f.StringVar(&o.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&o.TLSSelfSigned, "tls", false, "serve S3 over HTTPS with a self-signed certificate for localhost/127.0.0.1 kept in DIR/tls")
+	f.StringVar(&o.NBDTLS.PSKFile, "nbd-tls-psk", "", `offer NBD STARTTLS with TLS-PSK keys from FILE ("identity:hexkey" lines, psktool's keys.psk)`)
+	f.BoolVar(&o.NBDTLS.Required, "nbd-tls-required", false, "refuse NBD clients that do not start TLS (needs --nbd-tls-psk)")
 }
 
 // printTLS tells how to trust a self-signed endpoint and how to address
@@ -28,6 +31,15 @@ HTTPS with a self-signed certificate; trust its CA with:
   aws --ca-bundle %s --endpoint-url %s s3 ls
   s3cmd --ca-certs=%s ...;  curl --cacert %s ...
 `, ca, ca, c.S3Endpoint(), ca, ca)
+	}
+	if a := c.NBDAddr(); a != "" && o.NBDTLS.PSKFile != "" {
+		host, port, _ := net.SplitHostPort(a)
+		fmt.Fprintf(w, `
+NBD over TLS-PSK (keys in %[1]s; required: %[4]v):
+  nbdinfo 'nbds://IDENTITY@%[2]s:%[3]s/VOL?tls-psk-file=%[1]s'
+  qemu-img info --object tls-creds-psk,id=tls0,endpoint=client,dir=DIR_WITH_keys.psk,username=IDENTITY \
+    --image-opts driver=nbd,host=%[2]s,port=%[3]s,export=VOL,tls-creds=tls0
+`, o.NBDTLS.PSKFile, host, port, o.NBDTLS.Required)
 	}
 	if o.Domain != "" {
 		fmt.Fprintf(w, `

@@ -25,9 +25,13 @@ type Meta struct {
 	buckets map[string]*metapb.Bucket
 	objects map[string]map[string]*metapb.Object // bucket → key → object
 	uploads map[string]*upload                   // upload id → upload
-	fail    map[string]error
-	after   map[string]error // applied, then failed
-	calls   map[string]int
+	segs    map[string][]*metapb.Part            // upload id → segments of the completed object
+	// abortGarbage makes AbortUpload leave the parts as garbage segments,
+	// as meta does for uploads too big to list.
+	abortGarbage bool
+	fail         map[string]error
+	after        map[string]error // applied, then failed
+	calls        map[string]int
 }
 
 type upload struct {
@@ -44,6 +48,7 @@ func NewMeta(disks ...string) *Meta {
 		buckets: make(map[string]*metapb.Bucket),
 		objects: make(map[string]map[string]*metapb.Object),
 		uploads: make(map[string]*upload),
+		segs:    make(map[string][]*metapb.Part),
 		fail:    make(map[string]error),
 		after:   make(map[string]error),
 		calls:   make(map[string]int),

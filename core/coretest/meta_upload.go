@@ -127,6 +127,8 @@ func (m *Meta) CompleteUpload(_ context.Context, in *metapb.CompleteUploadReques
 	obj.Bucket, obj.Key, obj.VersionId = in.GetBucket(), in.GetKey(), in.GetVersionId()
 	obj.MtimeUnixNano = in.GetMtimeUnixNano()
 	obj.Size, obj.Stripes, obj.Inline = 0, nil, nil
+	obj.SegmentsUploadId = in.GetUploadId() // as meta: the parts stay, as segments
+	var segs []*metapb.Part
 	sums := md5.New()
 	used := make(map[int32]bool)
 	var prev int32
@@ -148,7 +150,7 @@ func (m *Meta) CompleteUpload(_ context.Context, in *metapb.CompleteUploadReques
 		}
 		sums.Write(raw)
 		obj.Size += p.GetSize()
-		obj.Stripes = append(obj.Stripes, p.GetStripes()...)
+		segs = append(segs, clone(p))
 		obj.PartNumbers = append(obj.PartNumbers, p.GetNumber())
 		obj.PartSizes = append(obj.PartSizes, p.GetSize())
 		if obj.Encryption != nil {
@@ -174,6 +176,7 @@ func (m *Meta) CompleteUpload(_ context.Context, in *metapb.CompleteUploadReques
 		}
 	}
 	delete(m.uploads, in.GetUploadId())
+	m.segs[in.GetUploadId()] = segs
 	return resp, nil
 }
 
@@ -187,6 +190,10 @@ func (m *Meta) AbortUpload(_ context.Context, in *metapb.AbortUploadRequest, _ .
 		return nil, err
 	}
 	delete(m.uploads, in.GetUploadId())
+	if m.abortGarbage {
+		m.segs[in.GetUploadId()] = sortedParts(u)
+		return &metapb.AbortUploadResponse{SegmentsGarbage: true}, nil
+	}
 	return &metapb.AbortUploadResponse{Parts: sortedParts(u)}, nil
 }
 

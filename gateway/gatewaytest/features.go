@@ -60,7 +60,7 @@ func (m *Memory) CompleteMultipartUploadWith(ctx context.Context, bucket, key, u
 	if err != nil {
 		return nil, err
 	}
-	return m.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts)
+	return m.complete(bucket, key, uploadID, parts, opts.Checksums)
 }
 
 // SetBucketVersioning fails: Memory keeps one version per key, as a

@@ -73,6 +73,12 @@ func (m *Memory) UploadPart(ctx context.Context, bucket, key, uploadID string, n
 // must be ascending, match their etags, and all but the last be at least
 // gateway.MinPartSize (errs.Invalid otherwise).
 func (m *Memory) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []*metapb.CompletedPart) (*metapb.Object, error) {
+	return m.complete(bucket, key, uploadID, parts, nil)
+}
+
+// complete is CompleteMultipartUpload giving the object checksums as its
+// checksums (the template's are the upload's, not the object's).
+func (m *Memory) complete(bucket, key, uploadID string, parts []*metapb.CompletedPart, checksums map[string]string) (*metapb.Object, error) {
 	const op = "mem.CompleteMultipartUpload"
 	m.mu.Lock()
 	u, err := m.upload(bucket, key, uploadID)
@@ -102,7 +108,7 @@ func (m *Memory) CompleteMultipartUpload(ctx context.Context, bucket, key, uploa
 	delete(m.uploads, uploadID)
 	m.mu.Unlock()
 	obj := clone(u.meta.GetTmpl())
-	obj.Size, obj.VersionId = int64(len(data)), "null"
+	obj.Size, obj.VersionId, obj.Checksums = int64(len(data)), "null", checksums
 	obj.Etag = `"` + hex.EncodeToString(sums.Sum(nil)) + "-" + strconv.Itoa(len(parts)) + `"`
 	obj.MtimeUnixNano = time.Now().UnixNano()
 	return m.commit(obj, data)

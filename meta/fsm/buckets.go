@@ -92,21 +92,24 @@ func (t *tx) deleteBucket(req *metapb.DeleteBucketRequest) (proto.Message, error
 	if _, err := getBucket(t.r, op, req.Name); err != nil {
 		return nil, err
 	}
-	// Anything under the bucket's range besides its record: objects
-	// (versions and delete markers included) or uploads.
+	// Objects (versions and delete markers included) or uploads. Part
+	// records without an upload are the segments of removed multipart
+	// objects waiting to be freed: they do not count.
 	start := bucketKey(req.Name)
-	it, err := newIter(t.r, append(start, 0), kv.PrefixEnd(start))
-	if err != nil {
-		return nil, err
-	}
-	nonEmpty := it.First()
-	if err := iterErr(it); err != nil {
+	for _, p := range [][]byte{objPrefix(req.Name), uploadPrefix(req.Name)} {
+		it, err := newIter(t.r, p, kv.PrefixEnd(p))
+		if err != nil {
+			return nil, err
+		}
+		nonEmpty := it.First()
+		if err := iterErr(it); err != nil {
+			it.Close()
+			return nil, err
+		}
 		it.Close()
-		return nil, err
-	}
-	it.Close()
-	if nonEmpty {
-		return nil, errs.E(op, errs.Precondition, "bucket "+req.Name+" is not empty", metaerr.ErrBucketNotEmpty)
+		if nonEmpty {
+			return nil, errs.E(op, errs.Precondition, "bucket "+req.Name+" is not empty", metaerr.ErrBucketNotEmpty)
+		}
 	}
 	if err := t.del(op, start); err != nil {
 		return nil, err

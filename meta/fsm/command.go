@@ -47,6 +47,7 @@ const (
 	OpSetObjectTags   Op = 62
 	OpSetObjectLock   Op = 61
 	OpSetObjectACL    Op = 60
+	OpDeleteSegments  Op = 59
 )
 
 var opNames = map[Op]string{
@@ -62,6 +63,7 @@ var opNames = map[Op]string{
 	OpSetObjectTags:       "SetObjectTags",
 	OpSetObjectLock:       "SetObjectLock",
 	OpSetObjectACL:        "SetObjectAcl",
+	OpDeleteSegments:      "DeleteSegments",
 }
 
 func (o Op) String() string {
@@ -117,6 +119,8 @@ func newRequest(op Op) (proto.Message, bool) {
 		return &metapb.SetObjectTagsRequest{}, true
 	case OpSetObjectACL:
 		return &metapb.SetObjectAclRequest{}, true
+	case OpDeleteSegments:
+		return &metapb.DeleteSegmentsRequest{}, true
 	}
 	if m, ok := volumeRequest(op); ok {
 		return m, true

@@ -261,6 +261,8 @@ func (f *FSM) exec(r reader, w writer, c *Command, idx uint64) (proto.Message, e
 		return t.setObjectTags(c.Req.(*metapb.SetObjectTagsRequest))
 	case OpSetObjectACL:
 		return t.setObjectACL(c.Req.(*metapb.SetObjectAclRequest))
+	case OpDeleteSegments:
+		return t.deleteSegments(c.Req.(*metapb.DeleteSegmentsRequest))
 	}
 	if resp, ok, err := t.execVolume(c); ok {
 		return resp, err

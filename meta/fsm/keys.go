@@ -19,7 +19,8 @@ import (
 //	b/<bucket>/o/<key>\x00<^seq BE64>     Object version, newest first per key
 //	b/<bucket>/v/<key>\x00<version id>    seq of that version (BE64)
 //	b/<bucket>/u/<key>\x00<upload id>     Upload
-//	b/<bucket>/p/<key>\x00<upload id>\x00<part BE32>  Part
+//	b/<bucket>/p/<key>\x00<upload id>\x00<part BE32>  Part (also a segment of the completed object)
+//	segx/<bucket>\x00<key>\x00<upload id> Object whose segments are garbage
 //	d/<disk id>                          Disk
 //	g/<id BE64>                          PlacementGroup
 //	m/<member id>                        Member
@@ -37,6 +38,9 @@ const (
 	prefixDisks   = "d/"
 	prefixGroups  = "g/"
 	prefixMembers = "m/"
+	// prefixSegGarbage is outside the buckets' range: garbage does not
+	// keep a bucket from being deleted.
+	prefixSegGarbage = "segx/"
 )
 
 func bucketKey(b string) []byte { return []byte(prefixBuckets + b + "/") }
@@ -76,6 +80,12 @@ func partPrefix(b, key, id string) []byte {
 
 func partKey(b, key, id string, n int32) []byte {
 	return binary.BigEndian.AppendUint32(partPrefix(b, key, id), uint32(n))
+}
+
+// segGarbageKey marks the segments (part records) of upload id as
+// referenced by no version: their chunks are to be freed.
+func segGarbageKey(b, key, id string) []byte {
+	return []byte(prefixSegGarbage + b + "\x00" + key + "\x00" + id)
 }
 
 func diskKey(id string) []byte { return []byte(prefixDisks + id) }

@@ -98,6 +98,7 @@ func (f *FSM) ListObjects(_ context.Context, req *metapb.ListObjectsRequest) (*m
 					break
 				}
 				o.IsLatest = true
+				o.Stripes = nil // listings never need a manifest's stripes
 				resp.Objects = append(resp.Objects, o)
 				resp.NextStartAfter = key
 				n++
@@ -190,6 +191,7 @@ func (f *FSM) ListObjectVersions(_ context.Context, req *metapb.ListObjectVersio
 			// The first entry seen of a key is its latest, unless the page
 			// started in the middle of that key.
 			o.IsLatest = key != prevKey
+			o.Stripes = nil
 			prevKey = key
 			resp.Versions = append(resp.Versions, o)
 			resp.NextKeyMarker, resp.NextVersionIdMarker = key, o.VersionId

@@ -39,7 +39,9 @@ func getUpload(r reader, op, bucket, key, id string) (*metapb.Upload, error) {
 	return u, nil
 }
 
-// listParts returns an upload's parts in number order.
+// listParts returns an upload's parts in number order. A page (limit > 0)
+// also ends once it holds segPageStripes stripes, so that an answer stays
+// a few MiB (S3 lets ListParts return fewer parts than asked for).
 func listParts(r reader, bucket, key, id string, after int32, limit int) ([]*metapb.Part, bool, error) {
 	p := partPrefix(bucket, key, id)
 	it, err := newIter(r, p, kv.PrefixEnd(p))
@@ -48,8 +50,9 @@ func listParts(r reader, bucket, key, id string, after int32, limit int) ([]*met
 	}
 	defer it.Close()
 	var parts []*metapb.Part
+	stripes := 0
 	for ok := it.SeekGE(binary.BigEndian.AppendUint32(append([]byte(nil), p...), uint32(after)+1)); ok; ok = it.Next() {
-		if limit > 0 && len(parts) == limit {
+		if limit > 0 && (len(parts) == limit || stripes >= segPageStripes) {
 			return parts, true, iterErr(it)
 		}
 		part := &metapb.Part{}
@@ -57,6 +60,7 @@ func listParts(r reader, bucket, key, id string, after int32, limit int) ([]*met
 			return nil, false, errs.E("fsm.listParts", errs.Corrupt, err)
 		}
 		parts = append(parts, part)
+		stripes += len(part.Stripes)
 	}
 	return parts, false, iterErr(it)
 }
@@ -82,6 +86,9 @@ func (t *tx) createUpload(req *metapb.CreateUploadRequest) (proto.Message, error
 	}
 	if found {
 		return nil, errs.Errorf(op, errs.Exists, "upload %s exists", u.UploadId)
+	}
+	if err := checkNoSegments(t.r, op, u.Bucket, u.Key, u.UploadId); err != nil {
+		return nil, err
 	}
 	u = proto.CloneOf(u)
 	if u.InitiatedUnixNano == 0 {
@@ -144,7 +151,7 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 	if len(req.Parts) == 0 {
 		return nil, errs.E(op, errs.Invalid, "no parts listed", metaerr.ErrInvalidPart)
 	}
-	all, _, err := listParts(t.r, req.Bucket, req.Key, req.UploadId, 0, 0)
+	all, err := partSummaries(t.r, req.Bucket, req.Key, req.UploadId)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +166,9 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 	obj.Bucket, obj.Key, obj.VersionId = req.Bucket, req.Key, req.VersionId
 	obj.MtimeUnixNano = req.MtimeUnixNano
 	obj.Inline, obj.Stripes, obj.Size, obj.DeleteMarker, obj.PartSizes, obj.PartNumbers = nil, nil, 0, false, nil, nil
+	// The parts become the object's segments where they are: completing
+	// copies no stripe, whatever the number of parts.
+	obj.SegmentsUploadId = req.UploadId
 	var sealed int64
 	md5s := make([][]byte, 0, len(req.Parts))
 	used := make(map[int32]bool, len(req.Parts))
@@ -183,7 +193,6 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 		md5s = append(md5s, sum)
 		used[cp.Number] = true
 		obj.Size += p.Size
-		obj.Stripes = append(obj.Stripes, p.Stripes...)
 		obj.PartNumbers = append(obj.PartNumbers, cp.Number)
 		if obj.Encryption != nil {
 			sealed += p.Size
@@ -209,10 +218,16 @@ func (t *tx) completeUpload(req *metapb.CompleteUploadRequest) (proto.Message, e
 	}
 	resp := &metapb.CompleteUploadResponse{Object: stored, Replaced: replaced}
 	for _, p := range all {
-		if !used[p.Number] {
-			resp.Unused = append(resp.Unused, p)
+		if used[p.Number] {
+			continue // a segment of the object now
 		}
-		if err := t.del(op, partKey(req.Bucket, req.Key, req.UploadId, p.Number)); err != nil {
+		key := partKey(req.Bucket, req.Key, req.UploadId, p.Number)
+		full := &metapb.Part{}
+		if _, err := getProto(t.r, key, full); err != nil {
+			return nil, err
+		}
+		resp.Unused = append(resp.Unused, full)
+		if err := t.del(op, key); err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +241,20 @@ func (t *tx) abortUpload(req *metapb.AbortUploadRequest) (proto.Message, error) 
 	const op = "meta.AbortUpload"
 	if _, err := getUpload(t.r, op, req.Bucket, req.Key, req.UploadId); err != nil {
 		return nil, err
+	}
+	if big, err := partsTooBig(t.r, req.Bucket, req.Key, req.UploadId); err != nil || big {
+		if err != nil {
+			return nil, err
+		}
+		// Too many to answer with: the parts stay, as garbage segments.
+		head := &metapb.Object{Bucket: req.Bucket, Key: req.Key, SegmentsUploadId: req.UploadId}
+		if err := t.markSegmentsGarbage(op, head); err != nil {
+			return nil, err
+		}
+		if err := t.del(op, uploadKey(req.Bucket, req.Key, req.UploadId)); err != nil {
+			return nil, err
+		}
+		return &metapb.AbortUploadResponse{SegmentsGarbage: true}, nil
 	}
 	parts, _, err := listParts(t.r, req.Bucket, req.Key, req.UploadId, 0, 0)
 	if err != nil {

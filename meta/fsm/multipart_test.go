@@ -105,8 +105,11 @@ func TestCompleteUpload(t *testing.T) {
 				o.UserMeta["a"] != "b" || o.EcData != 4 || o.VersionId != NullVersion {
 				t.Fatalf("object %v, want etag %s size %d", o, wantETag, tc.size)
 			}
+			if len(o.Stripes) != 0 || o.SegmentsUploadId != "u1" {
+				t.Fatalf("head holds %d stripes, segments of %q", len(o.Stripes), o.SegmentsUploadId)
+			}
 			var ids []string
-			for _, s := range o.Stripes {
+			for _, s := range segmentStripes(t, h.f, o, 1) {
 				ids = append(ids, string(s.Id))
 			}
 			if !slices.Equal(ids, tc.stripes) {
@@ -126,9 +129,20 @@ func TestCompleteUpload(t *testing.T) {
 			if _, err := h.f.GetUpload(ctx, &metapb.GetUploadRequest{Bucket: "bk", Key: "k", UploadId: "u1"}); !errs.Is(err, errs.NotFound) {
 				t.Fatalf("upload still there: %v", err)
 			}
-			// Parts are gone too: the bucket holds only the object.
-			h.must(OpDeleteObject, &metapb.DeleteObjectRequest{Bucket: "bk", Key: "k"})
+			// Unused parts are gone; the segments are garbage once the
+			// object is deleted and do not keep the bucket from going.
+			del := h.must(OpDeleteObject, &metapb.DeleteObjectRequest{Bucket: "bk", Key: "k"}).(*metapb.DeleteObjectResponse)
+			if len(del.Removed) != 1 || del.Removed[0].SegmentsUploadId != "u1" {
+				t.Fatalf("removed %v", del.Removed)
+			}
 			h.must(OpDeleteBucket, &metapb.DeleteBucketRequest{Name: "bk"})
+			ds := h.must(OpDeleteSegments, &metapb.DeleteSegmentsRequest{Bucket: "bk", Key: "k", UploadId: "u1"}).(*metapb.DeleteSegmentsResponse)
+			if int(ds.Deleted) != len(tc.parts) {
+				t.Fatalf("deleted %d segments, want %d", ds.Deleted, len(tc.parts))
+			}
+			if left, _ := scanAll(t, h.f, 0, nil); len(left) != 0 {
+				t.Fatalf("stripes left after the segments were dropped: %v", left)
+			}
 		})
 	}
 }

@@ -68,6 +68,9 @@ func (t *tx) removeVersion(op, bucket, key string, v *version) error {
 	if err := t.del(op, versionKey(bucket, key, v.seq)); err != nil {
 		return err
 	}
+	if err := t.markSegmentsGarbage(op, v.obj); err != nil {
+		return err
+	}
 	return t.del(op, vidxKey(bucket, key, v.obj.VersionId))
 }
 
@@ -174,6 +177,11 @@ func (t *tx) putObject(req *metapb.PutObjectRequest) (proto.Message, error) {
 	o := req.GetObject()
 	if o != nil && o.DeleteMarker {
 		return nil, errs.E("meta.PutObject", errs.Invalid, "cannot put a delete marker")
+	}
+	if o.GetSegmentsUploadId() != "" {
+		// Only CompleteUpload makes segments; a manifest copied from one
+		// must not share (and later free) another version's.
+		return nil, errs.E("meta.PutObject", errs.Invalid, "a put object cannot name segments")
 	}
 	stored, replaced, err := t.commitObject("meta.PutObject", o, req.IfMatch, req.IfNoneMatch)
 	if err != nil {

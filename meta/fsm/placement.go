@@ -22,6 +22,13 @@ const maxGroups = 4096
 // allow, and over all groups every disk is used about equally often. The
 // result depends only on its inputs.
 func PlanGroups(disks []*metapb.Disk, n, count int) ([][]string, error) {
+	return planGroups(disks, n, count, 0, nil)
+}
+
+// planGroups plans count groups numbered from first (for rotation and tie
+// breaks) counting usage, the groups each disk is in already, so that
+// disks in few groups (new ones) are chosen first.
+func planGroups(disks []*metapb.Disk, n, count, first int, usage map[string]int) ([][]string, error) {
 	const op = "meta.PlanGroups"
 	var active []*metapb.Disk
 	servers := map[string]bool{}
@@ -36,9 +43,11 @@ func PlanGroups(disks []*metapb.Disk, n, count int) ([][]string, error) {
 			fmt.Sprintf("need active disks on %d distinct servers, have %d servers", n, len(servers)), metaerr.ErrNotEnoughDisks)
 	}
 	slices.SortFunc(active, func(a, b *metapb.Disk) int { return cmpString(a.Id, b.Id) })
-	usage := make(map[string]int, len(active))
+	if usage == nil {
+		usage = make(map[string]int, len(active))
+	}
 	out := make([][]string, 0, count)
-	for g := range count {
+	for g := first; g < first+count; g++ {
 		var group []string
 		usedServer := map[string]bool{}
 		inZone := map[string]int{}
@@ -120,13 +129,14 @@ func (t *tx) ensurePlacementGroups(req *metapb.EnsurePlacementGroupsRequest) (pr
 		return nil, err
 	}
 	resp := &metapb.EnsurePlacementGroupsResponse{}
+	usage := map[string]int{}
 	for _, g := range all {
 		if g.EcData == k && g.EcParity == m {
 			resp.Groups = append(resp.Groups, g)
+			for _, d := range g.Disks {
+				usage[d]++
+			}
 		}
-	}
-	if len(resp.Groups) > 0 {
-		return resp, nil
 	}
 	disks, err := listDisks(t.r)
 	if err != nil {
@@ -138,9 +148,20 @@ func (t *tx) ensurePlacementGroups(req *metapb.EnsurePlacementGroupsRequest) (pr
 			active++
 		}
 	}
-	// As many groups as disks: each disk then sits in about k+m groups.
-	plan, err := PlanGroups(disks, int(k+m), min(max(active, 1), maxGroups))
+	// As many groups as active disks: each disk then sits in about k+m
+	// groups. Disks that joined since the groups were made get new groups
+	// (they are in the fewest, so each new group takes one of them), and
+	// new stripes land on them; rebalancing (repair) moves older data.
+	want := min(max(active, 1), maxGroups)
+	have := len(resp.Groups)
+	if have >= want {
+		return resp, nil
+	}
+	plan, err := planGroups(disks, int(k+m), want-have, have, usage)
 	if err != nil {
+		if have > 0 {
+			return resp, nil // the groups there are still serve
+		}
 		return nil, err
 	}
 	seqRaw, _, err := getRaw(t.r, keyPGSeq)

@@ -190,3 +190,52 @@ func TestDisks(t *testing.T) {
 		t.Fatalf("list %v %v", list, err)
 	}
 }
+
+// A disk on a new server joins: the next ensure adds a group that holds
+// it, keeps the old ones, and a lost disk replaced by a fresh one adds none.
+func TestPlacementGroupsGrowWithDisks(t *testing.T) {
+	h := newHarness(t)
+	all := disks(8, 8, 3)
+	for _, d := range all[:6] {
+		h.must(OpRegisterDisk, &metapb.RegisterDiskRequest{Disk: d})
+	}
+	ensure := func() []*metapb.PlacementGroup {
+		t.Helper()
+		return h.must(OpEnsurePlacementGroups, &metapb.EnsurePlacementGroupsRequest{EcData: 4, EcParity: 2}).(*metapb.EnsurePlacementGroupsResponse).Groups
+	}
+	before := ensure()
+	if len(before) != 6 {
+		t.Fatalf("%d groups for 6 disks", len(before))
+	}
+	h.must(OpRegisterDisk, &metapb.RegisterDiskRequest{Disk: all[6]})
+	after := ensure()
+	if len(after) != 7 {
+		t.Fatalf("%d groups after a 7th disk joined, want 7", len(after))
+	}
+	for i, g := range before {
+		if !proto.Equal(g, after[i]) {
+			t.Fatalf("group %d changed: %v → %v", g.Id, g, after[i])
+		}
+	}
+	added := after[6]
+	if !slices.Contains(added.Disks, all[6].Id) || added.Epoch != 1 || added.Id != before[5].Id+1 {
+		t.Fatalf("new group %v does not hold the new disk %s", added, all[6].Id)
+	}
+	servers := map[string]bool{}
+	for _, id := range added.Disks {
+		s := all[slices.IndexFunc(all, func(d *metapb.Disk) bool { return d.Id == id })].Server
+		if servers[s] {
+			t.Fatalf("new group %v uses server %s twice", added, s)
+		}
+		servers[s] = true
+	}
+	if again := ensure(); len(again) != 7 {
+		t.Fatalf("ensure again made %d groups", len(again))
+	}
+	// A lost disk and a fresh one in its place: as many active disks as before.
+	h.must(OpSetDiskState, &metapb.SetDiskStateRequest{Id: all[0].Id, State: metapb.DiskState_DISK_STATE_LOST})
+	h.must(OpRegisterDisk, &metapb.RegisterDiskRequest{Disk: all[7]})
+	if again := ensure(); len(again) != 7 {
+		t.Fatalf("a replaced disk made %d groups, want 7", len(again))
+	}
+}

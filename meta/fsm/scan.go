@@ -16,12 +16,18 @@ import (
 const (
 	scanDefaultLimit = 1000
 	scanMaxLimit     = 10000
+	// scanMaxStripes ends a page early, after the key that reached it, so
+	// that an answer stays a few MiB however big the manifests are.
+	scanMaxStripes = 64 << 10
 )
 
 // ScanStripes walks object versions (b/<bucket>/o/...) and uploaded parts
 // (b/<bucket>/p/...) in key order and returns the stripes they reference.
-// It visits at most req.Limit keys per call; Next is the cursor of the
-// next call, empty once every key has been visited.
+// It visits at most req.Limit keys per call, fewer once the page holds
+// scanMaxStripes stripes; Next is the cursor of the next call, empty once
+// every key has been visited. The segments of completed multipart objects
+// are part records: they are visited as parts (with the upload id that
+// the object's segments_upload_id names).
 func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*metapb.ScanStripesResponse, error) {
 	const op = "meta.ScanStripes"
 	limit := int(req.Limit)
@@ -68,6 +74,10 @@ func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*m
 				}
 			}
 			last = slices.Clone(it.Key())
+			if len(resp.Stripes) >= scanMaxStripes {
+				resp.Next = last // maybe more keys follow
+				break
+			}
 		}
 		return iterErr(it)
 	})

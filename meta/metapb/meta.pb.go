@@ -288,6 +288,12 @@ type Object struct {
 	PartSizes   []int64           `protobuf:"varint,19,rep,packed,name=part_sizes,json=partSizes,proto3" json:"part_sizes,omitempty"`       // sizes of the parts of a multipart object, in order
 	Encryption  *Encryption       `protobuf:"bytes,20,opt,name=encryption,proto3" json:"encryption,omitempty"`                              // set when the content is encrypted at rest
 	PartNumbers []int32           `protobuf:"varint,21,rep,packed,name=part_numbers,json=partNumbers,proto3" json:"part_numbers,omitempty"` // numbers of the parts of a multipart object, in order
+	// A multipart object completed into segments holds no stripes here: they
+	// stay in the part records of this upload, one segment per part, which
+	// GetObjectSegments pages through. Once no version references them any
+	// more they are garbage, freed by the caller and dropped by
+	// DeleteSegments.
+	SegmentsUploadId string `protobuf:"bytes,22,opt,name=segments_upload_id,json=segmentsUploadId,proto3" json:"segments_upload_id,omitempty"`
 	// S3 object lock of this version (numbered apart from other features).
 	LockMode                string `protobuf:"bytes,40,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"` // "", "GOVERNANCE", "COMPLIANCE"
 	LockRetainUntilUnixNano int64  `protobuf:"varint,41,opt,name=lock_retain_until_unix_nano,json=lockRetainUntilUnixNano,proto3" json:"lock_retain_until_unix_nano,omitempty"`
@@ -474,6 +480,13 @@ func (x *Object) GetPartNumbers() []int32 {
 		return x.PartNumbers
 	}
 	return nil
+}
+
+func (x *Object) GetSegmentsUploadId() string {
+	if x != nil {
+		return x.SegmentsUploadId
+	}
+	return ""
 }
 
 func (x *Object) GetLockMode() string {
@@ -3247,6 +3260,253 @@ func (x *CompleteUploadResponse) GetUnused() []*Part {
 	return nil
 }
 
+// GetObjectSegments pages through the segments (the completed parts, with
+// their stripes) of a multipart object, those after part_number_marker, in
+// part order. An answer holds at most max_parts parts (0: 1000) and stops
+// early once it holds many stripes; at least one part when any follows.
+type GetObjectSegmentsRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Bucket           string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key              string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId         string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"` // the object's segments_upload_id
+	PartNumberMarker int32                  `protobuf:"varint,4,opt,name=part_number_marker,json=partNumberMarker,proto3" json:"part_number_marker,omitempty"`
+	MaxParts         int32                  `protobuf:"varint,5,opt,name=max_parts,json=maxParts,proto3" json:"max_parts,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetObjectSegmentsRequest) Reset() {
+	*x = GetObjectSegmentsRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetObjectSegmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetObjectSegmentsRequest) ProtoMessage() {}
+
+func (x *GetObjectSegmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetObjectSegmentsRequest.ProtoReflect.Descriptor instead.
+func (*GetObjectSegmentsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetObjectSegmentsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *GetObjectSegmentsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetObjectSegmentsRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *GetObjectSegmentsRequest) GetPartNumberMarker() int32 {
+	if x != nil {
+		return x.PartNumberMarker
+	}
+	return 0
+}
+
+func (x *GetObjectSegmentsRequest) GetMaxParts() int32 {
+	if x != nil {
+		return x.MaxParts
+	}
+	return 0
+}
+
+type GetObjectSegmentsResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Parts                []*Part                `protobuf:"bytes,1,rep,name=parts,proto3" json:"parts,omitempty"`
+	Truncated            bool                   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextPartNumberMarker int32                  `protobuf:"varint,3,opt,name=next_part_number_marker,json=nextPartNumberMarker,proto3" json:"next_part_number_marker,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *GetObjectSegmentsResponse) Reset() {
+	*x = GetObjectSegmentsResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetObjectSegmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetObjectSegmentsResponse) ProtoMessage() {}
+
+func (x *GetObjectSegmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetObjectSegmentsResponse.ProtoReflect.Descriptor instead.
+func (*GetObjectSegmentsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetObjectSegmentsResponse) GetParts() []*Part {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *GetObjectSegmentsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *GetObjectSegmentsResponse) GetNextPartNumberMarker() int32 {
+	if x != nil {
+		return x.NextPartNumberMarker
+	}
+	return 0
+}
+
+// DeleteSegments drops the segment records of a multipart object no version
+// references any more (removed by a delete or an overwrite), after the
+// caller freed their chunks. Segments still referenced are refused.
+type DeleteSegmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSegmentsRequest) Reset() {
+	*x = DeleteSegmentsRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSegmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSegmentsRequest) ProtoMessage() {}
+
+func (x *DeleteSegmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSegmentsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSegmentsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *DeleteSegmentsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *DeleteSegmentsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *DeleteSegmentsRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+type DeleteSegmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int32                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSegmentsResponse) Reset() {
+	*x = DeleteSegmentsResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSegmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSegmentsResponse) ProtoMessage() {}
+
+func (x *DeleteSegmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSegmentsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSegmentsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *DeleteSegmentsResponse) GetDeleted() int32 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
 type AbortUploadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -3258,7 +3518,7 @@ type AbortUploadRequest struct {
 
 func (x *AbortUploadRequest) Reset() {
 	*x = AbortUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3270,7 +3530,7 @@ func (x *AbortUploadRequest) String() string {
 func (*AbortUploadRequest) ProtoMessage() {}
 
 func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[48]
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3283,7 +3543,7 @@ func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AbortUploadRequest) GetBucket() string {
@@ -3307,16 +3567,22 @@ func (x *AbortUploadRequest) GetUploadId() string {
 	return ""
 }
 
+// AbortUploadResponse lists the parts, whose chunks the caller frees. An
+// upload whose parts are too big to list in one answer (thousands of large
+// parts) instead leaves them as garbage segments, segments_garbage set:
+// the caller pages through them (GetObjectSegments with the upload id),
+// frees their chunks and drops them (DeleteSegments).
 type AbortUploadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Parts         []*Part                `protobuf:"bytes,1,rep,name=parts,proto3" json:"parts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Parts           []*Part                `protobuf:"bytes,1,rep,name=parts,proto3" json:"parts,omitempty"`
+	SegmentsGarbage bool                   `protobuf:"varint,2,opt,name=segments_garbage,json=segmentsGarbage,proto3" json:"segments_garbage,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AbortUploadResponse) Reset() {
 	*x = AbortUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3328,7 +3594,7 @@ func (x *AbortUploadResponse) String() string {
 func (*AbortUploadResponse) ProtoMessage() {}
 
 func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[49]
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3341,7 +3607,7 @@ func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AbortUploadResponse) GetParts() []*Part {
@@ -3349,6 +3615,13 @@ func (x *AbortUploadResponse) GetParts() []*Part {
 		return x.Parts
 	}
 	return nil
+}
+
+func (x *AbortUploadResponse) GetSegmentsGarbage() bool {
+	if x != nil {
+		return x.SegmentsGarbage
+	}
+	return false
 }
 
 type ListUploadsRequest struct {
@@ -3364,7 +3637,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +3649,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[50]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +3662,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListUploadsRequest) GetBucket() string {
@@ -3439,7 +3712,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3724,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[51]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3737,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -3504,7 +3777,7 @@ type RegisterDiskRequest struct {
 
 func (x *RegisterDiskRequest) Reset() {
 	*x = RegisterDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3516,7 +3789,7 @@ func (x *RegisterDiskRequest) String() string {
 func (*RegisterDiskRequest) ProtoMessage() {}
 
 func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3529,7 +3802,7 @@ func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RegisterDiskRequest) GetDisk() *Disk {
@@ -3548,7 +3821,7 @@ type RegisterDiskResponse struct {
 
 func (x *RegisterDiskResponse) Reset() {
 	*x = RegisterDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3560,7 +3833,7 @@ func (x *RegisterDiskResponse) String() string {
 func (*RegisterDiskResponse) ProtoMessage() {}
 
 func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3573,7 +3846,7 @@ func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RegisterDiskResponse) GetDisk() *Disk {
@@ -3593,7 +3866,7 @@ type SetDiskStateRequest struct {
 
 func (x *SetDiskStateRequest) Reset() {
 	*x = SetDiskStateRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3878,7 @@ func (x *SetDiskStateRequest) String() string {
 func (*SetDiskStateRequest) ProtoMessage() {}
 
 func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +3891,7 @@ func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateRequest.ProtoReflect.Descriptor instead.
 func (*SetDiskStateRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetDiskStateRequest) GetId() string {
@@ -3643,7 +3916,7 @@ type SetDiskStateResponse struct {
 
 func (x *SetDiskStateResponse) Reset() {
 	*x = SetDiskStateResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3655,7 +3928,7 @@ func (x *SetDiskStateResponse) String() string {
 func (*SetDiskStateResponse) ProtoMessage() {}
 
 func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3668,7 +3941,7 @@ func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateResponse.ProtoReflect.Descriptor instead.
 func (*SetDiskStateResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 type ListDisksRequest struct {
@@ -3679,7 +3952,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3964,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3977,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 type ListDisksResponse struct {
@@ -3716,7 +3989,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +4001,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +4014,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -3763,7 +4036,7 @@ type EnsurePlacementGroupsRequest struct {
 
 func (x *EnsurePlacementGroupsRequest) Reset() {
 	*x = EnsurePlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3775,7 +4048,7 @@ func (x *EnsurePlacementGroupsRequest) String() string {
 func (*EnsurePlacementGroupsRequest) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3788,7 +4061,7 @@ func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *EnsurePlacementGroupsRequest) GetEcData() int32 {
@@ -3814,7 +4087,7 @@ type EnsurePlacementGroupsResponse struct {
 
 func (x *EnsurePlacementGroupsResponse) Reset() {
 	*x = EnsurePlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3826,7 +4099,7 @@ func (x *EnsurePlacementGroupsResponse) String() string {
 func (*EnsurePlacementGroupsResponse) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3839,7 +4112,7 @@ func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *EnsurePlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3857,7 +4130,7 @@ type ListPlacementGroupsRequest struct {
 
 func (x *ListPlacementGroupsRequest) Reset() {
 	*x = ListPlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3869,7 +4142,7 @@ func (x *ListPlacementGroupsRequest) String() string {
 func (*ListPlacementGroupsRequest) ProtoMessage() {}
 
 func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3882,7 +4155,7 @@ func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 type ListPlacementGroupsResponse struct {
@@ -3894,7 +4167,7 @@ type ListPlacementGroupsResponse struct {
 
 func (x *ListPlacementGroupsResponse) Reset() {
 	*x = ListPlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4179,7 @@ func (x *ListPlacementGroupsResponse) String() string {
 func (*ListPlacementGroupsResponse) ProtoMessage() {}
 
 func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4192,7 @@ func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListPlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -3942,7 +4215,7 @@ type ReplaceDiskRequest struct {
 
 func (x *ReplaceDiskRequest) Reset() {
 	*x = ReplaceDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4227,7 @@ func (x *ReplaceDiskRequest) String() string {
 func (*ReplaceDiskRequest) ProtoMessage() {}
 
 func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4240,7 @@ func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ReplaceDiskRequest) GetPlacementGroup() uint64 {
@@ -4007,7 +4280,7 @@ type ReplaceDiskResponse struct {
 
 func (x *ReplaceDiskResponse) Reset() {
 	*x = ReplaceDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4019,7 +4292,7 @@ func (x *ReplaceDiskResponse) String() string {
 func (*ReplaceDiskResponse) ProtoMessage() {}
 
 func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4032,7 +4305,7 @@ func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ReplaceDiskResponse) GetGroup() *PlacementGroup {
@@ -4051,7 +4324,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4063,7 +4336,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4076,7 +4349,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *JoinRequest) GetMember() *Member {
@@ -4094,7 +4367,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4106,7 +4379,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4119,7 +4392,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{69}
 }
 
 type RemoveRequest struct {
@@ -4131,7 +4404,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4143,7 +4416,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4156,7 +4429,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -4174,7 +4447,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4186,7 +4459,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4199,7 +4472,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{71}
 }
 
 type MembersRequest struct {
@@ -4210,7 +4483,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[68]
+	mi := &file_meta_metapb_meta_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4222,7 +4495,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[68]
+	mi := &file_meta_metapb_meta_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4235,7 +4508,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{68}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{72}
 }
 
 type MembersResponse struct {
@@ -4248,7 +4521,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[69]
+	mi := &file_meta_metapb_meta_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4260,7 +4533,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[69]
+	mi := &file_meta_metapb_meta_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4273,7 +4546,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{69}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -4315,7 +4588,7 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1d\n" +
 	"\n" +
 	"shard_size\x18\x04 \x01(\x03R\tshardSize\x12!\n" +
-	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\x9c\t\n" +
+	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\xca\t\n" +
 	"\x06Object\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -4342,7 +4615,8 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\n" +
 	"encryption\x18\x14 \x01(\v2\x19.wolke.meta.v1.EncryptionR\n" +
 	"encryption\x12!\n" +
-	"\fpart_numbers\x18\x15 \x03(\x05R\vpartNumbers\x12\x1b\n" +
+	"\fpart_numbers\x18\x15 \x03(\x05R\vpartNumbers\x12,\n" +
+	"\x12segments_upload_id\x18\x16 \x01(\tR\x10segmentsUploadId\x12\x1b\n" +
 	"\tlock_mode\x18( \x01(\tR\blockMode\x12<\n" +
 	"\x1block_retain_until_unix_nano\x18) \x01(\x03R\x17lockRetainUntilUnixNano\x12\x1d\n" +
 	"\n" +
@@ -4565,13 +4839,30 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x16CompleteUploadResponse\x12-\n" +
 	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\x121\n" +
 	"\breplaced\x18\x02 \x03(\v2\x15.wolke.meta.v1.ObjectR\breplaced\x12+\n" +
-	"\x06unused\x18\x03 \x03(\v2\x13.wolke.meta.v1.PartR\x06unused\"[\n" +
+	"\x06unused\x18\x03 \x03(\v2\x13.wolke.meta.v1.PartR\x06unused\"\xac\x01\n" +
+	"\x18GetObjectSegmentsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12,\n" +
+	"\x12part_number_marker\x18\x04 \x01(\x05R\x10partNumberMarker\x12\x1b\n" +
+	"\tmax_parts\x18\x05 \x01(\x05R\bmaxParts\"\x9b\x01\n" +
+	"\x19GetObjectSegmentsResponse\x12)\n" +
+	"\x05parts\x18\x01 \x03(\v2\x13.wolke.meta.v1.PartR\x05parts\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x125\n" +
+	"\x17next_part_number_marker\x18\x03 \x01(\x05R\x14nextPartNumberMarker\"^\n" +
+	"\x15DeleteSegmentsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"2\n" +
+	"\x16DeleteSegmentsResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted\"[\n" +
 	"\x12AbortUploadRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
-	"\tupload_id\x18\x03 \x01(\tR\buploadId\"@\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"k\n" +
 	"\x13AbortUploadResponse\x12)\n" +
-	"\x05parts\x18\x01 \x03(\v2\x13.wolke.meta.v1.PartR\x05parts\"\xae\x01\n" +
+	"\x05parts\x18\x01 \x03(\v2\x13.wolke.meta.v1.PartR\x05parts\x12)\n" +
+	"\x10segments_garbage\x18\x02 \x01(\bR\x0fsegmentsGarbage\"\xae\x01\n" +
 	"\x12ListUploadsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1d\n" +
@@ -4626,7 +4917,7 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x11DISK_STATE_ACTIVE\x10\x01\x12\x13\n" +
 	"\x0fDISK_STATE_LOST\x10\x02\x12\x17\n" +
 	"\x13DISK_STATE_DRAINING\x10\x03\x12\x16\n" +
-	"\x12DISK_STATE_REMOVED\x10\x042\xd3\x14\n" +
+	"\x12DISK_STATE_REMOVED\x10\x042\x9a\x16\n" +
 	"\x04Meta\x12W\n" +
 	"\fCreateBucket\x12\".wolke.meta.v1.CreateBucketRequest\x1a#.wolke.meta.v1.CreateBucketResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.wolke.meta.v1.GetBucketRequest\x1a .wolke.meta.v1.GetBucketResponse\x12W\n" +
@@ -4647,7 +4938,9 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\aPutPart\x12\x1d.wolke.meta.v1.PutPartRequest\x1a\x1e.wolke.meta.v1.PutPartResponse\x12N\n" +
 	"\tListParts\x12\x1f.wolke.meta.v1.ListPartsRequest\x1a .wolke.meta.v1.ListPartsResponse\x12]\n" +
 	"\x0eCompleteUpload\x12$.wolke.meta.v1.CompleteUploadRequest\x1a%.wolke.meta.v1.CompleteUploadResponse\x12T\n" +
-	"\vAbortUpload\x12!.wolke.meta.v1.AbortUploadRequest\x1a\".wolke.meta.v1.AbortUploadResponse\x12T\n" +
+	"\vAbortUpload\x12!.wolke.meta.v1.AbortUploadRequest\x1a\".wolke.meta.v1.AbortUploadResponse\x12f\n" +
+	"\x11GetObjectSegments\x12'.wolke.meta.v1.GetObjectSegmentsRequest\x1a(.wolke.meta.v1.GetObjectSegmentsResponse\x12]\n" +
+	"\x0eDeleteSegments\x12$.wolke.meta.v1.DeleteSegmentsRequest\x1a%.wolke.meta.v1.DeleteSegmentsResponse\x12T\n" +
 	"\vListUploads\x12!.wolke.meta.v1.ListUploadsRequest\x1a\".wolke.meta.v1.ListUploadsResponse\x12W\n" +
 	"\fRegisterDisk\x12\".wolke.meta.v1.RegisterDiskRequest\x1a#.wolke.meta.v1.RegisterDiskResponse\x12W\n" +
 	"\fSetDiskState\x12\".wolke.meta.v1.SetDiskStateRequest\x1a#.wolke.meta.v1.SetDiskStateResponse\x12N\n" +
@@ -4672,7 +4965,7 @@ func file_meta_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_meta_metapb_meta_proto_goTypes = []any{
 	(DiskState)(0),                        // 0: wolke.meta.v1.DiskState
 	(*Bucket)(nil),                        // 1: wolke.meta.v1.Bucket
@@ -4723,48 +5016,52 @@ var file_meta_metapb_meta_proto_goTypes = []any{
 	(*ListPartsResponse)(nil),             // 46: wolke.meta.v1.ListPartsResponse
 	(*CompleteUploadRequest)(nil),         // 47: wolke.meta.v1.CompleteUploadRequest
 	(*CompleteUploadResponse)(nil),        // 48: wolke.meta.v1.CompleteUploadResponse
-	(*AbortUploadRequest)(nil),            // 49: wolke.meta.v1.AbortUploadRequest
-	(*AbortUploadResponse)(nil),           // 50: wolke.meta.v1.AbortUploadResponse
-	(*ListUploadsRequest)(nil),            // 51: wolke.meta.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),           // 52: wolke.meta.v1.ListUploadsResponse
-	(*RegisterDiskRequest)(nil),           // 53: wolke.meta.v1.RegisterDiskRequest
-	(*RegisterDiskResponse)(nil),          // 54: wolke.meta.v1.RegisterDiskResponse
-	(*SetDiskStateRequest)(nil),           // 55: wolke.meta.v1.SetDiskStateRequest
-	(*SetDiskStateResponse)(nil),          // 56: wolke.meta.v1.SetDiskStateResponse
-	(*ListDisksRequest)(nil),              // 57: wolke.meta.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),             // 58: wolke.meta.v1.ListDisksResponse
-	(*EnsurePlacementGroupsRequest)(nil),  // 59: wolke.meta.v1.EnsurePlacementGroupsRequest
-	(*EnsurePlacementGroupsResponse)(nil), // 60: wolke.meta.v1.EnsurePlacementGroupsResponse
-	(*ListPlacementGroupsRequest)(nil),    // 61: wolke.meta.v1.ListPlacementGroupsRequest
-	(*ListPlacementGroupsResponse)(nil),   // 62: wolke.meta.v1.ListPlacementGroupsResponse
-	(*ReplaceDiskRequest)(nil),            // 63: wolke.meta.v1.ReplaceDiskRequest
-	(*ReplaceDiskResponse)(nil),           // 64: wolke.meta.v1.ReplaceDiskResponse
-	(*JoinRequest)(nil),                   // 65: wolke.meta.v1.JoinRequest
-	(*JoinResponse)(nil),                  // 66: wolke.meta.v1.JoinResponse
-	(*RemoveRequest)(nil),                 // 67: wolke.meta.v1.RemoveRequest
-	(*RemoveResponse)(nil),                // 68: wolke.meta.v1.RemoveResponse
-	(*MembersRequest)(nil),                // 69: wolke.meta.v1.MembersRequest
-	(*MembersResponse)(nil),               // 70: wolke.meta.v1.MembersResponse
-	nil,                                   // 71: wolke.meta.v1.Bucket.ConfigEntry
-	nil,                                   // 72: wolke.meta.v1.Object.UserMetaEntry
-	nil,                                   // 73: wolke.meta.v1.Object.HeadersEntry
-	nil,                                   // 74: wolke.meta.v1.Object.TagsEntry
-	nil,                                   // 75: wolke.meta.v1.Object.ChecksumsEntry
-	nil,                                   // 76: wolke.meta.v1.Part.ChecksumsEntry
-	nil,                                   // 77: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
-	nil,                                   // 78: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	(*GetObjectSegmentsRequest)(nil),      // 49: wolke.meta.v1.GetObjectSegmentsRequest
+	(*GetObjectSegmentsResponse)(nil),     // 50: wolke.meta.v1.GetObjectSegmentsResponse
+	(*DeleteSegmentsRequest)(nil),         // 51: wolke.meta.v1.DeleteSegmentsRequest
+	(*DeleteSegmentsResponse)(nil),        // 52: wolke.meta.v1.DeleteSegmentsResponse
+	(*AbortUploadRequest)(nil),            // 53: wolke.meta.v1.AbortUploadRequest
+	(*AbortUploadResponse)(nil),           // 54: wolke.meta.v1.AbortUploadResponse
+	(*ListUploadsRequest)(nil),            // 55: wolke.meta.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),           // 56: wolke.meta.v1.ListUploadsResponse
+	(*RegisterDiskRequest)(nil),           // 57: wolke.meta.v1.RegisterDiskRequest
+	(*RegisterDiskResponse)(nil),          // 58: wolke.meta.v1.RegisterDiskResponse
+	(*SetDiskStateRequest)(nil),           // 59: wolke.meta.v1.SetDiskStateRequest
+	(*SetDiskStateResponse)(nil),          // 60: wolke.meta.v1.SetDiskStateResponse
+	(*ListDisksRequest)(nil),              // 61: wolke.meta.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),             // 62: wolke.meta.v1.ListDisksResponse
+	(*EnsurePlacementGroupsRequest)(nil),  // 63: wolke.meta.v1.EnsurePlacementGroupsRequest
+	(*EnsurePlacementGroupsResponse)(nil), // 64: wolke.meta.v1.EnsurePlacementGroupsResponse
+	(*ListPlacementGroupsRequest)(nil),    // 65: wolke.meta.v1.ListPlacementGroupsRequest
+	(*ListPlacementGroupsResponse)(nil),   // 66: wolke.meta.v1.ListPlacementGroupsResponse
+	(*ReplaceDiskRequest)(nil),            // 67: wolke.meta.v1.ReplaceDiskRequest
+	(*ReplaceDiskResponse)(nil),           // 68: wolke.meta.v1.ReplaceDiskResponse
+	(*JoinRequest)(nil),                   // 69: wolke.meta.v1.JoinRequest
+	(*JoinResponse)(nil),                  // 70: wolke.meta.v1.JoinResponse
+	(*RemoveRequest)(nil),                 // 71: wolke.meta.v1.RemoveRequest
+	(*RemoveResponse)(nil),                // 72: wolke.meta.v1.RemoveResponse
+	(*MembersRequest)(nil),                // 73: wolke.meta.v1.MembersRequest
+	(*MembersResponse)(nil),               // 74: wolke.meta.v1.MembersResponse
+	nil,                                   // 75: wolke.meta.v1.Bucket.ConfigEntry
+	nil,                                   // 76: wolke.meta.v1.Object.UserMetaEntry
+	nil,                                   // 77: wolke.meta.v1.Object.HeadersEntry
+	nil,                                   // 78: wolke.meta.v1.Object.TagsEntry
+	nil,                                   // 79: wolke.meta.v1.Object.ChecksumsEntry
+	nil,                                   // 80: wolke.meta.v1.Part.ChecksumsEntry
+	nil,                                   // 81: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	nil,                                   // 82: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 }
 var file_meta_metapb_meta_proto_depIdxs = []int32{
-	71, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
-	72, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
-	73, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
+	75, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
+	76, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
+	77, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
 	2,  // 3: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
-	74, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
-	75, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
+	78, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
+	79, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
 	4,  // 6: wolke.meta.v1.Object.encryption:type_name -> wolke.meta.v1.Encryption
 	0,  // 7: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
 	2,  // 8: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
-	76, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
+	80, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
 	3,  // 10: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
 	1,  // 11: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
 	1,  // 12: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
@@ -4778,7 +5075,7 @@ var file_meta_metapb_meta_proto_depIdxs = []int32{
 	3,  // 20: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
 	3,  // 21: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
 	3,  // 22: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
-	77, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	81, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
 	3,  // 24: wolke.meta.v1.SetObjectTagsResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 25: wolke.meta.v1.SetObjectAclResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 26: wolke.meta.v1.SetObjectLockResponse.object:type_name -> wolke.meta.v1.Object
@@ -4791,86 +5088,91 @@ var file_meta_metapb_meta_proto_depIdxs = []int32{
 	8,  // 33: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
 	7,  // 34: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
 	9,  // 35: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
-	78, // 36: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	82, // 36: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 	3,  // 37: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 38: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
 	7,  // 39: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
-	7,  // 40: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
-	8,  // 41: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
-	5,  // 42: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
-	5,  // 43: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
-	0,  // 44: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
-	5,  // 45: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
-	6,  // 46: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 47: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 48: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
-	10, // 49: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
-	10, // 50: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
-	11, // 51: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
-	13, // 52: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
-	15, // 53: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
-	21, // 54: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
-	17, // 55: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
-	19, // 56: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
-	23, // 57: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
-	25, // 58: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
-	27, // 59: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
-	29, // 60: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
-	37, // 61: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
-	31, // 62: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
-	33, // 63: wolke.meta.v1.Meta.SetObjectAcl:input_type -> wolke.meta.v1.SetObjectAclRequest
-	35, // 64: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
-	39, // 65: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
-	41, // 66: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
-	43, // 67: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
-	45, // 68: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
-	47, // 69: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
-	49, // 70: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
-	51, // 71: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
-	53, // 72: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
-	55, // 73: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
-	57, // 74: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
-	59, // 75: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
-	61, // 76: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
-	63, // 77: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
-	65, // 78: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
-	67, // 79: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
-	69, // 80: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
-	12, // 81: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
-	14, // 82: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
-	16, // 83: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
-	22, // 84: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
-	18, // 85: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
-	20, // 86: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
-	24, // 87: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
-	26, // 88: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
-	28, // 89: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
-	30, // 90: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
-	38, // 91: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
-	32, // 92: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
-	34, // 93: wolke.meta.v1.Meta.SetObjectAcl:output_type -> wolke.meta.v1.SetObjectAclResponse
-	36, // 94: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
-	40, // 95: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
-	42, // 96: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
-	44, // 97: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
-	46, // 98: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
-	48, // 99: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
-	50, // 100: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
-	52, // 101: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
-	54, // 102: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
-	56, // 103: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
-	58, // 104: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
-	60, // 105: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
-	62, // 106: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
-	64, // 107: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
-	66, // 108: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
-	68, // 109: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
-	70, // 110: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
-	81, // [81:111] is the sub-list for method output_type
-	51, // [51:81] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	7,  // 40: wolke.meta.v1.GetObjectSegmentsResponse.parts:type_name -> wolke.meta.v1.Part
+	7,  // 41: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
+	8,  // 42: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
+	5,  // 43: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
+	5,  // 44: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
+	0,  // 45: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
+	5,  // 46: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
+	6,  // 47: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 48: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 49: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
+	10, // 50: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
+	10, // 51: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
+	11, // 52: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
+	13, // 53: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
+	15, // 54: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
+	21, // 55: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
+	17, // 56: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
+	19, // 57: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
+	23, // 58: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
+	25, // 59: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
+	27, // 60: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
+	29, // 61: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
+	37, // 62: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
+	31, // 63: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
+	33, // 64: wolke.meta.v1.Meta.SetObjectAcl:input_type -> wolke.meta.v1.SetObjectAclRequest
+	35, // 65: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
+	39, // 66: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
+	41, // 67: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
+	43, // 68: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
+	45, // 69: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
+	47, // 70: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
+	53, // 71: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
+	49, // 72: wolke.meta.v1.Meta.GetObjectSegments:input_type -> wolke.meta.v1.GetObjectSegmentsRequest
+	51, // 73: wolke.meta.v1.Meta.DeleteSegments:input_type -> wolke.meta.v1.DeleteSegmentsRequest
+	55, // 74: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
+	57, // 75: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
+	59, // 76: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
+	61, // 77: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
+	63, // 78: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
+	65, // 79: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
+	67, // 80: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
+	69, // 81: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
+	71, // 82: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
+	73, // 83: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
+	12, // 84: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
+	14, // 85: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
+	16, // 86: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
+	22, // 87: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
+	18, // 88: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
+	20, // 89: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
+	24, // 90: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
+	26, // 91: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
+	28, // 92: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
+	30, // 93: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
+	38, // 94: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
+	32, // 95: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
+	34, // 96: wolke.meta.v1.Meta.SetObjectAcl:output_type -> wolke.meta.v1.SetObjectAclResponse
+	36, // 97: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
+	40, // 98: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
+	42, // 99: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
+	44, // 100: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
+	46, // 101: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
+	48, // 102: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
+	54, // 103: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
+	50, // 104: wolke.meta.v1.Meta.GetObjectSegments:output_type -> wolke.meta.v1.GetObjectSegmentsResponse
+	52, // 105: wolke.meta.v1.Meta.DeleteSegments:output_type -> wolke.meta.v1.DeleteSegmentsResponse
+	56, // 106: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
+	58, // 107: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
+	60, // 108: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
+	62, // 109: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
+	64, // 110: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
+	66, // 111: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
+	68, // 112: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
+	70, // 113: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
+	72, // 114: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
+	74, // 115: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
+	84, // [84:116] is the sub-list for method output_type
+	52, // [52:84] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_meta_proto_init() }
@@ -4884,7 +5186,7 @@ func file_meta_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_meta_proto_rawDesc), len(file_meta_metapb_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   78,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,8 @@ const (
 	Meta_ListParts_FullMethodName             = "/wolke.meta.v1.Meta/ListParts"
 	Meta_CompleteUpload_FullMethodName        = "/wolke.meta.v1.Meta/CompleteUpload"
 	Meta_AbortUpload_FullMethodName           = "/wolke.meta.v1.Meta/AbortUpload"
+	Meta_GetObjectSegments_FullMethodName     = "/wolke.meta.v1.Meta/GetObjectSegments"
+	Meta_DeleteSegments_FullMethodName        = "/wolke.meta.v1.Meta/DeleteSegments"
 	Meta_ListUploads_FullMethodName           = "/wolke.meta.v1.Meta/ListUploads"
 	Meta_RegisterDisk_FullMethodName          = "/wolke.meta.v1.Meta/RegisterDisk"
 	Meta_SetDiskState_FullMethodName          = "/wolke.meta.v1.Meta/SetDiskState"
@@ -81,6 +83,8 @@ type MetaClient interface {
 	ListParts(ctx context.Context, in *ListPartsRequest, opts ...grpc.CallOption) (*ListPartsResponse, error)
 	CompleteUpload(ctx context.Context, in *CompleteUploadRequest, opts ...grpc.CallOption) (*CompleteUploadResponse, error)
 	AbortUpload(ctx context.Context, in *AbortUploadRequest, opts ...grpc.CallOption) (*AbortUploadResponse, error)
+	GetObjectSegments(ctx context.Context, in *GetObjectSegmentsRequest, opts ...grpc.CallOption) (*GetObjectSegmentsResponse, error)
+	DeleteSegments(ctx context.Context, in *DeleteSegmentsRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error)
 	ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error)
 	RegisterDisk(ctx context.Context, in *RegisterDiskRequest, opts ...grpc.CallOption) (*RegisterDiskResponse, error)
 	SetDiskState(ctx context.Context, in *SetDiskStateRequest, opts ...grpc.CallOption) (*SetDiskStateResponse, error)
@@ -301,6 +305,26 @@ func (c *metaClient) AbortUpload(ctx context.Context, in *AbortUploadRequest, op
 	return out, nil
 }
 
+func (c *metaClient) GetObjectSegments(ctx context.Context, in *GetObjectSegmentsRequest, opts ...grpc.CallOption) (*GetObjectSegmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetObjectSegmentsResponse)
+	err := c.cc.Invoke(ctx, Meta_GetObjectSegments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) DeleteSegments(ctx context.Context, in *DeleteSegmentsRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSegmentsResponse)
+	err := c.cc.Invoke(ctx, Meta_DeleteSegments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUploadsResponse)
@@ -428,6 +452,8 @@ type MetaServer interface {
 	ListParts(context.Context, *ListPartsRequest) (*ListPartsResponse, error)
 	CompleteUpload(context.Context, *CompleteUploadRequest) (*CompleteUploadResponse, error)
 	AbortUpload(context.Context, *AbortUploadRequest) (*AbortUploadResponse, error)
+	GetObjectSegments(context.Context, *GetObjectSegmentsRequest) (*GetObjectSegmentsResponse, error)
+	DeleteSegments(context.Context, *DeleteSegmentsRequest) (*DeleteSegmentsResponse, error)
 	ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error)
 	RegisterDisk(context.Context, *RegisterDiskRequest) (*RegisterDiskResponse, error)
 	SetDiskState(context.Context, *SetDiskStateRequest) (*SetDiskStateResponse, error)
@@ -507,6 +533,12 @@ func (UnimplementedMetaServer) CompleteUpload(context.Context, *CompleteUploadRe
 }
 func (UnimplementedMetaServer) AbortUpload(context.Context, *AbortUploadRequest) (*AbortUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortUpload not implemented")
+}
+func (UnimplementedMetaServer) GetObjectSegments(context.Context, *GetObjectSegmentsRequest) (*GetObjectSegmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetObjectSegments not implemented")
+}
+func (UnimplementedMetaServer) DeleteSegments(context.Context, *DeleteSegmentsRequest) (*DeleteSegmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSegments not implemented")
 }
 func (UnimplementedMetaServer) ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUploads not implemented")
@@ -919,6 +951,42 @@ func _Meta_AbortUpload_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_GetObjectSegments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetObjectSegmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).GetObjectSegments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_GetObjectSegments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).GetObjectSegments(ctx, req.(*GetObjectSegmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_DeleteSegments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSegmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).DeleteSegments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_DeleteSegments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).DeleteSegments(ctx, req.(*DeleteSegmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_ListUploads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListUploadsRequest)
 	if err := dec(in); err != nil {
@@ -1185,6 +1253,14 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AbortUpload",
 			Handler:    _Meta_AbortUpload_Handler,
+		},
+		{
+			MethodName: "GetObjectSegments",
+			Handler:    _Meta_GetObjectSegments_Handler,
+		},
+		{
+			MethodName: "DeleteSegments",
+			Handler:    _Meta_DeleteSegments_Handler,
 		},
 		{
 			MethodName: "ListUploads",

@@ -226,11 +226,127 @@ func (x *ScanStripesResponse) GetNext() []byte {
 	return nil
 }
 
+// ScanExtents walks the chunks mapped by block volumes and snapshots (one
+// ExtentRef per chunk, with the disks holding its replicas and how many
+// maps use it) in chunk id order, a page at a time: at most limit chunks
+// are visited per call.
+type ScanExtentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         []byte                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`  // cursor from the last response; empty: from the start
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"` // chunks visited per call (default 1000, at most 10000)
+	Disks         []string               `protobuf:"bytes,3,rep,name=disks,proto3" json:"disks,omitempty"`  // only chunks with a replica on one of these disks; empty: every chunk
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanExtentsRequest) Reset() {
+	*x = ScanExtentsRequest{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanExtentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanExtentsRequest) ProtoMessage() {}
+
+func (x *ScanExtentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanExtentsRequest.ProtoReflect.Descriptor instead.
+func (*ScanExtentsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ScanExtentsRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *ScanExtentsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ScanExtentsRequest) GetDisks() []string {
+	if x != nil {
+		return x.Disks
+	}
+	return nil
+}
+
+type ScanExtentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Extents       []*ExtentRef           `protobuf:"bytes,1,rep,name=extents,proto3" json:"extents,omitempty"`
+	Next          []byte                 `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"` // cursor of the next page; empty once the scan is complete
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanExtentsResponse) Reset() {
+	*x = ScanExtentsResponse{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanExtentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanExtentsResponse) ProtoMessage() {}
+
+func (x *ScanExtentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanExtentsResponse.ProtoReflect.Descriptor instead.
+func (*ScanExtentsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ScanExtentsResponse) GetExtents() []*ExtentRef {
+	if x != nil {
+		return x.Extents
+	}
+	return nil
+}
+
+func (x *ScanExtentsResponse) GetNext() []byte {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
 var File_meta_metapb_repair_proto protoreflect.FileDescriptor
 
 const file_meta_metapb_repair_proto_rawDesc = "" +
 	"\n" +
-	"\x18meta/metapb/repair.proto\x12\rwolke.meta.v1\x1a\x16meta/metapb/meta.proto\"\xc1\x01\n" +
+	"\x18meta/metapb/repair.proto\x12\rwolke.meta.v1\x1a\x16meta/metapb/meta.proto\x1a\x18meta/metapb/volume.proto\"\xc1\x01\n" +
 	"\tStripeRef\x12-\n" +
 	"\x06stripe\x18\x01 \x01(\v2\x15.wolke.meta.v1.StripeR\x06stripe\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x10\n" +
@@ -246,9 +362,17 @@ const file_meta_metapb_repair_proto_rawDesc = "" +
 	"\x10placement_groups\x18\x03 \x03(\x04R\x0fplacementGroups\"]\n" +
 	"\x13ScanStripesResponse\x122\n" +
 	"\astripes\x18\x01 \x03(\v2\x18.wolke.meta.v1.StripeRefR\astripes\x12\x12\n" +
-	"\x04next\x18\x02 \x01(\fR\x04next2^\n" +
+	"\x04next\x18\x02 \x01(\fR\x04next\"V\n" +
+	"\x12ScanExtentsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\fR\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
+	"\x05disks\x18\x03 \x03(\tR\x05disks\"]\n" +
+	"\x13ScanExtentsResponse\x122\n" +
+	"\aextents\x18\x01 \x03(\v2\x18.wolke.meta.v1.ExtentRefR\aextents\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\fR\x04next2\xb4\x01\n" +
 	"\x06Repair\x12T\n" +
-	"\vScanStripes\x12!.wolke.meta.v1.ScanStripesRequest\x1a\".wolke.meta.v1.ScanStripesResponseB*Z(github.com/wolke-cloud/wolke/meta/metapbb\x06proto3"
+	"\vScanStripes\x12!.wolke.meta.v1.ScanStripesRequest\x1a\".wolke.meta.v1.ScanStripesResponse\x12T\n" +
+	"\vScanExtents\x12!.wolke.meta.v1.ScanExtentsRequest\x1a\".wolke.meta.v1.ScanExtentsResponseB*Z(github.com/wolke-cloud/wolke/meta/metapbb\x06proto3"
 
 var (
 	file_meta_metapb_repair_proto_rawDescOnce sync.Once
@@ -262,23 +386,29 @@ func file_meta_metapb_repair_proto_rawDescGZIP() []byte {
 	return file_meta_metapb_repair_proto_rawDescData
 }
 
-var file_meta_metapb_repair_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_meta_metapb_repair_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_meta_metapb_repair_proto_goTypes = []any{
 	(*StripeRef)(nil),           // 0: wolke.meta.v1.StripeRef
 	(*ScanStripesRequest)(nil),  // 1: wolke.meta.v1.ScanStripesRequest
 	(*ScanStripesResponse)(nil), // 2: wolke.meta.v1.ScanStripesResponse
-	(*Stripe)(nil),              // 3: wolke.meta.v1.Stripe
+	(*ScanExtentsRequest)(nil),  // 3: wolke.meta.v1.ScanExtentsRequest
+	(*ScanExtentsResponse)(nil), // 4: wolke.meta.v1.ScanExtentsResponse
+	(*Stripe)(nil),              // 5: wolke.meta.v1.Stripe
+	(*ExtentRef)(nil),           // 6: wolke.meta.v1.ExtentRef
 }
 var file_meta_metapb_repair_proto_depIdxs = []int32{
-	3, // 0: wolke.meta.v1.StripeRef.stripe:type_name -> wolke.meta.v1.Stripe
+	5, // 0: wolke.meta.v1.StripeRef.stripe:type_name -> wolke.meta.v1.Stripe
 	0, // 1: wolke.meta.v1.ScanStripesResponse.stripes:type_name -> wolke.meta.v1.StripeRef
-	1, // 2: wolke.meta.v1.Repair.ScanStripes:input_type -> wolke.meta.v1.ScanStripesRequest
-	2, // 3: wolke.meta.v1.Repair.ScanStripes:output_type -> wolke.meta.v1.ScanStripesResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 2: wolke.meta.v1.ScanExtentsResponse.extents:type_name -> wolke.meta.v1.ExtentRef
+	1, // 3: wolke.meta.v1.Repair.ScanStripes:input_type -> wolke.meta.v1.ScanStripesRequest
+	3, // 4: wolke.meta.v1.Repair.ScanExtents:input_type -> wolke.meta.v1.ScanExtentsRequest
+	2, // 5: wolke.meta.v1.Repair.ScanStripes:output_type -> wolke.meta.v1.ScanStripesResponse
+	4, // 6: wolke.meta.v1.Repair.ScanExtents:output_type -> wolke.meta.v1.ScanExtentsResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_repair_proto_init() }
@@ -287,13 +417,14 @@ func file_meta_metapb_repair_proto_init() {
 		return
 	}
 	file_meta_metapb_meta_proto_init()
+	file_meta_metapb_volume_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_repair_proto_rawDesc), len(file_meta_metapb_repair_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

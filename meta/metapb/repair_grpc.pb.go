@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Repair_ScanStripes_FullMethodName = "/wolke.meta.v1.Repair/ScanStripes"
+	Repair_ScanExtents_FullMethodName = "/wolke.meta.v1.Repair/ScanExtents"
 )
 
 // RepairClient is the client API for Repair service.
@@ -34,6 +35,7 @@ const (
 // forwarding and linearizable reads.
 type RepairClient interface {
 	ScanStripes(ctx context.Context, in *ScanStripesRequest, opts ...grpc.CallOption) (*ScanStripesResponse, error)
+	ScanExtents(ctx context.Context, in *ScanExtentsRequest, opts ...grpc.CallOption) (*ScanExtentsResponse, error)
 }
 
 type repairClient struct {
@@ -54,6 +56,16 @@ func (c *repairClient) ScanStripes(ctx context.Context, in *ScanStripesRequest, 
 	return out, nil
 }
 
+func (c *repairClient) ScanExtents(ctx context.Context, in *ScanExtentsRequest, opts ...grpc.CallOption) (*ScanExtentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanExtentsResponse)
+	err := c.cc.Invoke(ctx, Repair_ScanExtents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RepairServer is the server API for Repair service.
 // All implementations must embed UnimplementedRepairServer
 // for forward compatibility.
@@ -62,6 +74,7 @@ func (c *repairClient) ScanStripes(ctx context.Context, in *ScanStripesRequest, 
 // forwarding and linearizable reads.
 type RepairServer interface {
 	ScanStripes(context.Context, *ScanStripesRequest) (*ScanStripesResponse, error)
+	ScanExtents(context.Context, *ScanExtentsRequest) (*ScanExtentsResponse, error)
 	mustEmbedUnimplementedRepairServer()
 }
 
@@ -74,6 +87,9 @@ type UnimplementedRepairServer struct{}
 
 func (UnimplementedRepairServer) ScanStripes(context.Context, *ScanStripesRequest) (*ScanStripesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ScanStripes not implemented")
+}
+func (UnimplementedRepairServer) ScanExtents(context.Context, *ScanExtentsRequest) (*ScanExtentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScanExtents not implemented")
 }
 func (UnimplementedRepairServer) mustEmbedUnimplementedRepairServer() {}
 func (UnimplementedRepairServer) testEmbeddedByValue()                {}
@@ -114,6 +130,24 @@ func _Repair_ScanStripes_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Repair_ScanExtents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScanExtentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepairServer).ScanExtents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Repair_ScanExtents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepairServer).ScanExtents(ctx, req.(*ScanExtentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Repair_ServiceDesc is the grpc.ServiceDesc for Repair service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +158,10 @@ var Repair_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ScanStripes",
 			Handler:    _Repair_ScanStripes_Handler,
+		},
+		{
+			MethodName: "ScanExtents",
+			Handler:    _Repair_ScanExtents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -27,6 +27,13 @@ const (
 	HeaderGen = "X-Wolke-Gen"
 	// HeaderBaseGen is the generation a PATCH expects the chunk at.
 	HeaderBaseGen = "X-Wolke-Base-Gen"
+	// HeaderNoSync on a PATCH ("1") asks for an unsynced patch: answered
+	// before it is stable; POST .../sync makes it stable.
+	HeaderNoSync = "X-Wolke-No-Sync"
+	// HeaderEpoch carries the disk store's epoch (decimal) on PATCH and
+	// sync answers: it changes when the store restarts, which may lose
+	// unsynced patches.
+	HeaderEpoch = "X-Wolke-Epoch"
 )
 
 // Query parameters of a ranged GET and of a listing.

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// The journal makes unsynced patches crash safe without a disk sync each:
+// an unsynced Patch's index commit also carries the blocks it wrote, under
+// journalPrefix + their disk offset, in the same (unsynced) index batch.
+// An index change that survives a crash therefore always comes with its
+// data, and Open writes the journal's blocks to their places (they may
+// not have reached the disk) before it serves. A synced commit syncs the
+// disk first and then drops the journal.
+const journalPrefix = "j/"
+
+var journalEnd = []byte("j0")
+
+func journalKey(off int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(journalPrefix), uint64(off))
+}
+
+// journal adds the blocks of a Patch (data, laid out over fresh) to b and
+// returns how many bytes it added.
+func journal(b *pebble.Batch, fresh []extent, data []byte) int64 {
+	pos := int64(0)
+	for _, e := range fresh {
+		_ = b.Set(journalKey(e.off), data[pos:pos+e.n], nil)
+		pos += e.n
+	}
+	return pos
+}
+
+// replayJournal writes the journaled blocks to the disk, syncs it and
+// drops the journal.
+func replayJournal(db *pebble.DB, d disk.Disk, sb superblock) error {
+	const op = "store.Open"
+	ctx := context.Background()
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(journalPrefix), UpperBound: journalEnd})
+	if err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != len(journalPrefix)+8 || len(v)%disk.BlockSize != 0 {
+			_ = it.Close()
+			return errs.Errorf(op, errs.Corrupt, "bad journal entry %x", k)
+		}
+		off := int64(binary.BigEndian.Uint64(k[len(journalPrefix):]))
+		if off < sb.dataStart() || off+int64(len(v)) > sb.dataEnd() {
+			_ = it.Close()
+			return errs.Errorf(op, errs.Corrupt, "journal entry at %d+%d outside the data region", off, len(v))
+		}
+		buf := disk.AlignedBuffer(len(v))
+		copy(buf, v)
+		if err := d.WriteAt(ctx, buf, off); err != nil {
+			_ = it.Close()
+			return errs.E(op, errs.KindOf(err), err)
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := d.Sync(ctx); err != nil {
+		return errs.E(op, errs.Unavailable, err)
+	}
+	if err := db.DeleteRange([]byte(journalPrefix), journalEnd, pebble.Sync); err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	return nil
+}

@@ -16,13 +16,25 @@ import (
 // streamWorkers bounds the requests one stream runs at once.
 const streamWorkers = 128
 
+// streamBufferBytes bounds the request frame bytes a server holds at once
+// over all its streams: a reader waits while they are out.
+const streamBufferBytes = 256 << 20
+
 // streams tracks the upgraded connections of a server, to close them when
-// it stops.
+// it stops, and holds the request frames they read.
 type streams struct {
+	bufsOnce sync.Once
+	bufs     *wire.Bufs
+
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+}
+
+func (t *streams) frames() *wire.Bufs {
+	t.bufsOnce.Do(func() { t.bufs = wire.NewBufs(streamBufferBytes) })
+	return t.bufs
 }
 
 func (t *streams) add(c net.Conn) bool {
@@ -85,7 +97,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		_ = nc.Close()
 		return
 	}
-	s.serveStream(context.WithoutCancel(r.Context()), nc, brw.Reader)
+	// net/http's reader buffers 4 KiB: small frames arriving together are
+	// read with one syscall through a larger one (it holds what net/http
+	// had buffered already).
+	s.serveStream(context.WithoutCancel(r.Context()), nc, bufio.NewReaderSize(brw.Reader, 256<<10))
 }
 
 func (s *Server) serveStream(ctx context.Context, nc net.Conn, rd *bufio.Reader) {
@@ -98,15 +113,19 @@ func (s *Server) serveStream(ctx context.Context, nc net.Conn, rd *bufio.Reader)
 	}()
 	sem := make(chan struct{}, streamWorkers)
 	var wg sync.WaitGroup
+	bufs := s.streams.frames()
 	for {
-		f, err := wire.ReadFrame(rd)
+		sem <- struct{}{}
+		f, release, err := bufs.ReadFrame(rd)
 		if err != nil {
+			<-sem
 			break
 		}
-		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out <- s.streamRequest(ctx, f)
+			answer := s.streamRequest(ctx, f)
+			release() // answers never refer to the request's body
+			out <- answer
 		})
 	}
 	cancel()
@@ -219,6 +238,27 @@ func (s *Server) streamRequest(ctx context.Context, f wire.Frame) [][]byte {
 			head := wire.AppendFrame(nil, 0, f.ID, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, gen), crc))
 			binary.BigEndian.PutUint32(head, uint32(len(head)-4+len(data)))
 			return [][]byte{head, data}
+		}
+	case wire.OpPut:
+		crc := d.U32()
+		dn, id := d.Name(), d.Name()
+		data := d.Rest()
+		if disk(dn) == nil {
+			break
+		}
+		if int64(len(data)) > s.cfg.MaxChunkSize {
+			err = errs.Errorf("chunk.Put", errs.Invalid, "chunk of %d bytes exceeds %d", len(data), s.cfg.MaxChunkSize)
+			break
+		}
+		if wire.CRC32C(data) != crc {
+			err = errs.Errorf("chunk.Put", errs.Invalid, "body CRC32C mismatch")
+			break
+		}
+		err = ds.st.Put(ctx, id, data)
+		s.count(ds, "put", err)
+		if err == nil {
+			s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
+			s.updateUsage(ds)
 		}
 	case wire.OpSync:
 		if disk(d.Name()) == nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -84,6 +83,8 @@ type Admin struct {
 	etcd    *clientv3.Client
 	meta    *metaclient.Client
 	hc      *http.Client
+	// metaLeaderWait bounds how long Meta waits for a leader (0: 10s).
+	metaLeaderWait time.Duration
 }
 
 // DialAdmin connects to the cluster named clusterID through etcd.
@@ -305,40 +306,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// MetaReport is the Raft group of meta as `wolke admin meta` shows it.
-type MetaReport struct {
-	Cluster     string       `json:"cluster"`
-	Leader      string       `json:"leader"` // id of the leader; empty when none is known
-	CommitIndex uint64       `json:"commit_index"`
-	Members     []MetaMember `json:"members"`
-}
-
-// MetaMember is one node of the meta Raft group.
-type MetaMember struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	GRPCAddr string `json:"grpc_addr"`
-	Leader   bool   `json:"leader"`
-	Suffrage string `json:"suffrage"`
-}
-
-// Meta asks meta for the members of its Raft group and its commit index.
-func (a *Admin) Meta(ctx context.Context) (*MetaReport, error) {
-	resp, err := a.meta.Members(ctx, &metapb.MembersRequest{})
-	if err != nil {
-		return nil, err
-	}
-	r := &MetaReport{Cluster: a.cluster, CommitIndex: resp.CommitIndex}
-	for _, m := range resp.Members {
-		r.Members = append(r.Members, MetaMember{ID: m.Id, RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Leader: m.Leader, Suffrage: m.Suffrage})
-		if m.Leader {
-			r.Leader = m.Id
-		}
-	}
-	slices.SortFunc(r.Members, func(x, y MetaMember) int { return strings.Compare(x.ID, y.ID) })
-	return r, nil
 }
 
 // DurabilityInputs are the figures of a running cluster that its MTTDL

@@ -2,8 +2,12 @@ package cluster
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wolke-cloud/wolke/block/ec2api"
 	"github.com/wolke-cloud/wolke/block/nbd"
@@ -11,6 +15,7 @@ import (
 	"github.com/wolke-cloud/wolke/chunk/chunkclient"
 	"github.com/wolke-cloud/wolke/gateway"
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/meta/metaclient"
 )
 
 // blockProc is the block service: volumes on the chunk servers, served
@@ -32,27 +37,17 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 	const op = "cluster.startBlock"
 	log := c.log.With("node", "block0")
 	reg := c.nodeRegistry("block0")
-	res, err := newDiskResolver(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID)
+	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, volume.Config{}, log, reg)
 	if err != nil {
-		return err
-	}
-	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
-	svc, err := volume.New(volume.Config{}, volume.Deps{
-		Meta: c.mc.Volumes(), Disks: c.mc, Shards: shards, Logger: log, Registry: reg,
-	})
-	if err != nil {
-		res.Close()
 		return err
 	}
 	b := &blockProc{svc: svc, resolver: res}
 	var srv *nbd.Server
 	var ln net.Listener
 	if c.opts.NBDAddr != "" {
-		// Workers (nbdConfig): enough for fio's QD32 on one connection;
-		// volume writes of different extents run in parallel.
 		cfg, err := c.opts.nbdConfig()
 		if err == nil {
-			srv, err = nbd.New(cfg, nbd.Deps{Exports: svc, Logger: log, Registry: reg})
+			srv, err = newNBDServer(cfg, svc, log, reg)
 		}
 		if err != nil {
 			res.Close()
@@ -86,6 +81,33 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 	})
 	c.block = b
 	return nil
+}
+
+// newBlockService makes the block service of `wolke dev` and `wolke
+// block`: volumes in meta (mc), extents on the chunk servers found in etcd.
+// The caller closes the resolver once the service is done.
+func newBlockService(ctx context.Context, etcd *clientv3.Client, cluster string, mc *metaclient.Client,
+	cfg volume.Config, log *slog.Logger, reg prometheus.Registerer) (*volume.Service, *diskResolver, error) {
+	res, err := newDiskResolver(ctx, etcd, cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
+	svc, err := volume.New(cfg, volume.Deps{
+		Meta: mc.Volumes(), Disks: mc, Shards: shards, Logger: log, Registry: reg,
+	})
+	if err != nil {
+		res.Close()
+		return nil, nil, err
+	}
+	return svc, res, nil
+}
+
+// newNBDServer serves svc's volumes and snapshots over NBD. cfg.Workers
+// (nbdConfig: 64) is enough for fio's QD32 on one connection; volume
+// writes of different extents run in parallel.
+func newNBDServer(cfg nbd.Config, svc *volume.Service, log *slog.Logger, reg prometheus.Registerer) (*nbd.Server, error) {
+	return nbd.New(cfg, nbd.Deps{Exports: svc, Logger: log, Registry: reg})
 }
 
 // Volumes is the block service of the cluster (an nbd.Exports).

@@ -38,6 +38,10 @@ type gatewayParts struct {
 	hs       *http.Server
 	store    *core.Store
 	resolver *diskResolver
+	// etcd, cluster and log run the segment sweeper's election (segsweep.go).
+	etcd    *clientv3.Client
+	cluster string
+	log     *slog.Logger
 }
 
 func (c *Cluster) startGateway(ctx context.Context) error {
@@ -49,6 +53,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 		meta: c.mc, masterKey: masterKey, volumes: c.mc.Volumes(), etcd: c.etcdCl, cluster: c.st.ClusterID, k: c.opts.DataShards, m: c.opts.ParityShards,
 		region: c.opts.Region, domain: c.opts.Domain, root: c.root, users: c.opts.Users,
 		log: c.log.With("node", "gw0"), reg: c.nodeRegistry("gw0"), gather: c.Registry,
+		intentAfter: c.opts.Durability.intentAfter(),
 	})
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 		return err
 	}
 	c.gw = &gatewayProc{addr: ln.Addr().String(), gatewayParts: parts}
-	c.gw.proc = goServe(func(ctx context.Context) error { return serveHTTP(ctx, parts.hs, ln) })
+	c.gw.proc = goServe(func(ctx context.Context) error { return parts.serve(ctx, ln) })
 	return nil
 }
 
@@ -83,6 +88,9 @@ type gatewayWiring struct {
 	gather  prometheus.Gatherer // served at /_wolke/metrics
 
 	masterKey []byte // SSE-S3 master key; nil refuses SSE-S3
+	// intentAfter is core.Config.IntentAfter: negative when garbage is
+	// collected (nearly) at once, 0 for core's default.
+	intentAfter time.Duration
 }
 
 // newGateway builds the object layer and the S3 server on meta and the
@@ -93,7 +101,7 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 		return nil, err
 	}
 	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
-	store, err := core.New(core.Config{DataShards: w.k, ParityShards: w.m, MasterKey: w.masterKey},
+	store, err := core.New(core.Config{DataShards: w.k, ParityShards: w.m, MasterKey: w.masterKey, IntentAfter: w.intentAfter},
 		core.Deps{Meta: w.meta, Shards: shards, Logger: w.log, Registry: w.reg})
 	if err != nil {
 		res.Close()
@@ -135,7 +143,7 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return &gatewayParts{hs: hs, store: store, resolver: res}, nil
+	return &gatewayParts{hs: hs, store: store, resolver: res, etcd: w.etcd, cluster: w.cluster, log: w.log}, nil
 }
 
 // serveHTTP serves until ctx ends, then drains requests for up to 10s.

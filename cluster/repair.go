@@ -80,6 +80,18 @@ func (o *Options) repairAfter() time.Duration {
 	return o.RepairAfter
 }
 
+// intentAfter is the gateways' core.Config.IntentAfter for this garbage
+// collection grace: a write must record its intent before GC could take
+// its first shards, so a grace under a minute (tests, chaos runs) makes
+// every write record one before its first shard; otherwise core's default
+// (10s, far below the 1h default grace) applies.
+func (d DurabilityOptions) intentAfter() time.Duration {
+	if d.Off || d.withDefaults().GCGrace >= time.Minute {
+		return 0
+	}
+	return -1
+}
+
 func (d DurabilityOptions) withDefaults() DurabilityOptions {
 	if d.Interval <= 0 {
 		d.Interval = 30 * time.Second
@@ -143,7 +155,7 @@ func (c *Cluster) startDurability(ctx context.Context) error {
 		RateLimit: do.RepairRate, GCGrace: do.GCGrace,
 		DrainSettle: do.DrainSettle, RebalanceSpread: do.RebalanceSpread, RebalanceMoves: do.RebalanceMoves,
 	}, repair.Deps{
-		Meta: c.mc, Scanner: c.mc.Repair(), Extents: c.mc.Repair(), Shards: d.shards, Live: res.liveDisks,
+		Meta: c.mc, Scanner: c.mc.Repair(), Extents: c.mc.Repair(), Hints: c.mc.Repair(), Shards: d.shards, Live: res.liveDisks,
 		Elect:    electRepair(c.etcdCl, c.st.ClusterID, do.RepairWorker, c.log),
 		Publish:  d.publish,
 		Logger:   c.log.With("node", "repair"),

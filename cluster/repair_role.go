@@ -53,7 +53,7 @@ func RunRepair(ctx context.Context, r RepairRole) error {
 		ID: r.ID, RepairAfter: r.RepairAfter, Interval: r.Interval, RateLimit: r.RateLimit, GCGrace: r.GCGrace,
 		DrainSettle: drainSettle(r.DrainSettle), RebalanceSpread: r.RebalanceSpread, RebalanceMoves: r.RebalanceMoves,
 	}, repair.Deps{
-		Meta: mc, Scanner: mc.Repair(), Extents: mc.Repair(), Shards: shards, Live: res.liveDisks,
+		Meta: mc, Scanner: mc.Repair(), Extents: mc.Repair(), Hints: mc.Repair(), Shards: shards, Live: res.liveDisks,
 		Elect: electRepair(cl, r.Cluster, r.ID, r.Logger),
 		Publish: func(ctx context.Context, st repair.Status) {
 			publishStatus(ctx, cl, r.Cluster, DurabilityStatus{Updated: time.Now().UTC(), Repair: st})

@@ -32,12 +32,19 @@ type MetaRole struct {
 	Etcd      []string // etcd endpoints
 	Bootstrap bool     // form a new cluster when there is no state
 	Join      []string // gRPC addresses of members to join through
-	Logger    *slog.Logger
-	Registry  prometheus.Registerer
+	// Snapshots: the meta.Config fields of the same names (0: defaults).
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	Logger            *slog.Logger
+	Registry          prometheus.Registerer
 }
 
 // RunMeta serves a meta node until ctx ends.
 func RunMeta(ctx context.Context, r MetaRole) error {
+	if err := checkRejoin(ctx, r); err != nil {
+		return err
+	}
 	raftLn, err := net.Listen("tcp", r.RaftAddr)
 	if err != nil {
 		return errs.E("cluster.RunMeta", errs.Unavailable, err)
@@ -48,7 +55,8 @@ func RunMeta(ctx context.Context, r MetaRole) error {
 		return errs.E("cluster.RunMeta", errs.Unavailable, err)
 	}
 	ep := MetaEndpoint{GRPC: grpcLn.Addr().String(), Raft: raftLn.Addr().String()}
-	node, err := meta.New(meta.Config{ID: r.ID, Dir: r.Dir, RaftListener: raftLn, GRPCAdvertise: ep.GRPC, Bootstrap: r.Bootstrap},
+	node, err := meta.New(meta.Config{ID: r.ID, Dir: r.Dir, RaftListener: raftLn, GRPCAdvertise: ep.GRPC, Bootstrap: r.Bootstrap,
+		SnapshotThreshold: r.SnapshotThreshold, SnapshotInterval: r.SnapshotInterval, TrailingLogs: r.TrailingLogs},
 		meta.Deps{Logger: r.Logger, Registry: r.Registry})
 	if err != nil {
 		raftLn.Close()
@@ -152,6 +160,11 @@ type GatewayRole struct {
 	// MasterKeyFile holds the 32-byte SSE-S3 master key, the same for every
 	// gateway of the cluster; empty refuses SSE-S3.
 	MasterKeyFile string
+	// IntentAfter is core.Config.IntentAfter: writes running longer than
+	// this record a write intent in meta so garbage collection spares their
+	// shards (0: core's default, negative: before the first shard). It must
+	// stay far below the repair worker's GC grace.
+	IntentAfter time.Duration
 }
 
 // RunGateway serves S3 until ctx ends.
@@ -174,6 +187,7 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 	parts, err := newGateway(ctx, gatewayWiring{
 		meta: mc, masterKey: masterKey, volumes: mc.Volumes(), etcd: cl, cluster: r.Cluster, k: r.DataShards, m: r.ParityShards, region: r.Region,
 		root: r.Root, users: r.Users, log: r.Logger, reg: r.Registry, gather: r.Registry, domain: r.Domain,
+		intentAfter: r.IntentAfter,
 	})
 	if err != nil {
 		return err
@@ -187,7 +201,7 @@ func RunGateway(ctx context.Context, r GatewayRole) error {
 		return err
 	}
 	r.Logger.Info("s3 gateway serving", "addr", ln.Addr().String())
-	return serveHTTP(ctx, parts.hs, ln)
+	return parts.serve(ctx, ln)
 }
 
 // dialPeers connects a role to its cluster: etcd, and the meta nodes

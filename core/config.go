@@ -41,6 +41,20 @@ type Config struct {
 	// asks parity shards and reconstructs from whichever arrive first.
 	// Default 250ms; negative disables hedging.
 	HedgeAfter time.Duration
+	// IntentAfter: a write (PUT, UploadPart, copies) still running after
+	// this long records a write intent in meta that protects its stripes
+	// from garbage collection until the commit. Repair's GCGrace must
+	// exceed it by a wide margin (see docs/CONTRACTS.md). Default 10s;
+	// negative: record the intent before the first shard (tests, and any
+	// setup whose GC grace is under a minute).
+	IntentAfter time.Duration
+	// IntentTTL is how long a recorded intent lives without a refresh; the
+	// writer extends it every IntentTTL/3. Default 5m.
+	IntentTTL time.Duration
+	// ShardWriteTimeout bounds the wait for a stripe's write quorum: shard
+	// writes still running after it are abandoned and, short of the
+	// quorum, the write fails errs.Unavailable. Default 10s.
+	ShardWriteTimeout time.Duration
 	// PlacementRefresh is how long cached placement groups are trusted.
 	// Default 30s.
 	PlacementRefresh time.Duration
@@ -81,6 +95,15 @@ func (c *Config) SetDefaults() {
 	if c.HedgeAfter == 0 {
 		c.HedgeAfter = 250 * time.Millisecond
 	}
+	if c.IntentAfter == 0 {
+		c.IntentAfter = 10 * time.Second
+	}
+	if c.IntentTTL == 0 {
+		c.IntentTTL = 5 * time.Minute
+	}
+	if c.ShardWriteTimeout == 0 {
+		c.ShardWriteTimeout = 10 * time.Second
+	}
 	if c.PlacementRefresh == 0 {
 		c.PlacementRefresh = 30 * time.Second
 	}
@@ -112,6 +135,8 @@ func (c *Config) Validate() error {
 		return bad("write quorum %d not within [%d, %d]", c.WriteQuorum, c.DataShards, c.DataShards+c.ParityShards)
 	case c.StripesInFlight < 1:
 		return bad("stripes in flight %d", c.StripesInFlight)
+	case c.IntentTTL < 3*time.Millisecond || c.ShardWriteTimeout < 0:
+		return bad("intent ttl %v, shard write timeout %v", c.IntentTTL, c.ShardWriteTimeout)
 	case c.StragglerWait < 0 || c.PlacementRefresh < 0 || c.MinPartSize < 0:
 		return bad("negative duration or size")
 	case c.FreeWorkers < 1 || c.FreeQueue < 1:

@@ -36,6 +36,9 @@ type freeJob struct {
 	// segments, if set, is a removed version whose segments are freed
 	// (paged from meta) and then dropped.
 	segments *metapb.Object
+	// timeout, if set, bounds the deletion instead of freeTimeout (shards
+	// on disks that did not answer: garbage collection takes what is left).
+	timeout time.Duration
 }
 
 func newFreer(s *Store, workers, queue int) *freer {
@@ -94,7 +97,11 @@ func (f *freer) work() {
 		if j.segments != nil {
 			f.s.freeSegments(j)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), freeTimeout)
+		timeout := freeTimeout
+		if j.timeout > 0 {
+			timeout = min(timeout, j.timeout)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		for _, st := range j.stripes {
 			if err := f.s.deleteStripe(ctx, st); err != nil {
 				f.s.log.Warn("freeing stripe failed", "why", j.why, "bucket", j.bucket, "key", j.key,

@@ -60,9 +60,9 @@ func (s *Store) openRaw(ctx context.Context, obj *metapb.Object, off, length int
 		}
 		src = sliceSource(segs)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := context.WithCancel(ctx)
 	r := &objectReader{s: s, cancel: cancel, start: start, ch: make(chan fetched), done: make(chan struct{})}
-	go r.fetch(ctx, c, src)
+	go r.fetch(rctx, c, src)
 	// The first stripe is fetched before returning, so that an object that
 	// cannot be read fails here, where the caller can still answer with an
 	// error status, rather than in the middle of a response body.
@@ -75,10 +75,39 @@ func (s *Store) openRaw(ctx context.Context, obj *metapb.Object, off, length int
 			if f.err == nil {
 				f.err = errs.E(op, errs.Unavailable, "stripe fetch stopped")
 			}
-			return nil, f.err
+			return nil, s.readFailed(ctx, obj, f.err)
 		}
 	}
 	return r, nil
+}
+
+// readFailed explains a read of obj that failed before its first byte: a
+// version removed meanwhile (its segments dropped, its chunks freed) is
+// errs.NotFound, as if the read had come after the delete, and one
+// replaced under the same version id (an overwrite of "null") is
+// errs.Unavailable, worth a retry that reads the new one; any other
+// failure is err as it is.
+func (s *Store) readFailed(ctx context.Context, obj *metapb.Object, err error) error {
+	const op = "core.OpenObject"
+	if errs.Is(err, errs.NotFound) || ctx.Err() != nil || obj.GetBucket() == "" {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
+	defer cancel()
+	resp, lerr := s.meta.GetObject(cctx, &metapb.GetObjectRequest{Bucket: obj.GetBucket(), Key: obj.GetKey(), VersionId: obj.GetVersionId()})
+	switch {
+	case errs.Is(lerr, errs.NotFound):
+		return errs.E(op, errs.NotFound, "the version was removed while it was read", err)
+	case lerr != nil:
+		return err
+	}
+	cur := resp.GetObject()
+	replaced := cur.GetSegmentsUploadId() != obj.GetSegmentsUploadId() || cur.GetDeleteMarker() ||
+		len(obj.GetStripes()) > 0 && !sameFirstStripe(cur.GetStripes(), obj.GetStripes())
+	if replaced {
+		return errs.E(op, errs.Unavailable, "the version was replaced while it was read", err)
+	}
+	return err
 }
 
 // readCodec returns the codec of a stored object.

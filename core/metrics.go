@@ -20,6 +20,8 @@ type metrics struct {
 	freedStripes   prometheus.Counter
 	hedgedReads    prometheus.Counter
 	groupRefreshes prometheus.Counter
+	intents        prometheus.Counter
+	shardTimeouts  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,12 +50,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "wolke_core_hedged_reads_total", Help: "Stripe reads that asked extra shards because some were slow."}),
 		groupRefreshes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wolke_core_placement_refreshes_total", Help: "Placement group cache refreshes from meta."}),
+		intents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wolke_core_write_intents_total", Help: "Write intents recorded or extended in meta by long writes."}),
+		shardTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wolke_core_shard_write_timeouts_total", Help: "Stripe writes that missed their quorum within ShardWriteTimeout."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.putBytes, m.getBytes, m.stripes, m.degraded, m.shardErrors,
-		m.putSeconds, m.getSeconds, m.freeFailures, m.freedStripes, m.hedgedReads, m.groupRefreshes} {
+		m.putSeconds, m.getSeconds, m.freeFailures, m.freedStripes, m.hedgedReads, m.groupRefreshes, m.intents, m.shardTimeouts} {
 		if err := reg.Register(c); err != nil {
 			return nil, errs.E("core.New", errs.Invalid, "registering metrics", err)
 		}

@@ -111,8 +111,10 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 		}
 		body, size = seal, sealedSize(size)
 	}
-	stripes, n, err := s.writeBody(ctx, c, body, size, hs)
+	it := s.newIntent(ctx)
+	stripes, n, err := s.writeBody(ctx, c, body, size, hs, it)
 	if err != nil {
+		it.close(ctx, false)
 		return nil, errs.E(op, errs.Other, err)
 	}
 	part := &metapb.Part{Number: partNumber, Etag: quotedETag(h), Size: n, MtimeUnixNano: s.now().UnixNano(), Stripes: stripes,
@@ -123,13 +125,22 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 			part.Etag = quotedETag(seal.md5)
 		}
 	}
-	put, err := s.meta.PutPart(ctx, &metapb.PutPartRequest{Bucket: bucket, Key: key, UploadId: uploadID, Part: part})
+	intentID, err := it.seal()
 	if err != nil {
-		if s.settlePart(ctx, bucket, key, uploadID, part, err) {
+		s.deleteStripes(ctx, stripes)
+		it.close(ctx, false)
+		return nil, errs.E(op, errs.Other, err)
+	}
+	put, err := s.meta.PutPart(ctx, &metapb.PutPartRequest{Bucket: bucket, Key: key, UploadId: uploadID, Part: part, IntentId: intentID})
+	if err != nil {
+		ok := s.settlePart(ctx, bucket, key, uploadID, part, err)
+		it.close(ctx, ok)
+		if ok {
 			return part, nil
 		}
 		return nil, errs.E(op, errs.Other, err)
 	}
+	it.close(ctx, true)
 	if old := put.GetReplaced(); old != nil {
 		s.freeParts(ctx, "part replaced", bucket, key, &metapb.Object{Stripes: stripes}, []*metapb.Part{old})
 	}

@@ -60,7 +60,7 @@ func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.
 		obj.Inline = inline
 		obj.Size = int64(len(inline))
 		obj.Etag = quotedETag(h)
-		return s.commitObject(ctx, obj, opts)
+		return s.commitObject(ctx, obj, opts, nil)
 	}
 
 	b, err := s.GetBucket(ctx, obj.GetBucket())
@@ -75,15 +75,17 @@ func (s *Store) PutObjectWith(ctx context.Context, tmpl *metapb.Object, body io.
 	if len(prefix) > 0 {
 		body = io.MultiReader(bytes.NewReader(prefix), body)
 	}
-	stripes, n, err := s.writeBody(ctx, c, body, size, hs)
+	it := s.newIntent(ctx)
+	stripes, n, err := s.writeBody(ctx, c, body, size, hs, it)
 	if err != nil {
+		it.close(ctx, false)
 		return nil, errs.E(op, errs.Other, err)
 	}
 	obj.EcData, obj.EcParity = int32(k), int32(m)
 	obj.Stripes = stripes
 	obj.Size = n
 	obj.Etag = quotedETag(h)
-	return s.commitObject(ctx, obj, opts)
+	return s.commitObject(ctx, obj, opts, it)
 }
 
 // newManifest copies the template and fills what the Store chooses.
@@ -145,11 +147,11 @@ func feed(hs []hash.Hash, p []byte) {
 // stripe while earlier ones are hashed (every hash of hs in a goroutine of
 // its own), encoded and written. On error every stripe written is deleted
 // before it returns. The hashes hold the whole body when it returns.
-func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size int64, hs []hash.Hash) ([]*metapb.Stripe, int64, error) {
+func (s *Store) writeBody(ctx context.Context, c *codec, body io.Reader, size int64, hs []hash.Hash, it *intent) ([]*metapb.Stripe, int64, error) {
 	const op = "core.readBody"
 	digest := newDigester(s.cfg.StripesInFlight+1, hs)
 	defer digest.close()
-	sink := s.newSink(ctx, c)
+	sink := s.newSink(ctx, c, it)
 	full := c.k * s.cfg.ShardSize
 	var total int64
 	fail := func(err error) ([]*metapb.Stripe, int64, error) {
@@ -234,25 +236,36 @@ func quotedETag(h hash.Hash) string {
 	return `"` + hex.EncodeToString(h.Sum(nil)) + `"`
 }
 
-// commitObject records obj in meta and schedules the chunks of the versions
-// it replaced to be freed. If the commit fails the object's shards are
-// deleted, unless meta may have committed it after all.
-func (s *Store) commitObject(ctx context.Context, obj *metapb.Object, opts PutOptions) (*metapb.Object, error) {
+// commitObject records obj in meta, with the write intent it (nil for
+// inline objects) that protected its stripes, and schedules the chunks of
+// the versions it replaced to be freed. If the commit fails the object's
+// shards are deleted, unless meta may have committed it after all.
+func (s *Store) commitObject(ctx context.Context, obj *metapb.Object, opts PutOptions, it *intent) (*metapb.Object, error) {
 	const op = "core.PutObject"
 	obj.Checksums = checksums(opts)
 	if opts.seal != nil {
 		if err := opts.seal.finish(obj); err != nil {
 			s.deleteStripes(ctx, obj.GetStripes())
+			it.close(ctx, false)
 			return nil, err
 		}
 	}
-	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch})
+	intentID, err := it.seal()
 	if err != nil {
-		if stored, ok := s.settleObject(ctx, obj, err); ok {
+		s.deleteStripes(ctx, obj.GetStripes())
+		it.close(ctx, false)
+		return nil, errs.E(op, errs.Other, err)
+	}
+	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, IntentId: intentID})
+	if err != nil {
+		stored, ok := s.settleObject(ctx, obj, err)
+		it.close(ctx, ok)
+		if ok {
 			return stored, nil
 		}
 		return nil, errs.E(op, errs.Other, err)
 	}
+	it.close(ctx, true)
 	stored := resp.GetObject()
 	if stored == nil {
 		stored = obj

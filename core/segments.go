@@ -163,6 +163,27 @@ func (p *segmentPager) nextPart(ctx context.Context) (*metapb.Part, error) {
 	return part, nil
 }
 
+// ObjectPart returns the record (number, sizes, checksums, stripes) of
+// the n-th part (1-based, in the object's order) of a segmented multipart
+// object. Objects without part records (single PUTs, multipart objects
+// whose manifest holds the stripes) answer errs.NotFound.
+func (s *Store) ObjectPart(ctx context.Context, obj *metapb.Object, n int32) (*metapb.Part, error) {
+	const op = "core.ObjectPart"
+	nums := obj.GetPartNumbers()
+	if obj.GetSegmentsUploadId() == "" || n < 1 || int(n) > len(nums) {
+		return nil, errs.E(op, errs.NotFound, "no record of this part")
+	}
+	resp, err := s.meta.GetObjectSegments(ctx, &metapb.GetObjectSegmentsRequest{Bucket: obj.GetBucket(), Key: obj.GetKey(),
+		UploadId: obj.GetSegmentsUploadId(), PartNumberMarker: nums[n-1] - 1, MaxParts: 1})
+	if err != nil {
+		return nil, errs.E(op, errs.Other, err)
+	}
+	if len(resp.GetParts()) == 0 || resp.GetParts()[0].GetNumber() != nums[n-1] {
+		return nil, errs.E(op, errs.NotFound, "no record of this part")
+	}
+	return resp.GetParts()[0], nil
+}
+
 // freeSegments deletes the chunks of every segment of a removed version,
 // page by page, then has meta drop the segments. When a page cannot be
 // read the segments stay (marked garbage in meta) with their chunks.

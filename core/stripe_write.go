@@ -22,6 +22,7 @@ type stripeSink struct {
 	c      *codec
 	ctx    context.Context
 	cancel context.CancelFunc
+	it     *intent // the write's intent: stripes are added before their shards
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -30,9 +31,9 @@ type stripeSink struct {
 	err     error            // the first failure
 }
 
-func (s *Store) newSink(ctx context.Context, c *codec) *stripeSink {
+func (s *Store) newSink(ctx context.Context, c *codec, it *intent) *stripeSink {
 	ctx, cancel := context.WithCancel(ctx)
-	return &stripeSink{s: s, c: c, ctx: ctx, cancel: cancel, sem: make(chan struct{}, s.cfg.StripesInFlight)}
+	return &stripeSink{s: s, c: c, ctx: ctx, cancel: cancel, it: it, sem: make(chan struct{}, s.cfg.StripesInFlight)}
 }
 
 // submit starts writing the first n bytes of *buf as the next stripe; the
@@ -63,7 +64,7 @@ func (w *stripeSink) submit(buf *[]byte, n int, hashed <-chan struct{}) error {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		st, err := w.s.writeStripe(w.ctx, w.c, (*buf)[:n])
+		st, err := w.s.writeStripe(w.ctx, w.c, (*buf)[:n], w.it)
 		release()
 		<-w.sem
 		w.mu.Lock()
@@ -118,7 +119,12 @@ func (w *stripeSink) abort(ctx context.Context) {
 // deleteStripes deletes the shards of stripes now, with a context that
 // survives the caller's cancellation.
 func (s *Store) deleteStripes(ctx context.Context, stripes []*metapb.Stripe) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
+	s.deleteStripesWithin(ctx, stripes, freeTimeout)
+}
+
+// deleteStripesWithin is deleteStripes bounded by d.
+func (s *Store) deleteStripesWithin(ctx context.Context, stripes []*metapb.Stripe, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(d, freeTimeout))
 	defer cancel()
 	for _, st := range stripes {
 		if st == nil {
@@ -133,7 +139,9 @@ func (s *Store) deleteStripes(ctx context.Context, stripes []*metapb.Stripe) {
 // writeStripe encodes data (at most k*ShardSize bytes, with room for the
 // parity shards behind it in its backing array) and writes its k+m shards
 // to a placement group, trying another group if the first cannot take it.
-func (s *Store) writeStripe(ctx context.Context, c *codec, data []byte) (*metapb.Stripe, error) {
+// Each attempt's stripe id comes from the write intent it (if any), which
+// records it in meta before a shard is written once the intent is due.
+func (s *Store) writeStripe(ctx context.Context, c *codec, data []byte, it *intent) (*metapb.Stripe, error) {
 	const op = "core.writeStripe"
 	n := len(data)
 	ss := (n + c.k - 1) / c.k
@@ -154,13 +162,34 @@ func (s *Store) writeStripe(ctx context.Context, c *codec, data []byte) (*metapb
 		avoid   uint64
 		lastErr error
 	)
+	// Every attempt shares one deadline: unreachable chunk servers fail the
+	// stripe within ShardWriteTimeout, not a timeout per group.
+	deadline := s.now().Add(s.cfg.ShardWriteTimeout)
 	for attempt := 0; attempt < groupAttempts; attempt++ {
+		if attempt > 0 && !s.now().Before(deadline) {
+			break
+		}
 		g, err := s.groups.pick(ctx, c.k, c.m, avoid)
 		if err != nil {
 			return nil, err
 		}
-		st := &metapb.Stripe{Id: randomID(16), PlacementGroup: g.GetId(), Size: int64(n), ShardSize: int64(ss), ShardCrc32C: crcs}
-		good, err := s.writeShards(ctx, c, g, st.GetId(), shards)
+		id := randomID(16)
+		if it != nil {
+			if id, err = it.newStripeID(ctx); err != nil {
+				return nil, err
+			}
+		}
+		st := &metapb.Stripe{Id: id, PlacementGroup: g.GetId(), GroupEpoch: g.GetEpoch(), Size: int64(n), ShardSize: int64(ss), ShardCrc32C: crcs}
+		written := make([]bool, len(shards))
+		good, timedOut, err := s.writeShards(ctx, c, g, st.GetId(), shards, deadline, written)
+		if good < len(shards) && !timedOut && ctx.Err() == nil {
+			// A failed member may have been replaced since the groups were
+			// cached: reload them, and move the shards of replaced members.
+			if ng, changed := s.groups.suspect(ctx, g); changed {
+				good, err = s.moveShards(ctx, c, g, ng, st, shards, written, deadline)
+				g = ng
+			}
+		}
 		if err == nil {
 			s.metrics.stripes.Inc()
 			if good < len(shards) {
@@ -169,20 +198,36 @@ func (s *Store) writeStripe(ctx context.Context, c *codec, data []byte) (*metapb
 			return st, nil
 		}
 		// Shards of a failed attempt are garbage whatever happens next.
-		s.deleteStripes(ctx, []*metapb.Stripe{st})
+		// After a timeout the disks may be unreachable: the shards are
+		// deleted in the background, and what is left goes to garbage
+		// collection. After a cancel (maybe a sibling stripe's timeout) the
+		// delete gets ShardWriteTimeout at most.
+		switch {
+		case timedOut:
+			s.free.enqueue(ctx, freeJob{why: "stripe write timed out", stripes: []*metapb.Stripe{st}, timeout: s.cfg.ShardWriteTimeout})
+		case ctx.Err() != nil:
+			s.deleteStripesWithin(ctx, []*metapb.Stripe{st}, s.cfg.ShardWriteTimeout)
+		default:
+			s.deleteStripes(ctx, []*metapb.Stripe{st})
+		}
 		if ctx.Err() != nil {
 			return nil, errs.E(op, errs.Canceled, ctx.Err())
 		}
 		s.groups.invalidate(c.k, c.m)
 		avoid, lastErr = g.GetId(), err
 	}
+	if lastErr == nil {
+		lastErr = errs.Errorf(op, errs.Unavailable, "no shard write quorum within %v", s.cfg.ShardWriteTimeout)
+	}
 	return nil, lastErr
 }
 
 // writeShards writes shard i to g.Disks[i] in parallel and returns once
 // every write is over. When the write quorum is met, writes still running
-// get StragglerWait more before they are abandoned.
-func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGroup, id []byte, shards [][]byte) (int, error) {
+// get StragglerWait more before they are abandoned; at the deadline every
+// write still running is abandoned, and short of the quorum the stripe
+// fails errs.Unavailable (timedOut tells).
+func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGroup, id []byte, shards [][]byte, deadline time.Time, written []bool) (good int, timedOut bool, err error) {
 	const op = "core.writeShards"
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -197,22 +242,26 @@ func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGr
 		}()
 	}
 	var (
-		good, bad int
-		noSpace   int // failures for want of space
-		last      error
-		straggle  *time.Timer
-		timeout   <-chan time.Time
+		bad      int
+		noSpace  int // failures for want of space
+		last     error
+		straggle *time.Timer
+		timeout  <-chan time.Time
 	)
 	defer func() {
 		if straggle != nil {
 			straggle.Stop()
 		}
 	}()
+	dl := time.NewTimer(deadline.Sub(s.now()))
+	defer dl.Stop()
+	expired := dl.C
 	for good+bad < len(shards) {
 		select {
 		case r := <-results:
 			if r.err == nil {
 				good++
+				written[r.i] = true
 			} else {
 				bad++
 				last = r.err
@@ -234,18 +283,81 @@ func (s *Store) writeShards(ctx context.Context, c *codec, g *metapb.PlacementGr
 		case <-timeout:
 			timeout = nil
 			cancel()
+		case <-expired:
+			expired = nil
+			if good < c.quorum {
+				timedOut = true
+				s.metrics.shardTimeouts.Inc()
+			}
+			cancel()
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return good, errs.E(op, errs.Canceled, err)
+		return good, false, errs.E(op, errs.Canceled, err)
 	}
 	if good < c.quorum {
 		kind := errs.Unavailable
 		if noSpace > len(shards)-c.quorum {
 			kind = errs.NoSpace // full disks alone put the quorum out of reach
 		}
-		return good, errs.E(op, kind,
-			fmt.Sprintf("%d of %d shards written to group %d, need %d", good, len(shards), g.GetId(), c.quorum), last)
+		msg := fmt.Sprintf("%d of %d shards written to group %d, need %d", good, len(shards), g.GetId(), c.quorum)
+		if timedOut {
+			msg += fmt.Sprintf(" (no quorum within %v)", s.cfg.ShardWriteTimeout)
+		}
+		return good, timedOut, errs.E(op, kind, msg, last)
+	}
+	return good, false, nil
+}
+
+// moveShards writes the shards of st at the positions where group ng (the
+// same group at a newer epoch) has another member than old, and reports
+// how many of st's shards are now on ng's members. The stripe takes ng's
+// epoch when every moved shard was written; otherwise it keeps the old
+// one, and its commit leaves meta a repair hint.
+func (s *Store) moveShards(ctx context.Context, c *codec, old, ng *metapb.PlacementGroup, st *metapb.Stripe, shards [][]byte, written []bool, deadline time.Time) (int, error) {
+	const op = "core.writeShards"
+	if len(ng.GetDisks()) != len(shards) {
+		return 0, errs.Errorf(op, errs.Internal, "placement group %d changed size", ng.GetId())
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		moved = true
+	)
+	for i, d := range ng.GetDisks() {
+		if d == old.GetDisks()[i] {
+			continue
+		}
+		written[i] = false
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.shards.WriteShard(wctx, d, ChunkID(st.GetId(), i), shards[i])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				moved = false
+				s.log.Debug("moved shard write failed", "disk", d, "chunk", ChunkID(st.GetId(), i), "err", err)
+				return
+			}
+			written[i] = true
+		}()
+	}
+	wg.Wait()
+	good := 0
+	for _, w := range written {
+		if w {
+			good++
+		}
+	}
+	if moved {
+		st.GroupEpoch = ng.GetEpoch()
+	}
+	if good < c.quorum {
+		return good, errs.E(op, errs.Unavailable,
+			fmt.Sprintf("%d of %d shards written to group %d at epoch %d, need %d", good, len(shards), ng.GetId(), ng.GetEpoch(), c.quorum))
 	}
 	return good, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,45 @@ type netLab struct {
 	tag    string
 	bridge string
 	nets   []string
+	lock   *os.File // held while the lab exists: one lab per machine
+}
+
+// netLabLock serializes labs across test processes (they all use
+// 10.77.0.0/24) and lets the holder remove what a killed run left behind.
+const netLabLock = "/tmp/wolke-e2e-netlab.lock"
+
+// lockNetLab waits for the machine-wide lab lock, then deletes leftover
+// lab links and namespaces: no other lab can be live while it is held.
+func lockNetLab(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(netLabLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("network lab lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("network lab lock: %v", err)
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 2 {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimSuffix(fields[1], ":"), "@")
+			if strings.HasPrefix(name, "wcb") || strings.HasPrefix(name, "wch") {
+				_ = ipCmd("link", "del", name)
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 && strings.HasPrefix(fields[0], "wcn") {
+				_ = ipCmd("netns", "del", fields[0])
+			}
+		}
+	}
+	return f
 }
 
 func ipCmd(args ...string) error {
@@ -47,7 +87,7 @@ func newNetLab(t *testing.T, n int) *netLab {
 		t.Skip("no ip tool")
 	}
 	tag := fmt.Sprintf("%04d", os.Getpid()%10000)
-	l := &netLab{t: t, tag: tag, bridge: "wcb" + tag}
+	l := &netLab{t: t, tag: tag, bridge: "wcb" + tag, lock: lockNetLab(t)}
 	t.Cleanup(l.close)
 	must := func(args ...string) {
 		if err := ipCmd(args...); err != nil {
@@ -91,6 +131,7 @@ func (l *netLab) close() {
 		_ = ipCmd("netns", "del", ns)
 	}
 	_ = ipCmd("link", "del", l.bridge)
+	l.lock.Close() // releases the flock
 }
 
 // TestChaosPartitionMetaLeader runs three `wolke meta` processes, each in

@@ -81,7 +81,7 @@ func TestChaosSplitChunksFromGateway(t *testing.T) {
 	}
 	d.add("r1", "repair", "--id", "r1", "--repair-after", "10m", "--interval", "500ms", "--gc-grace", "10s", "--rate", "0")
 	gw := lab.ip(1) + ":9000"
-	d.addIn(lab.nets[0], "gw", "gateway", "--addr", gw, "--root-access-key", "SPLITROOT", "--root-secret-key", "split-secret-key")
+	d.addIn(lab.nets[0], "gw", "gateway", "--addr", gw, "--intent-after", "0", "--root-access-key", "SPLITROOT", "--root-secret-key", "split-secret-key")
 	waitHTTP200(t, "http://"+gw+"/_wolke/health", 90*time.Second)
 	mc, err := minio.New(gw, &minio.Options{Creds: credentials.NewStaticV4("SPLITROOT", "split-secret-key", ""),
 		Region: "us-east-1", BucketLookup: minio.BucketLookupPath, MaxRetries: 1})

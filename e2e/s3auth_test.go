@@ -187,7 +187,15 @@ func TestS3TLS(t *testing.T) {
 	c.Start()
 	const timeout = time.Minute
 	work := t.TempDir()
-	if out := c.LogTail(64 << 10); !strings.Contains(out, "AWS_CA_BUNDLE="+c.CABundle()) || !strings.Contains(out, "https://"+c.Addr()) {
+	// The banner may follow the first healthy answer by a moment.
+	says := func(out string) bool {
+		return strings.Contains(out, "AWS_CA_BUNDLE="+c.CABundle()) && strings.Contains(out, "https://"+c.Addr())
+	}
+	out := c.LogTail(64 << 10)
+	for deadline := time.Now().Add(10 * time.Second); !says(out) && time.Now().Before(deadline); out = c.LogTail(64 << 10) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !says(out) {
 		t.Fatalf("wolke dev --tls does not say how to trust it:\n%s", out)
 	}
 	src := filepath.Join(work, "f.txt")

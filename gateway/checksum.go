@@ -34,9 +34,23 @@ func requestHashes(h http.Header) map[string]hash.Hash {
 	return out
 }
 
+// defaultAlg is the checksum S3 stores (since 2025) for every object and
+// part uploaded without one: a full-object CRC-64/NVME.
+const defaultAlg = "crc64nvme"
+
+// withDefault is hs, or the default checksum's hash when hs is empty.
+func withDefault(hs map[string]hash.Hash) map[string]hash.Hash {
+	if len(hs) > 0 {
+		return hs
+	}
+	h, _ := sigv4.NewChecksum(defaultAlg)
+	return map[string]hash.Hash{defaultAlg: h}
+}
+
 // checksumHashes returns hashes for the algorithms of an object's
 // checksums (and of the x-amz-checksum-algorithm header), so that a copy
 // gets them too; the copy is one PUT, so its checksums are full-object.
+// A source without checksums gets the default one.
 func checksumHashes(obj *metapb.Object, h http.Header) map[string]hash.Hash {
 	algs := []string{strings.ToLower(h.Get("X-Amz-Checksum-Algorithm"))}
 	for alg := range obj.GetChecksums() {
@@ -51,7 +65,7 @@ func checksumHashes(obj *metapb.Object, h http.Header) map[string]hash.Hash {
 			out[alg] = hs
 		}
 	}
-	return out
+	return withDefault(out)
 }
 
 // setChecksums sends stored checksums as x-amz-checksum-* headers.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/wolke-cloud/wolke/iam/sigv4"
 	"github.com/wolke-cloud/wolke/internal/errs"
@@ -133,11 +134,15 @@ func s3Code(err error) (code string, status int, fault bool) {
 }
 
 type errorXML struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+	// EntityTooLarge/TooSmall of a POST upload name the sizes.
+	ProposedSize   string `xml:"ProposedSize,omitempty"`
+	MaxSizeAllowed string `xml:"MaxSizeAllowed,omitempty"`
+	MinSizeAllowed string `xml:"MinSizeAllowed,omitempty"`
+	Resource       string `xml:"Resource,omitempty"`
+	RequestID      string `xml:"RequestId"`
 }
 
 // message is the text shown to clients: the reason's message when there
@@ -179,12 +184,24 @@ func (s *Server) writeError(ctx context.Context, w http.ResponseWriter, r *http.
 		w.WriteHeader(status)
 		return
 	}
-	body, _ := xml.Marshal(errorXML{
+	ex := errorXML{
 		Code:      code,
 		Message:   message(err, fault),
 		Resource:  r.URL.Path,
 		RequestID: w.Header().Get("X-Amz-Request-Id"),
-	})
+	}
+	var size *sizeLimitError
+	if errors.As(err, &size) {
+		if size.proposed > 0 {
+			ex.ProposedSize = strconv.FormatInt(size.proposed, 10)
+		}
+		if size.tooLarge {
+			ex.MaxSizeAllowed = strconv.FormatInt(size.limit, 10)
+		} else {
+			ex.MinSizeAllowed = strconv.FormatInt(size.limit, 10)
+		}
+	}
+	body, _ := xml.Marshal(ex)
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	w.Write([]byte(xml.Header))

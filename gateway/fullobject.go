@@ -92,9 +92,14 @@ func checksumOf(up *metapb.Upload) uploadChecksum {
 // partHashes checks the checksums a part of the upload carries (hashes,
 // from requestHashes) as S3 does: an upload created with an algorithm
 // takes parts with that algorithm's checksum only; a FULL_OBJECT upload
-// also takes parts without one, whose CRC this gateway computes.
+// also takes parts without one, whose CRC this gateway computes. Parts
+// of an upload without an algorithm that carry no checksum get the
+// default one.
 func (c uploadChecksum) partHashes(hashes map[string]hash.Hash) (map[string]hash.Hash, error) {
-	if c.alg == "" || hashes[c.alg] != nil {
+	if c.alg == "" {
+		return withDefault(hashes), nil
+	}
+	if hashes[c.alg] != nil {
 		return hashes, nil
 	}
 	actual := "null"
@@ -109,10 +114,10 @@ func (c uploadChecksum) partHashes(hashes map[string]hash.Hash) (map[string]hash
 }
 
 // copyHashes are the hashes of an UploadPartCopy into the upload: its
-// algorithm's, computed from the copied bytes.
+// algorithm's (the default one without), computed from the copied bytes.
 func (c uploadChecksum) copyHashes() map[string]hash.Hash {
 	if c.alg == "" {
-		return nil
+		return withDefault(nil)
 	}
 	h, _ := sigv4.NewChecksum(c.alg)
 	return map[string]hash.Hash{c.alg: h}
@@ -132,6 +137,9 @@ func (c uploadChecksum) completeChecksums(h http.Header, listed []map[string]str
 		sums, ok := compositeChecksums(used)
 		if !ok {
 			return nil, apiErr(codeInvalidPart, "a part's checksum is malformed")
+		}
+		if len(sums) == 0 {
+			return defaultFullObject(h, used, sizes), nil
 		}
 		return sums, nil
 	}
@@ -161,6 +169,26 @@ func (c uploadChecksum) completeChecksums(h http.Header, listed []map[string]str
 		return nil, apiErr(sigv4.CodeBadDigest, "The "+c.alg+" you specified did not match the calculated checksum.")
 	}
 	return map[string]string{c.alg: sum}, nil
+}
+
+// defaultFullObject is the default full-object CRC-64/NVME of an upload
+// created without an algorithm, combined from its parts' default
+// checksums; nil when a part has none (uploaded before defaults) or the
+// client named a checksum type.
+func defaultFullObject(h http.Header, parts []*metapb.Part, sizes []int64) map[string]string {
+	if len(parts) == 0 || h.Get("X-Amz-Checksum-Type") != "" {
+		return nil
+	}
+	for _, p := range parts {
+		if p.GetChecksums()[defaultAlg] == "" {
+			return nil
+		}
+	}
+	sum, err := fullObjectChecksum(defaultAlg, parts, sizes)
+	if err != nil {
+		return nil
+	}
+	return map[string]string{defaultAlg: sum}
 }
 
 // fullObjectChecksum combines the parts' CRCs into the CRC of their

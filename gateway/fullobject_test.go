@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/base64"
+	"hash"
 	"hash/crc32"
 	"net/http"
 	"testing"
@@ -74,5 +75,50 @@ func TestCompleteChecksums(t *testing.T) {
 	}
 	if _, err := comp.completeChecksums(http.Header{}, []map[string]string{listed[0], {}}, parts, nil); sigv4.CodeOf(err) != sigv4.CodeInvalidRequest {
 		t.Errorf("a part listed without its checksum: %v", err)
+	}
+}
+
+// TestDefaultChecksums: writes without a checksum get S3's default
+// CRC-64/NVME: PUT and copies of a source without checksums, parts of an
+// upload without an algorithm, and its completion (combined full-object,
+// only when every part has it and no type was asked for).
+func TestDefaultChecksums(t *testing.T) {
+	only := func(what string, hs map[string]hash.Hash) {
+		t.Helper()
+		if len(hs) != 1 || hs["crc64nvme"] == nil {
+			t.Errorf("%s: hashes %v, want crc64nvme only", what, hs)
+		}
+	}
+	only("put", withDefault(nil))
+	only("copy of a source without checksums", checksumHashes(&metapb.Object{}, http.Header{}))
+	parts, err := uploadChecksum{}.partHashes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("part", parts)
+	only("part copy", uploadChecksum{}.copyHashes())
+	sent := map[string]hash.Hash{"crc32": crc32.NewIEEE()}
+	if got := withDefault(sent); len(got) != 1 || got["crc32"] == nil {
+		t.Errorf("a body with a checksum got %v", got)
+	}
+	if got := checksumHashes(&metapb.Object{Checksums: map[string]string{"sha1": "x"}}, http.Header{}); len(got) != 1 || got["sha1"] == nil {
+		t.Errorf("a copy of a SHA-1 source got %v", got)
+	}
+
+	a, b := []byte("first part "), []byte("and the second")
+	sum := func(p []byte) string {
+		h, _ := sigv4.NewChecksum("crc64nvme")
+		h.Write(p)
+		return base64.StdEncoding.EncodeToString(h.Sum(nil))
+	}
+	used := []*metapb.Part{{Number: 1, Checksums: map[string]string{"crc64nvme": sum(a)}}, {Number: 2, Checksums: map[string]string{"crc64nvme": sum(b)}}}
+	sizes := []int64{int64(len(a)), int64(len(b))}
+	got, err := uploadChecksum{}.completeChecksums(http.Header{}, nil, used, sizes)
+	if err != nil || len(got) != 1 || got["crc64nvme"] != sum(append(a, b...)) {
+		t.Errorf("complete: %v, %v; want crc64nvme %s", got, err, sum(append(a, b...)))
+	}
+	old := []*metapb.Part{used[0], {Number: 2}}
+	if got, err := (uploadChecksum{}).completeChecksums(http.Header{}, nil, old, sizes); err != nil || got != nil {
+		t.Errorf("complete with a part without checksum: %v, %v; want none", got, err)
 	}
 }

@@ -99,6 +99,7 @@ type Server struct {
 	metrics  *metrics
 	now      func() time.Time
 	buckets  *bucketCache // bucket records of authorize (bucketcache.go)
+	parts    partRecords  // nil when Objects keeps no part records (parts.go)
 
 	mu      sync.Mutex
 	servers map[*http.Server]struct{}
@@ -138,6 +139,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.buckets = newBucketCache(bucketCacheTTL, func() time.Time { return s.now() })
 	s.objects = cachingObjects{Objects: deps.Objects, cache: s.buckets}
+	s.parts, _ = deps.Objects.(partRecords)
 	return s, nil
 }
 

@@ -146,6 +146,7 @@ func (s *Server) putObject(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
+	opts.Hashes = withDefault(opts.Hashes)
 	body, size, err := s.body(rq, true)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wolke-cloud/wolke/core"
 	"github.com/wolke-cloud/wolke/iam/sigv2"
 	"github.com/wolke-cloud/wolke/iam/sigv4"
 	"github.com/wolke-cloud/wolke/internal/errs"
@@ -86,6 +87,7 @@ type postPolicy struct {
 type postCondition struct {
 	op       string
 	name     string
+	orig     string // the field as the policy spells it, for errors
 	value    string
 	min, max int64
 }
@@ -106,14 +108,15 @@ func parsePostPolicy(b64 string, now time.Time) ([]postCondition, error) {
 		return nil, policyErr("the policy has no valid expiration")
 	}
 	if now.After(exp) {
-		return nil, apiErr(sigv4.CodeAccessDenied, "invalid according to policy: policy expired")
+		return nil, apiErr(sigv4.CodeAccessDenied, "Invalid according to Policy: Policy expired.")
 	}
 	var out []postCondition
 	for _, raw := range p.Conditions {
 		var obj map[string]string
 		if json.Unmarshal(raw, &obj) == nil {
 			for k, v := range obj {
-				out = append(out, postCondition{op: "eq", name: strings.ToLower(strings.TrimPrefix(k, "$")), value: v})
+				out = append(out, postCondition{op: "eq", name: strings.ToLower(strings.TrimPrefix(k, "$")), value: v,
+					orig: strings.TrimPrefix(k, "$")})
 			}
 			continue
 		}
@@ -141,18 +144,20 @@ func parsePostPolicy(b64 string, now time.Time) ([]postCondition, error) {
 		if op != "eq" && op != "starts-with" {
 			return nil, policyErr("unknown condition operator " + op)
 		}
-		out = append(out, postCondition{op: op, name: strings.ToLower(name[1:]), value: value})
+		out = append(out, postCondition{op: op, name: strings.ToLower(name[1:]), value: value, orig: name[1:]})
 	}
 	return out, nil
 }
 
 // checkConditions applies the conditions to the form (with bucket and the
 // final key) and requires every form field to be covered by one.
-func checkConditions(conds []postCondition, fields map[string]string) (min, max int64, err error) {
+func checkConditions(conds []postCondition, fields, names map[string]string) (min, max int64, err error) {
 	min, max = 0, MaxObjectSize
 	covered := map[string]bool{}
 	fail := func(c postCondition) error {
-		return apiErr(sigv4.CodeAccessDenied, "invalid according to policy: policy condition failed: "+c.op+" $"+c.name)
+		cond, _ := json.Marshal([]string{c.op, "$" + c.orig, c.value})
+		return apiErr(sigv4.CodeAccessDenied, "Invalid according to Policy: Policy Condition failed: "+
+			strings.ReplaceAll(string(cond), `","`, `", "`))
 	}
 	for _, c := range conds {
 		if c.op == "content-length-range" {
@@ -180,7 +185,10 @@ func checkConditions(conds []postCondition, fields map[string]string) (min, max 
 		case covered[name], name == "policy", name == "x-amz-signature", name == "signature", name == "awsaccesskeyid",
 			name == "file", name == "bucket", strings.HasPrefix(name, "x-ignore-"):
 		default:
-			return 0, 0, apiErr(sigv4.CodeAccessDenied, "invalid according to policy: extra input fields: "+name)
+			if orig := names[name]; orig != "" {
+				name = orig
+			}
+			return 0, 0, apiErr(sigv4.CodeAccessDenied, "Invalid according to Policy: Extra input fields: "+name)
 		}
 	}
 	return min, max, nil
@@ -237,6 +245,20 @@ func (s *Server) lookupPostKey(ctx context.Context, ak string) (sigv4.Credential
 	return cred, err
 }
 
+// maxProposedDrain bounds the bytes read past a size limit to report the
+// proposed size.
+const maxProposedDrain = 64 << 20
+
+// sizeLimitError is EntityTooLarge/TooSmall with AWS's ProposedSize and
+// MaxSizeAllowed/MinSizeAllowed elements.
+type sizeLimitError struct {
+	error
+	proposed, limit int64
+	tooLarge        bool
+}
+
+func (e *sizeLimitError) Unwrap() error { return e.error }
+
 // sizeReader fails the upload when the file leaves [min, max].
 type sizeReader struct {
 	r        io.Reader
@@ -248,10 +270,18 @@ func (z *sizeReader) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.n += int64(n)
 	if z.n > z.max {
-		return 0, apiErr(codeEntityTooLarge, "your proposed upload exceeds the maximum allowed size")
+		// Count the rest (up to a bound) to name the proposed size.
+		rest, derr := io.Copy(io.Discard, io.LimitReader(z.r, maxProposedDrain))
+		proposed := z.n + rest
+		if derr != nil || rest == maxProposedDrain {
+			proposed = 0
+		}
+		return 0, &sizeLimitError{error: apiErr(codeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size"),
+			proposed: proposed, limit: z.max, tooLarge: true}
 	}
 	if err == io.EOF && z.n < z.min {
-		return 0, apiErr(codeEntityTooSmall, "your proposed upload is smaller than the minimum allowed size")
+		return 0, &sizeLimitError{error: apiErr(codeEntityTooSmall, "Your proposed upload is smaller than the minimum allowed size"),
+			proposed: z.n, limit: z.min}
 	}
 	return n, err
 }
@@ -295,7 +325,7 @@ func (s *Server) postObject(ctx context.Context, rq *request) error {
 			withTarget[k] = v
 		}
 		withTarget["bucket"], withTarget["key"] = rq.bucket, key
-		if min, max, err = checkConditions(conds, withTarget); err != nil {
+		if min, max, err = checkConditions(conds, withTarget, f.names); err != nil {
 			return err
 		}
 	}
@@ -308,7 +338,8 @@ func (s *Server) postObject(ctx context.Context, rq *request) error {
 	if err != nil {
 		return err
 	}
-	obj, err := s.objects.PutObject(ctx, tmpl, &sizeReader{r: f.file, min: min, max: max}, -1)
+	obj, err := s.objects.PutObjectWith(ctx, tmpl, &sizeReader{r: f.file, min: min, max: max}, -1,
+		core.PutOptions{Hashes: withDefault(nil)})
 	if err != nil {
 		var reason *sigv4.Reason
 		if errors.As(err, &reason) {

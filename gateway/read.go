@@ -189,7 +189,11 @@ func (s *Server) readObject(ctx context.Context, rq *request, withBody bool) err
 	}
 	setObjectHeaders(w, obj, rq.bucketRec)
 	overrides(w, rq.q)
-	if checksumMode(rq.r.Header) && !br.partial {
+	switch {
+	case !checksumMode(rq.r.Header):
+	case rq.q.Has("partNumber"):
+		s.partChecksums(ctx, w, rq.q, obj)
+	case !br.partial:
 		setChecksums(w, obj.GetChecksums())
 	}
 	setSSEHeaders(w, obj)

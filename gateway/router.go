@@ -211,7 +211,7 @@ func (s *Server) target(r *http.Request) (bucket, key string) {
 // unsupported names a subresource in q that is not served yet: a request
 // naming one gets NotImplemented, never a success that did nothing.
 func unsupported(q url.Values, bucketLevel bool) string {
-	names := []string{"torrent", "restore", "select", "attributes"}
+	names := []string{"torrent", "restore", "select"}
 	if bucketLevel {
 		names = []string{"policyStatus",
 			"website", "logging", "notification", "replication", "encryption",

@@ -90,6 +90,9 @@ func headerTags(h http.Header) (map[string]string, error) {
 
 // routeTagging picks the handlers of an object's ?tagging.
 func routeTagging(rq *request) (string, handler, bool) {
+	if rq.q.Has("attributes") && rq.r.Method == http.MethodGet {
+		return "GetObjectAttributes", (*Server).getObjectAttributes, true
+	}
 	if !rq.q.Has("tagging") {
 		return "", nil, false
 	}

@@ -2,11 +2,17 @@ package meta
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/raft"
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/fsm"
 	"github.com/wolke-cloud/wolke/meta/metapb"
+	"github.com/wolke-cloud/wolke/meta/raftstore"
 )
 
 // Join adds a voter to the cluster and records its addresses; called on
@@ -118,4 +124,29 @@ func (n *Node) members(ctx context.Context, _ *metapb.MembersRequest) (*metapb.M
 		})
 	}
 	return resp, nil
+}
+
+// HasState reports whether dir holds the raft state of a meta node: a
+// log, a vote or a snapshot. A node without state that joins under the id
+// of a member that is still in the configuration would be taken for that
+// member with its acknowledged log gone (see cluster.RunMeta).
+func HasState(dir string) (bool, error) {
+	const op = "meta.HasState"
+	if _, err := os.Stat(filepath.Join(dir, "raft")); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	logs, err := raftstore.Open(filepath.Join(dir, "raft"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return false, errs.E(op, errs.Internal, err)
+	}
+	defer logs.Close()
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 1, newHCLog(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return false, errs.E(op, errs.Internal, err)
+	}
+	has, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		return false, errs.E(op, errs.Internal, err)
+	}
+	return has, nil
 }

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 
+	"github.com/wolke-cloud/wolke/meta/fsm"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 	"google.golang.org/grpc"
 )
@@ -36,4 +37,20 @@ func repairFwd[Req, Resp any](n *Node, call func(metapb.RepairClient, context.Co
 		}
 		return call(metapb.NewRepairClient(cc), ctx, req, opts...)
 	}
+}
+
+func (s *repairServer) CheckReplaceChunk(ctx context.Context, req *metapb.ReplaceChunkRequest) (*metapb.ReplaceChunkResponse, error) {
+	return read(ctx, s.n, req, repairFwd(s.n, metapb.RepairClient.CheckReplaceChunk), s.n.fsm.CheckReplaceChunk)
+}
+
+func (s *repairServer) ReplaceChunk(ctx context.Context, req *metapb.ReplaceChunkRequest) (*metapb.ReplaceChunkResponse, error) {
+	return write(ctx, s.n, fsm.OpReplaceChunk, req, repairFwd(s.n, metapb.RepairClient.ReplaceChunk))
+}
+
+func (s *repairServer) ListRepairHints(ctx context.Context, req *metapb.ListRepairHintsRequest) (*metapb.ListRepairHintsResponse, error) {
+	return read(ctx, s.n, req, repairFwd(s.n, metapb.RepairClient.ListRepairHints), s.n.fsm.ListRepairHints)
+}
+
+func (s *repairServer) DeleteRepairHint(ctx context.Context, req *metapb.DeleteRepairHintRequest) (*metapb.DeleteRepairHintResponse, error) {
+	return write(ctx, s.n, fsm.OpDeleteRepairHint, req, repairFwd(s.n, metapb.RepairClient.DeleteRepairHint))
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // A multipart object's segments read through a follower (forwarded to the
-// leader) and are dropped through it once the object is deleted.
+// leader), are listed as garbage once the object is deleted and are
+// dropped through it.
 func TestSegmentsThroughFollower(t *testing.T) {
 	nodes := threeNodes(t)
 	leader := leaderOf(t, nodes)
@@ -70,8 +71,16 @@ func TestSegmentsThroughFollower(t *testing.T) {
 	if _, err := fc.DeleteObject(ctx, &metapb.DeleteObjectRequest{Bucket: "bk", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
+	// The garbage marker is listed (for the segment sweeper) until dropped.
+	lg, err := fc.ListSegmentGarbage(ctx, &metapb.ListSegmentGarbageRequest{})
+	if err != nil || len(lg.Objects) != 1 || lg.Objects[0].SegmentsUploadId != "u1" || lg.Objects[0].Key != "k" {
+		t.Fatalf("garbage through a follower: %v, %v", lg, err)
+	}
 	ds, err := fc.DeleteSegments(ctx, &metapb.DeleteSegmentsRequest{Bucket: "bk", Key: "k", UploadId: "u1"})
 	if err != nil || ds.Deleted != 3 {
 		t.Fatalf("dropped %v segments: %v", ds, err)
+	}
+	if lg, err := fc.ListSegmentGarbage(ctx, &metapb.ListSegmentGarbageRequest{}); err != nil || len(lg.Objects) != 0 {
+		t.Fatalf("garbage after the drop: %v, %v", lg, err)
 	}
 }

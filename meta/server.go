@@ -157,13 +157,29 @@ func (s *server) Remove(ctx context.Context, req *metapb.RemoveRequest) (*metapb
 }
 
 func (s *server) Members(ctx context.Context, req *metapb.MembersRequest) (*metapb.MembersResponse, error) {
-	return read(ctx, s.n, req, metapb.MetaClient.Members, s.n.members)
+	return s.n.membersRPC(ctx, req)
 }
 
 func (s *server) GetObjectSegments(ctx context.Context, req *metapb.GetObjectSegmentsRequest) (*metapb.GetObjectSegmentsResponse, error) {
 	return read(ctx, s.n, req, metapb.MetaClient.GetObjectSegments, s.n.fsm.GetObjectSegments)
 }
 
+func (s *server) ListSegmentGarbage(ctx context.Context, req *metapb.ListSegmentGarbageRequest) (*metapb.ListSegmentGarbageResponse, error) {
+	return read(ctx, s.n, req, metapb.MetaClient.ListSegmentGarbage, s.n.fsm.ListSegmentGarbage)
+}
+
 func (s *server) DeleteSegments(ctx context.Context, req *metapb.DeleteSegmentsRequest) (*metapb.DeleteSegmentsResponse, error) {
 	return write(ctx, s.n, fsm.OpDeleteSegments, req, metapb.MetaClient.DeleteSegments)
+}
+
+func (s *server) PutIntent(ctx context.Context, req *metapb.PutIntentRequest) (*metapb.PutIntentResponse, error) {
+	return write(ctx, s.n, fsm.OpPutIntent, req, metapb.MetaClient.PutIntent)
+}
+
+func (s *server) DeleteIntent(ctx context.Context, req *metapb.DeleteIntentRequest) (*metapb.DeleteIntentResponse, error) {
+	return write(ctx, s.n, fsm.OpDeleteIntent, req, metapb.MetaClient.DeleteIntent)
+}
+
+func (s *server) ListIntents(ctx context.Context, req *metapb.ListIntentsRequest) (*metapb.ListIntentsResponse, error) {
+	return read(ctx, s.n, req, metapb.MetaClient.ListIntents, s.n.fsm.ListIntents)
 }

@@ -100,8 +100,20 @@ func (s *volumeServer) CreateSnapshot(ctx context.Context, req *metapb.CreateSna
 			sn.CreatedUnixNano = time.Now().UnixNano()
 		}
 	}
-	return write(ctx, s.n, fsm.OpCreateSnapshot, req, volFwd(s.n, metapb.VolumesClient.CreateSnapshot))
+	resp, err := write(ctx, s.n, fsm.OpCreateSnapshot, req, volFwd(s.n, metapb.VolumesClient.CreateSnapshot))
+	if err == nil {
+		// The volume's writer trusts the snapshot sequence it last asked
+		// for a short while (block/volume's snapshotTrust, 50ms) before it
+		// patches chunks in place: answering only after that has surely
+		// passed keeps writes issued after this answer out of the snapshot.
+		time.Sleep(SnapshotFence)
+	}
+	return resp, err
 }
+
+// SnapshotFence is how long CreateSnapshot waits after committing the
+// snapshot before it answers; see block/volume's snapshotTrust.
+const SnapshotFence = 200 * time.Millisecond
 
 func (s *volumeServer) GetSnapshot(ctx context.Context, req *metapb.GetSnapshotRequest) (*metapb.GetSnapshotResponse, error) {
 	return read(ctx, s.n, req, volFwd(s.n, metapb.VolumesClient.GetSnapshot), s.n.fsm.GetSnapshot)

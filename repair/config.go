@@ -102,11 +102,22 @@ type Meta interface {
 	ListPlacementGroups(ctx context.Context, in *metapb.ListPlacementGroupsRequest, opts ...grpc.CallOption) (*metapb.ListPlacementGroupsResponse, error)
 	SetDiskState(ctx context.Context, in *metapb.SetDiskStateRequest, opts ...grpc.CallOption) (*metapb.SetDiskStateResponse, error)
 	ReplaceDisk(ctx context.Context, in *metapb.ReplaceDiskRequest, opts ...grpc.CallOption) (*metapb.ReplaceDiskResponse, error)
+	// Write intents protect the stripes of writes in progress from
+	// garbage collection (intents.go).
+	ListIntents(ctx context.Context, in *metapb.ListIntentsRequest, opts ...grpc.CallOption) (*metapb.ListIntentsResponse, error)
+	DeleteIntent(ctx context.Context, in *metapb.DeleteIntentRequest, opts ...grpc.CallOption) (*metapb.DeleteIntentResponse, error)
 }
 
 // Scanner pages through the stripes of every manifest (metapb.RepairClient).
 type Scanner interface {
 	ScanStripes(ctx context.Context, in *metapb.ScanStripesRequest, opts ...grpc.CallOption) (*metapb.ScanStripesResponse, error)
+}
+
+// Hints lists and clears the repair hints meta records for stripes
+// committed with a stale placement group epoch (metapb.RepairClient).
+type Hints interface {
+	ListRepairHints(ctx context.Context, in *metapb.ListRepairHintsRequest, opts ...grpc.CallOption) (*metapb.ListRepairHintsResponse, error)
+	DeleteRepairHint(ctx context.Context, in *metapb.DeleteRepairHintRequest, opts ...grpc.CallOption) (*metapb.DeleteRepairHintResponse, error)
 }
 
 // ExtentScanner pages through the chunks block volumes and snapshots map
@@ -130,10 +141,13 @@ type Deps struct {
 	Scanner Scanner
 	// Extents, if set, finds block volume chunks with replicas on disks
 	// that are not active: a drain does not finish while one is left, and
-	// Status.VolumeExtentsAtRisk counts them. (Repair does not move volume
-	// replicas yet.)
+	// Status.VolumeExtentsAtRisk counts them. If it is also a
+	// ChunkReplacer (metapb.RepairClient is), repair re-replicates them
+	// (volume.go).
 	Extents ExtentScanner
-	Shards  Shards
+	// Hints, if set, are handled at the start of every pass (hints.go).
+	Hints  Hints
+	Shards Shards
 	// Live returns the disks whose chunk server is registered (alive) now.
 	Live func(ctx context.Context) (map[string]bool, error)
 	// Elect blocks until this worker leads; lost is closed when the

@@ -102,8 +102,8 @@ func (w *Worker) finishDrains(ctx context.Context, disks map[string]*metapb.Disk
 			continue
 		}
 		if n := vols[id]; n > 0 {
-			// Block volume replicas are not moved by repair: the disk
-			// stays until the volumes' writes or deletes move them.
+			// Block volume replicas left (healVolumes could not move
+			// them yet: an attached volume's writer moves its own).
 			w.log.Info("drained disk still holds block volume replicas", "disk", id, "extents", n)
 			continue
 		}

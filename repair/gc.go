@@ -29,15 +29,21 @@ func isShardChunk(id string) bool {
 // collect deletes shard chunks that no manifest expects where they are
 // (a PUT cut short, a crash before the commit, shards of freed stripes,
 // stale shards on a disk that came back after they were rebuilt) and that
-// are older than GCGrace. The listing was taken before the manifests were
-// scanned, so a chunk committed in between counts as referenced.
-func (w *Worker) collect(ctx context.Context, inv map[string]*diskInv) {
+// are older than GCGrace. The listing was taken before the intents were
+// read and the manifests scanned, so a chunk committed in between counts
+// as referenced, and the stripes of writes in progress (held, by hex
+// stripe id) are kept whatever their age.
+func (w *Worker) collect(ctx context.Context, inv map[string]*diskInv, held map[string]bool) {
 	now := w.now()
 	for _, disk := range sortedKeys(inv) {
 		di := inv[disk]
 		for _, id := range sortedKeys(di.chunks) {
 			c := di.chunks[id]
 			if di.refd[id] || !isShardChunk(id) || now.Sub(c.Created) < w.cfg.GCGrace {
+				continue
+			}
+			if held[id[:2*stripeIDLen]] {
+				w.m.gcHeld.Inc()
 				continue
 			}
 			if err := w.deps.Shards.DeleteShard(ctx, disk, id); err != nil && !errs.Is(err, errs.NotFound) {

@@ -16,12 +16,18 @@ type metrics struct {
 	replaced prometheus.Counter
 	gcChunks prometheus.Counter
 	gcBytes  prometheus.Counter
+	gcHeld   prometheus.Counter
+	hints    prometheus.Counter
 	copied   prometheus.Counter
 	moves    prometheus.Counter
 	removed  prometheus.Counter
 	spread   prometheus.Gauge
 	degraded prometheus.Gauge
 	queue    prometheus.Gauge
+
+	volChunks prometheus.Counter
+	volBytes  prometheus.Counter
+	volAtRisk prometheus.Gauge
 }
 
 // register registers c, or returns the collector registered before under
@@ -59,12 +65,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		replaced: counter("wolke_repair_group_replacements_total", "Placement group members replaced."),
 		gcChunks: counter("wolke_gc_deleted_chunks_total", "Unreferenced chunks deleted."),
 		gcBytes:  counter("wolke_gc_deleted_bytes_total", "Bytes of unreferenced chunks deleted."),
+		gcHeld:   counter("wolke_gc_intent_held_chunks_total", "Unreferenced chunks past the grace kept because a write intent holds them."),
+		hints:    counter("wolke_repair_hints_done_total", "Repair hints (stripes committed with a stale placement group) checked and cleared."),
 		copied:   counter("wolke_repair_shards_copied_total", "Shards copied from an old readable copy instead of reconstructed."),
 		moves:    counter("wolke_repair_rebalance_moves_total", "Placement group members moved to even out disk fill."),
 		removed:  counter("wolke_repair_disks_removed_total", "Draining disks set REMOVED once drained."),
 		spread:   gauge("wolke_repair_fill_spread_ratio", "Fill of the fullest minus the emptiest active disk (0..1), at the last clean pass."),
 		degraded: gauge("wolke_repair_stripes_degraded", "Stripes missing at least one shard, at the last pass."),
 		queue:    gauge("wolke_repair_queue_length", "Stripes left to rebuild in the current pass."),
+
+		volChunks: counter("wolke_repair_volume_chunks_repaired_total", "Block volume chunks re-replicated off disks that are not active."),
+		volBytes:  counter("wolke_repair_volume_bytes_total", "Bytes written re-replicating block volume chunks."),
+		volAtRisk: gauge("wolke_repair_volume_chunks_at_risk", "Block volume chunks left with a replica on a disk that is not active, at the last pass."),
 	}
 	if err != nil {
 		return nil, err

@@ -118,7 +118,15 @@ func (w *Worker) pass(ctx context.Context) error {
 		return err
 	}
 	w.update(func(s *Status) { s.LostDisks = lostLeft })
+	hints := w.listHints(ctx)
 	inv := w.inventory(ctx, disks, live)
+	w.doHints(ctx, hints, groups, disks, inv)
+	// Intents are read after the listing and before the manifest scan
+	// (see heldStripes); without them nothing is collected this pass.
+	held, herr := w.heldStripes(ctx)
+	if herr != nil {
+		w.log.Warn("write intents not read; no garbage collection this pass", "err", herr)
+	}
 	p, err := w.plan(ctx, groups, disks, inv)
 	if err != nil {
 		return err
@@ -128,14 +136,17 @@ func (w *Worker) pass(ctx context.Context) error {
 	failed := w.rebuildAll(ctx, p.tasks)
 	w.update(func(s *Status) { s.Degraded = failed })
 	w.m.degraded.Set(float64(failed))
+	if err := w.healVolumes(ctx, disks, live); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return errs.E("repair.Pass", errs.Canceled, err)
 	}
 	// Garbage is collected only when every stripe is whole and reachable:
 	// chunks out of place may then be needed by nothing.
 	clean := failed == 0 && p.unavailable == 0
-	if !w.cfg.NoGC && clean {
-		w.collect(ctx, inv)
+	if !w.cfg.NoGC && clean && herr == nil {
+		w.collect(ctx, inv, held)
 	}
 	if !clean {
 		return nil

@@ -37,12 +37,20 @@ type Status struct {
 	// Drains is the progress of every draining disk, and of the disks
 	// this worker set REMOVED.
 	Drains []DrainStatus `json:"drains,omitempty"`
-	// VolumeExtentsAtRisk is how many block volume chunks had a replica on
-	// a disk that is not active (lost, draining, removed) at the last
-	// clean pass; repair does not re-replicate them.
-	VolumeExtentsAtRisk int64           `json:"volume_extents_at_risk"`
-	Rebalance           RebalanceStatus `json:"rebalance"`
-	LastError           string          `json:"last_error,omitempty"`
+	// VolumeExtentsAtRisk is how many block volume chunks still had a
+	// replica on a disk that is not active (lost, draining, removed) at the
+	// end of the last pass: repair re-replicates the others.
+	VolumeExtentsAtRisk int64 `json:"volume_extents_at_risk"`
+	// VolumeChunksWaiting is the part of them mapped by an attached volume,
+	// whose writer moves its own chunks (or whose snapshots' share waits
+	// for the writer to move off it).
+	VolumeChunksWaiting int64 `json:"volume_chunks_waiting"`
+	// VolumeChunksRepaired and VolumeBytesRepaired count the volume chunks
+	// re-replicated and the bytes written doing it since the worker started.
+	VolumeChunksRepaired int64           `json:"volume_chunks_repaired"`
+	VolumeBytesRepaired  int64           `json:"volume_bytes_repaired"`
+	Rebalance            RebalanceStatus `json:"rebalance"`
+	LastError            string          `json:"last_error,omitempty"`
 }
 
 // Healthy reports whether the last pass ended with nothing degraded,
@@ -65,7 +73,8 @@ type DrainStatus struct {
 	ShardsLeft  int64  `json:"shards_left"`
 	BytesLeft   int64  `json:"bytes_left"`
 	// VolumeExtents are block volume chunks with a replica on the disk: the
-	// drain waits for them to move (copy-on-write) or be deleted.
+	// drain waits for repair (or the writer of an attached volume) to
+	// re-replicate them.
 	VolumeExtents int64 `json:"volume_extents"`
 }
 

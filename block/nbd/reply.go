@@ -4,9 +4,13 @@ import "encoding/binary"
 
 // send writes one reply frame made of parts; frames never interleave. A
 // failed write closes the connection, which ends the request loop.
+// Replies queued behind this one are flushed with it: the last sender in
+// line flushes.
 func (ss *session) send(parts ...[]byte) {
+	ss.sending.Add(1)
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	last := ss.sending.Add(-1) == 0
 	if ss.broken.Load() {
 		return
 	}
@@ -16,7 +20,7 @@ func (ss *session) send(parts ...[]byte) {
 			break
 		}
 	}
-	if err == nil {
+	if err == nil && last {
 		err = ss.c.bw.Flush()
 	}
 	if err != nil {

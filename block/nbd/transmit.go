@@ -20,11 +20,12 @@ type session struct {
 	structured bool
 	metaOn     bool
 
-	wmu    sync.Mutex // serializes reply frames
-	broken atomic.Bool
-	sem    chan struct{} // bounds the requests running at once
-	budget *budget       // bounds the READ/WRITE buffer bytes held at once
-	wg     sync.WaitGroup
+	wmu     sync.Mutex   // serializes reply frames
+	sending atomic.Int32 // senders waiting for or holding wmu
+	broken  atomic.Bool
+	sem     chan struct{} // bounds the requests running at once
+	budget  *budget       // bounds the READ/WRITE buffer bytes held at once
+	wg      sync.WaitGroup
 }
 
 func (c *conn) newSession(exp Export, info ExportInfo, name string) *session {

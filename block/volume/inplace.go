@@ -211,11 +211,33 @@ func (v *Volume) forget(idx uint64) {
 	st.set, st.agreed, st.loose = false, false, false
 }
 
-// checkSnapshots returns once meta was asked for the volume's snapshot
-// sequence after the call began; concurrent callers share one request.
-// A changed sequence marks every extent shared.
+// snapshotTrust is how long the snapshot sequence meta answered stays
+// trusted, counted from when it was asked. meta's CreateSnapshot answers
+// only SnapshotFence after it committed the snapshot (meta/volumes.go;
+// keep SnapshotFence well above this): a write issued after
+// CreateSnapshot returned finds the answer it would trust asked after the
+// snapshot, hence the extent shared, and copies instead of patching the
+// snapshot's chunk.
+const snapshotTrust = 50 * time.Millisecond
+
+// checkSnapshots returns once the handle knows the volume's snapshot
+// sequence as of a moment less than snapshotTrust ago. While the last
+// answer is still trusted it returns at once (and refreshes it in the
+// background when it is half used up); else it waits for a new answer,
+// concurrent callers sharing one request. A changed sequence marks every
+// extent shared.
 func (v *Volume) checkSnapshots(ctx context.Context) error {
+	now := time.Now()
 	v.cmu.Lock()
+	if now.Before(v.snapValid) {
+		if v.snapValid.Sub(now) < snapshotTrust/2 && v.nextCheck == nil && !v.checking {
+			v.nextCheck = &checkRound{done: make(chan struct{})}
+			v.checking = true
+			go v.runChecks()
+		}
+		v.cmu.Unlock()
+		return nil
+	}
 	r := v.nextCheck
 	if r == nil {
 		r = &checkRound{done: make(chan struct{})}
@@ -251,15 +273,28 @@ func (v *Volume) runChecks() {
 		}
 		v.cmu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		asked := time.Now()
 		resp, err := v.s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: v.spec.id})
 		cancel()
 		if err != nil {
 			r.err = errs.E("volume.write", errs.Other, err)
 		} else {
+			// Extents are marked shared before the answer is trusted.
 			v.noteSnapshotSeq(resp.GetVolume().GetSnapshotSeq())
+			v.trustSnapshotsFrom(asked)
 		}
 		close(r.done)
 	}
+}
+
+// trustSnapshotsFrom extends the trust in the snapshot sequence to
+// snapshotTrust after asked, the moment meta was asked for it.
+func (v *Volume) trustSnapshotsFrom(asked time.Time) {
+	v.cmu.Lock()
+	if until := asked.Add(snapshotTrust); until.After(v.snapValid) {
+		v.snapValid = until
+	}
+	v.cmu.Unlock()
 }
 
 // noteSnapshotSeq marks every extent shared when the volume was
@@ -267,7 +302,7 @@ func (v *Volume) runChecks() {
 func (v *Volume) noteSnapshotSeq(seq uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if seq == v.seq {
+	if seq <= v.seq { // the sequence only grows; an older answer says nothing new
 		return
 	}
 	v.seq = seq

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/internal/spread"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
@@ -48,30 +49,17 @@ func (p *placer) active(ctx context.Context) ([]*metapb.Disk, error) {
 
 // order arranges disks so that any prefix spreads over as many servers,
 // then zones, as possible: greedily, each next disk is on an unused
-// server in the least used zone; ties are broken at random.
+// server in the least used zone; ties are broken at random. The rule is
+// internal/spread's, shared with the repair worker that re-replicates
+// chunks.
 func order(disks []*metapb.Disk, rnd func(n int) int) []*metapb.Disk {
-	rest := make([]*metapb.Disk, len(disks))
-	copy(rest, disks)
-	for i := len(rest) - 1; i > 0; i-- {
-		j := rnd(i + 1)
-		rest[i], rest[j] = rest[j], rest[i]
+	places := make([]spread.Place, len(disks))
+	for i, d := range disks {
+		places[i] = spread.Place{Server: d.Server, Zone: d.Zone}
 	}
-	out := make([]*metapb.Disk, 0, len(rest))
-	servers, zones := map[string]int{}, map[string]int{}
-	for len(rest) > 0 {
-		best := 0
-		for i, d := range rest {
-			b := rest[best]
-			if servers[d.Server] < servers[b.Server] ||
-				(servers[d.Server] == servers[b.Server] && zones[d.Zone] < zones[b.Zone]) {
-				best = i
-			}
-		}
-		d := rest[best]
-		out = append(out, d)
-		servers[d.Server]++
-		zones[d.Zone]++
-		rest = append(rest[:best], rest[best+1:]...)
+	out := make([]*metapb.Disk, 0, len(disks))
+	for _, i := range spread.Order(places, nil, rnd) {
+		out = append(out, disks[i])
 	}
 	return out
 }

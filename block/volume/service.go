@@ -10,7 +10,9 @@
 // keeps each chunk's generation in memory and reads only replicas at it
 // (see block/README.md for the failure cases). A write to a hole, the
 // first write after a snapshot (meta's Volume.snapshot_seq moved, or
-// ListExtents marks the extent shared), a write whose patch failed on a
+// ListExtents marks the extent shared; the writer trusts the sequence it
+// read for snapshotTrust, and CreateSnapshot answers only after
+// meta.SnapshotFence), a write whose patch failed on a
 // replica, and any write of a multi-attach volume copy on write instead:
 // read the extent (unless the write replaces all of it), write the new
 // contents as a new chunk to every replica in parallel (synced), then
@@ -79,6 +81,8 @@ type Shards interface {
 	ReadShardRange(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, error)
 	// ReadShardRangeGen also returns the chunk's generation.
 	ReadShardRangeGen(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, uint64, error)
+	// ReadShardRangeInto is ReadShardRangeGen into p (len(p) bytes).
+	ReadShardRangeInto(ctx context.Context, diskID, chunkID string, off int64, p []byte) (uint64, error)
 	// PatchShard overwrites a 4 KiB-aligned range of the chunk if it is at
 	// generation base; it returns the new generation, durable on return.
 	PatchShard(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (uint64, error)
@@ -104,6 +108,9 @@ type Config struct {
 	// of a volume (or of a multi-attach writer) may be: another writer's
 	// commits show up within it. Default 1s.
 	ReaderRefresh time.Duration
+	// HealInterval is how often a writer moves its extents off disks that
+	// are no longer active (replicas.go). Default 30s; negative: never.
+	HealInterval time.Duration
 }
 
 // SetDefaults fills the zero fields.
@@ -125,6 +132,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.ReaderRefresh == 0 {
 		c.ReaderRefresh = time.Second
+	}
+	if c.HealInterval == 0 {
+		c.HealInterval = 30 * time.Second
 	}
 }
 

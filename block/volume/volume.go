@@ -48,6 +48,7 @@ type Volume struct {
 	cmu       sync.Mutex // guards the snapshot checks
 	nextCheck *checkRound
 	checking  bool
+	snapValid time.Time // seq is trusted until then (see snapshotTrust)
 
 	dirty dirtySet // unsynced in-place writes since the last Flush
 
@@ -55,6 +56,7 @@ type Volume struct {
 	leaseEnd  atomic.Int64 // unix nanos: the lease is surely held until then
 	stop      chan struct{}
 	renewDone chan struct{}
+	healDone  chan struct{} // healLoop ended (replicas.go)
 	closeOnce sync.Once
 }
 
@@ -76,6 +78,7 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 			return nil, errs.E(op, errs.Other, err)
 		}
 		v.seq = resp.GetVolume().GetSnapshotSeq()
+		v.snapValid = asked.Add(snapshotTrust)
 		v.leaseEnd.Store(asked.Add(s.cfg.LeaseTTL).UnixNano())
 	}
 	if err := v.load(ctx); err != nil {
@@ -85,6 +88,10 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 	if !spec.readOnly {
 		v.renewDone = make(chan struct{})
 		go v.renew()
+		if v.inPlace() {
+			v.healDone = make(chan struct{})
+			go v.healLoop()
+		}
 	}
 	return v, nil
 }
@@ -172,7 +179,7 @@ func (v *Volume) renew() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
 		asked := time.Now()
-		_, err := v.s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{Id: v.spec.id, Holder: v.holder, TtlNanos: int64(ttl)})
+		resp, err := v.s.meta.AttachVolume(ctx, &metapb.AttachVolumeRequest{Id: v.spec.id, Holder: v.holder, TtlNanos: int64(ttl)})
 		cancel()
 		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.NotFound) {
 			v.lost.Store(true)
@@ -184,6 +191,8 @@ func (v *Volume) renew() {
 			continue
 		}
 		v.leaseEnd.Store(asked.Add(ttl).UnixNano())
+		v.noteSnapshotSeq(resp.GetVolume().GetSnapshotSeq())
+		v.trustSnapshotsFrom(asked)
 	}
 }
 
@@ -215,6 +224,9 @@ func (v *Volume) Close() error {
 		close(v.stop)
 		if v.renewDone != nil {
 			<-v.renewDone
+		}
+		if v.healDone != nil {
+			<-v.healDone
 		}
 		v.detach()
 	})
@@ -276,91 +288,6 @@ func (v *Volume) pieces(off, n int64, fn func(idx uint64, in, at, l int64) error
 	}
 	wg.Wait()
 	return first
-}
-
-// ReadAt reads from any healthy replica of each extent.
-func (v *Volume) ReadAt(ctx context.Context, p []byte, off int64) error {
-	err := v.refresh(ctx)
-	if err == nil {
-		err = v.pieces(off, int64(len(p)), func(idx uint64, in, at, l int64) error {
-			return v.readPiece(ctx, idx, in, p[at:at+l])
-		})
-	}
-	v.s.count("read", err)
-	if err == nil {
-		v.s.bytes.WithLabelValues("read").Add(float64(len(p)))
-	}
-	return err
-}
-
-func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) error {
-	mu := v.lock(idx)
-	mu.RLock()
-	if v.inPlace() && v.extent(idx) != nil && !v.state(idx).set {
-		// The writer's first touch of the extent: learn its generation.
-		mu.RUnlock()
-		mu.Lock()
-		err := v.reconcile(ctx, idx)
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-		mu.RLock()
-	}
-	e := v.extent(idx)
-	var err error
-	if e != nil {
-		_, err = v.readReplicas(ctx, e, in, p, v.accept(idx))
-	} else {
-		clear(p)
-	}
-	mu.RUnlock()
-	if !errs.Is(err, errs.NotFound) || !v.follows() {
-		return err
-	}
-	// Another writer moved the extent and its old chunk was collected:
-	// read the map again.
-	if err := v.load(ctx); err != nil {
-		return err
-	}
-	mu.RLock()
-	defer mu.RUnlock()
-	if e = v.extent(idx); e == nil {
-		clear(p)
-		return nil
-	}
-	_, err = v.readReplicas(ctx, e, in, p, v.accept(idx))
-	return err
-}
-
-// readReplicas reads p from the extent at in, trying each replica in turn
-// (the chunk client checks the CRC32C of what it receives; the chunk
-// server checks every block it reads), and returns the generation of the
-// chunk it read. A replica whose generation fails accept (one that missed
-// a write) is passed over.
-func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
-	var last error
-	start := int(e.Index) % len(e.Disks)
-	for i := range e.Disks {
-		d := e.Disks[(start+i)%len(e.Disks)]
-		b, gen, err := v.s.shards.ReadShardRangeGen(ctx, d, e.ChunkId, in, int64(len(p)))
-		if err == nil && len(b) != len(p) {
-			err = errs.Errorf("volume.read", errs.Corrupt, "chunk %s on %s: %d bytes, want %d", e.ChunkId, d, len(b), len(p))
-		}
-		if err == nil && !accept(gen) {
-			err = errs.Errorf("volume.read", errs.Precondition, "chunk %s on %s is at stale generation %d", e.ChunkId, d, gen)
-		}
-		if err == nil {
-			copy(p, b)
-			return gen, nil
-		}
-		if ctx.Err() != nil {
-			return 0, errs.E("volume.read", errs.Canceled, err)
-		}
-		last = err
-		v.s.log.Warn("volume replica read failed", "volume", v.spec.id, "chunk", e.ChunkId, "disk", d, "err", err)
-	}
-	return 0, errs.E("volume.read", errs.Other, last)
 }
 
 // WriteAt writes p; it is on every replica when it returns (in place: in
@@ -451,16 +378,22 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, in, l int64, data 
 	if cur == nil && data == nil {
 		return nil // zeroing a hole
 	}
-	buf := make([]byte, x)
-	if cur != nil && l < x {
-		if _, err := v.readReplicas(ctx, cur, 0, buf, v.accept(idx)); err != nil {
-			return err
+	var buf []byte
+	switch {
+	case data != nil && l == x:
+		buf = data // the write replaces the extent: stored as it is
+	default:
+		buf = make([]byte, x)
+		if cur != nil && l < x {
+			if _, err := v.readReplicas(ctx, cur, 0, buf, v.accept(idx)); err != nil {
+				return err
+			}
 		}
-	}
-	if data != nil {
-		copy(buf[in:], data)
-	} else {
-		clear(buf[in : in+l])
+		if data != nil {
+			copy(buf[in:], data)
+		} else {
+			clear(buf[in : in+l])
+		}
 	}
 	var next *metapb.Extent
 	if !mayFree || !allZero(buf) {

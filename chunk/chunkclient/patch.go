@@ -33,7 +33,7 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 		return 0, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
 	}
 	crc := wire.CRC32C(data)
-	f, err := c.streamCall(ctx, op, diskID, wire.OpPatch, len(diskID)+len(chunkID)+len(data), func(b []byte) []byte {
+	f, release, err := c.streamCall(ctx, op, diskID, wire.OpPatch, len(diskID)+len(chunkID), func(b []byte) []byte {
 		flags := byte(0)
 		if !sync {
 			flags = wire.FlagNoSync
@@ -42,15 +42,15 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 		b = binary.BigEndian.AppendUint64(b, base)
 		b = binary.BigEndian.AppendUint64(b, uint64(off))
 		b = binary.BigEndian.AppendUint32(b, crc)
-		b = wire.AppendName(wire.AppendName(b, diskID), chunkID)
-		return append(b, data...)
-	})
+		return wire.AppendName(wire.AppendName(b, diskID), chunkID)
+	}, data)
 	if err != errNoStream {
 		if err != nil {
 			return 0, 0, err
 		}
 		d := &wire.Dec{B: f.Body}
 		gen, epoch = d.U64(), d.U64()
+		release()
 		if d.Err != nil {
 			return 0, 0, errs.E(op, errs.Internal, "bad answer", d.Err)
 		}
@@ -81,13 +81,15 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 // store's epoch: patches answered with another epoch may be lost.
 func (c *Client) SyncDisk(ctx context.Context, diskID string) (epoch uint64, err error) {
 	const op = "chunkclient.SyncDisk"
-	f, err := c.streamCall(ctx, op, diskID, wire.OpSync, len(diskID), func(b []byte) []byte { return wire.AppendName(b, diskID) })
+	f, release, err := c.streamCall(ctx, op, diskID, wire.OpSync, len(diskID), func(b []byte) []byte { return wire.AppendName(b, diskID) }, nil)
 	if err != errNoStream {
 		if err != nil {
 			return 0, err
 		}
 		d := &wire.Dec{B: f.Body}
-		if epoch = d.U64(); d.Err != nil {
+		epoch = d.U64()
+		release()
+		if d.Err != nil {
 			return 0, errs.E(op, errs.Internal, "bad answer", d.Err)
 		}
 		return epoch, nil
@@ -109,7 +111,8 @@ func (c *Client) SyncDisk(ctx context.Context, diskID string) (epoch uint64, err
 // the chunk the bytes come from.
 func (c *Client) ReadShardRangeGen(ctx context.Context, diskID, chunkID string, off, n int64) ([]byte, uint64, error) {
 	const op = "chunkclient.ReadShardRange"
-	if data, gen, err := c.streamRead(ctx, op, diskID, chunkID, off, n); err != errNoStream {
+	var data []byte
+	if gen, err := c.streamRead(ctx, op, diskID, chunkID, off, n, func(b []byte) bool { data = b; return true }); err != errNoStream {
 		return data, gen, err
 	}
 	q := wire.QueryOffset + "=" + strconv.FormatInt(off, 10) + "&" + wire.QueryLength + "=" + strconv.FormatInt(n, 10)
@@ -137,35 +140,74 @@ func (c *Client) ShardGen(ctx context.Context, diskID, chunkID string) (uint64, 
 	return gen, nil
 }
 
-// streamRead is ReadShardRangeGen over the stream; bytes damaged in
-// transit are fetched once more before the mismatch is reported as
-// errs.Corrupt.
-func (c *Client) streamRead(ctx context.Context, op, diskID, chunkID string, off, n int64) ([]byte, uint64, error) {
+// ReadShardRangeInto reads len(p) bytes of the chunk at off into p and
+// returns the chunk's generation; like ReadShardRangeGen, without
+// allocating the bytes when it reads over the stream.
+func (c *Client) ReadShardRangeInto(ctx context.Context, diskID, chunkID string, off int64, p []byte) (uint64, error) {
+	const op = "chunkclient.ReadShardRange"
+	n := int64(len(p))
+	short := func(got int) error {
+		return errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: %d bytes, want %d", diskID, chunkID, got, n)
+	}
+	var serr error
+	gen, err := c.streamRead(ctx, op, diskID, chunkID, off, n, func(b []byte) bool {
+		if len(b) != len(p) {
+			serr = short(len(b))
+		}
+		copy(p, b)
+		return false
+	})
+	if err == errNoStream {
+		var b []byte
+		if b, gen, err = c.ReadShardRangeGen(ctx, diskID, chunkID, off, n); err == nil {
+			if len(b) != len(p) {
+				return 0, short(len(b))
+			}
+			copy(p, b)
+		}
+	}
+	if err == nil {
+		err = serr
+	}
+	return gen, err
+}
+
+// streamRead is ReadShardRangeGen over the stream: it hands the bytes to
+// use, which returns whether it keeps them (else they go back to the
+// stream's pool when use returns).
+// Bytes damaged in transit are fetched once more before the mismatch is
+// reported as errs.Corrupt.
+func (c *Client) streamRead(ctx context.Context, op, diskID, chunkID string, off, n int64, use func([]byte) bool) (uint64, error) {
 	if !wire.ValidID(chunkID) {
-		return nil, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
+		return 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
 	}
 	for try := 0; ; try++ {
-		f, err := c.streamCall(ctx, op, diskID, wire.OpRead, len(diskID)+len(chunkID), func(b []byte) []byte {
+		f, release, err := c.streamCall(ctx, op, diskID, wire.OpRead, len(diskID)+len(chunkID), func(b []byte) []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(off))
 			b = binary.BigEndian.AppendUint64(b, uint64(n))
 			return wire.AppendName(wire.AppendName(b, diskID), chunkID)
-		})
+		}, nil)
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		d := &wire.Dec{B: f.Body}
 		gen, crc := d.U64(), d.U32()
 		data := d.Rest()
 		if d.Err != nil {
-			return nil, 0, errs.E(op, errs.Internal, "bad answer", d.Err)
+			release()
+			return 0, errs.E(op, errs.Internal, "bad answer", d.Err)
 		}
 		if got := wire.CRC32C(data); got != crc {
+			release()
 			if try == 0 {
 				continue
 			}
-			return nil, 0, errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: received CRC32C %s, server sent %s",
+			return 0, errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: received CRC32C %s, server sent %s",
 				diskID, chunkID, wire.FormatCRC(got), wire.FormatCRC(crc))
 		}
-		return data, gen, nil
+		if !use(data) {
+			release()
+		}
+		return gen, nil
 	}
 }

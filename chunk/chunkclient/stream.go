@@ -18,6 +18,10 @@ import (
 // streamsPerServer is how many streams the client keeps to one server.
 const streamsPerServer = 4
 
+// maxStreamPut is the largest chunk WriteShard sends over the stream
+// rather than as an HTTP PUT (a frame is held whole by both sides).
+const maxStreamPut = 4 << 20
+
 // noStreamFor is how long a server that refused the stream upgrade is
 // talked to over plain HTTP before the client asks again.
 const noStreamFor = time.Minute
@@ -28,6 +32,7 @@ const noStreamFor = time.Minute
 type streams struct {
 	dialTimeout time.Duration
 	turn        atomic.Uint64
+	bufs        wire.Bufs // answer bodies, pooled (no limit: callers copy out and release at once)
 
 	mu       sync.Mutex
 	conns    map[string]*streamConn
@@ -38,13 +43,21 @@ type streams struct {
 
 type streamConn struct {
 	nc   net.Conn
-	out  chan []byte
+	bufs *wire.Bufs
+	out  chan [][]byte // a frame in pieces: the header and fields, then the payload (not copied)
 	dead chan struct{} // closed when the connection broke
 
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]chan wire.Frame
+	pending map[uint64]chan answer
 	err     error
+}
+
+// answer is a frame read for a request and the function giving its body
+// back to the pool (see wire.Bufs.ReadFrame).
+type answer struct {
+	f       wire.Frame
+	release func()
 }
 
 // errNoStream: the server does not speak the stream protocol; use HTTP.
@@ -119,7 +132,7 @@ func (t *streams) dial(ctx context.Context, addr string) (*streamConn, error) {
 		return nil, errNoStream
 	}
 	_ = nc.SetDeadline(time.Time{})
-	sc := &streamConn{nc: nc, out: make(chan []byte, 256), dead: make(chan struct{}), pending: map[uint64]chan wire.Frame{}}
+	sc := &streamConn{nc: nc, bufs: &t.bufs, out: make(chan [][]byte, 256), dead: make(chan struct{}), pending: map[uint64]chan answer{}}
 	go sc.write()
 	go sc.readLoop(br)
 	return sc, nil
@@ -138,8 +151,11 @@ func (t *streams) drop(key string, sc *streamConn) {
 func (sc *streamConn) readLoop(br *bufio.Reader) {
 	var err error
 	for {
-		var f wire.Frame
-		if f, err = wire.ReadFrame(br); err != nil {
+		var (
+			f       wire.Frame
+			release func()
+		)
+		if f, release, err = sc.bufs.ReadFrame(br); err != nil {
 			break
 		}
 		sc.mu.Lock()
@@ -147,7 +163,9 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		delete(sc.pending, f.ID)
 		sc.mu.Unlock()
 		if ch != nil {
-			ch <- f
+			ch <- answer{f, release}
+		} else {
+			release()
 		}
 	}
 	sc.mu.Lock()
@@ -161,19 +179,27 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 // write sends queued frames, all that are ready in one write.
 func (sc *streamConn) write() {
 	bw := bufio.NewWriterSize(sc.nc, 256<<10)
+	write := func(pieces [][]byte) (err error) {
+		for _, p := range pieces {
+			if _, err = bw.Write(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
-		var b []byte
+		var b [][]byte
 		select {
 		case b = <-sc.out:
 		case <-sc.dead:
 			return
 		}
-		_, err := bw.Write(b)
+		err := write(b)
 	more:
 		for err == nil {
 			select {
 			case b = <-sc.out:
-				_, err = bw.Write(b)
+				err = write(b)
 			default:
 				break more
 			}
@@ -189,14 +215,17 @@ func (sc *streamConn) write() {
 }
 
 // roundTrip sends a request frame built by build (given the id) and
-// waits for its answer.
-func (sc *streamConn) roundTrip(ctx context.Context, op byte, hint int, build func(b []byte) []byte) (wire.Frame, error) {
-	ch := make(chan wire.Frame, 1)
+// followed by payload, and waits for its answer. payload is written
+// straight from the caller's slice, possibly after a canceled roundTrip
+// returned: requests carry a CRC32C of their payload, so one changed
+// meanwhile is refused by the server.
+func (sc *streamConn) roundTrip(ctx context.Context, op byte, hint int, build func(b []byte) []byte, payload []byte) (answer, error) {
+	ch := make(chan answer, 1)
 	sc.mu.Lock()
 	if sc.pending == nil {
 		err := sc.err
 		sc.mu.Unlock()
-		return wire.Frame{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken", err)
+		return answer{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken", err)
 	}
 	sc.next++
 	id := sc.next
@@ -210,29 +239,39 @@ func (sc *streamConn) roundTrip(ctx context.Context, op byte, hint int, build fu
 		sc.mu.Unlock()
 	}
 	frame := build(binary.BigEndian.AppendUint64(append(make([]byte, 4, 128+hint), op), id))
-	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
-	select {
-	case sc.out <- frame:
-	case <-sc.dead:
-		forget()
-		return wire.Frame{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken")
-	case <-ctx.Done():
-		forget()
-		return wire.Frame{}, ctx.Err()
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4+len(payload)))
+	pieces := [][]byte{frame}
+	if len(payload) > 0 {
+		pieces = append(pieces, payload)
 	}
 	select {
-	case f := <-ch:
-		return f, nil
+	case sc.out <- pieces:
 	case <-sc.dead:
-		select {
-		case f := <-ch:
-			return f, nil
-		default:
-		}
-		return wire.Frame{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken")
+		forget()
+		return answer{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken")
 	case <-ctx.Done():
 		forget()
-		return wire.Frame{}, ctx.Err()
+		return answer{}, ctx.Err()
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-sc.dead:
+		select {
+		case a := <-ch:
+			return a, nil
+		default:
+		}
+		return answer{}, errs.E("chunkclient.stream", errs.Unavailable, "stream broken")
+	case <-ctx.Done():
+		forget()
+		// An answer that arrived meanwhile goes back to the pool.
+		select {
+		case a := <-ch:
+			a.release()
+		default:
+		}
+		return answer{}, ctx.Err()
 	}
 }
 
@@ -246,19 +285,21 @@ func (t *streams) closeAll() {
 }
 
 // streamCall runs one request over the stream to diskID's server (hint:
-// the bytes build appends beyond the names, to size the frame once). It
-// returns errNoStream when the client has no stream there (a server that
-// refused it, or a client with its own HTTP transport): the caller then
-// uses HTTP.
-func (c *Client) streamCall(ctx context.Context, op string, diskID string, code byte, hint int, build func(b []byte) []byte) (wire.Frame, error) {
+// the bytes build appends beyond the names, to size the frame once;
+// payload follows them). It returns errNoStream when the client has no
+// stream there (a server that refused it, or a client with its own HTTP
+// transport): the caller then uses HTTP. The answer's body is valid until
+// release is called (release may be skipped: the body is then left to
+// the garbage collector).
+func (c *Client) streamCall(ctx context.Context, op string, diskID string, code byte, hint int, build func(b []byte) []byte, payload []byte) (f wire.Frame, release func(), err error) {
 	if c.streams == nil {
-		return wire.Frame{}, errNoStream
+		return wire.Frame{}, nil, errNoStream
 	}
 	if err := ctx.Err(); err != nil {
-		return wire.Frame{}, errs.E(op, errs.Canceled, err)
+		return wire.Frame{}, nil, errs.E(op, errs.Canceled, err)
 	}
 	if !wire.ValidID(diskID) {
-		return wire.Frame{}, errs.Errorf(op, errs.Invalid, "bad disk id %q", diskID)
+		return wire.Frame{}, nil, errs.Errorf(op, errs.Invalid, "bad disk id %q", diskID)
 	}
 	addr, err := c.resolve(ctx, diskID)
 	if err != nil {
@@ -266,23 +307,25 @@ func (c *Client) streamCall(ctx context.Context, op string, diskID string, code 
 		if kind == errs.Other {
 			kind = errs.Unavailable
 		}
-		return wire.Frame{}, errs.E(op, kind, "resolving disk "+diskID, err)
+		return wire.Frame{}, nil, errs.E(op, kind, "resolving disk "+diskID, err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	sc, err := c.streams.conn(rctx, addr)
 	if err == errNoStream {
-		return wire.Frame{}, err
+		return wire.Frame{}, nil, err
 	}
 	if err != nil {
-		return wire.Frame{}, c.transportErr(ctx, op, err)
+		return wire.Frame{}, nil, c.transportErr(ctx, op, err)
 	}
-	f, err := sc.roundTrip(rctx, code, hint, build)
+	a, err := sc.roundTrip(rctx, code, hint, build, payload)
 	if err != nil {
-		return wire.Frame{}, c.transportErr(ctx, op, err)
+		return wire.Frame{}, nil, c.transportErr(ctx, op, err)
 	}
-	if f.Op != 0 {
-		return wire.Frame{}, errs.E(op, wire.StatusKind(f.Op), "disk "+diskID+": "+string(f.Body))
+	if a.f.Op != 0 {
+		err := errs.E(op, wire.StatusKind(a.f.Op), "disk "+diskID+": "+string(a.f.Body))
+		a.release()
+		return wire.Frame{}, nil, err
 	}
-	return f, nil
+	return a.f, a.release, nil
 }

@@ -64,13 +64,17 @@ func (s *Store) write(ctx context.Context, id string, data []byte) (*change, err
 	}
 	rec := &record{
 		length:  int64(len(data)),
-		crc:     crc32c(data),
 		created: time.Now().UnixNano(),
 		exts:    exts,
 		blocks:  make([]uint32, nblocks),
 	}
 	for i := range rec.blocks {
 		rec.blocks[i] = crc32c(buf[i*disk.BlockSize : (i+1)*disk.BlockSize])
+	}
+	if rec.length == nblocks*disk.BlockSize {
+		rec.crc = s.combineBlocks(rec.blocks) // whole blocks: no second pass over the data
+	} else {
+		rec.crc = crc32c(data)
 	}
 	pos := int64(0)
 	for _, e := range exts {

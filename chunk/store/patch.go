@@ -10,7 +10,7 @@ import (
 )
 
 // patchStripes is how many locks serialize Patches by chunk id.
-const patchStripes = 64
+const patchStripes = 1024
 
 // maxFragments: a Patch of a chunk in this many disk extents or more
 // rewrites it whole, so that reads of the chunk stay few and large. High
@@ -87,8 +87,10 @@ func (s *Store) patch(ctx context.Context, id string, off int64, data []byte, ba
 	if err != nil {
 		return 0, err
 	}
+	// data is not referenced once Patch returns, even canceled: a change
+	// the commit loop journals later carries its own copy.
 	buf := data
-	if !disk.IsAligned(data) {
+	if !disk.IsAligned(data) || (!sync && n <= maxJournal) {
 		buf = disk.AlignedBuffer(len(data))
 		copy(buf, data)
 	}

@@ -231,8 +231,12 @@ func printReport(w io.Writer, r *cluster.Report, asJSON bool) error {
 		}
 		fmt.Fprintf(w, "drain (%s): %s\n", p.State, drainLine(p))
 	}
+	if rp.VolumeChunksRepaired > 0 {
+		fmt.Fprintf(w, "  block volume chunks re-replicated: %d (%s written)\n", rp.VolumeChunksRepaired, bytesText(rp.VolumeBytesRepaired))
+	}
 	if rp.VolumeExtentsAtRisk > 0 {
-		fmt.Fprintf(w, "  ! %d block volume extents have a replica on a disk that is not active (repair does not re-replicate volumes)\n", rp.VolumeExtentsAtRisk)
+		fmt.Fprintf(w, "  ! %d block volume chunks have a replica on a disk that is not active (%d of attached volumes: their writers move them)\n",
+			rp.VolumeExtentsAtRisk, rp.VolumeChunksWaiting)
 	}
 	rb := rp.Rebalance
 	state = "idle"

@@ -20,9 +20,22 @@ func adminMetaCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "meta",
-		Short: "Show the meta Raft group: members, leader, commit index",
+		Short: "Show the meta Raft group: members, leader, health, how far each has applied",
+		Long: `Show the meta Raft group. The configuration comes from the leader; every
+member is then probed directly (1.5 s bound) for its own raft state: a member
+that does not answer is "unreachable", a follower that has not heard from the
+leader for 5 s is cut off. LAG is how many entries a member's state machine is
+behind the leader's commit index; a replacement is caught up when it is healthy
+with a lag near 0.
+
+Replacing a lost meta node (see README "Replacing a meta node"):
+  1. wolke admin meta                   # the lost member shows "unreachable"
+  2. wolke admin meta remove m1         # take it out of the group
+  3. wolke meta --id m4 --dir EMPTY --join LIVE_GRPC_ADDR ...   # the replacement
+  4. wolke admin meta                   # wait for m4 healthy with LAG ~0`,
 		Example: `  wolke admin meta
-  wolke admin meta --cluster prod --etcd 10.0.0.5:2379 --json`,
+  wolke admin meta --cluster prod --etcd 10.0.0.5:2379 --json
+  wolke admin meta remove m1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			adm, err := af.dial(cmd.Context())
@@ -39,6 +52,7 @@ func adminMetaCmd() *cobra.Command {
 	}
 	af.add(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.AddCommand(adminMetaRemoveCmd())
 	return cmd
 }
 
@@ -52,15 +66,32 @@ func printMeta(w io.Writer, r *cluster.MetaReport, asJSON bool) error {
 	if leader == "" {
 		leader = "(none)"
 	}
-	fmt.Fprintf(w, "cluster %s: leader %s, commit index %d\n", r.Cluster, leader, r.CommitIndex)
+	fmt.Fprintf(w, "cluster %s: leader %s, commit index %d, %d of %d members healthy\n",
+		r.Cluster, leader, r.CommitIndex, r.Healthy, len(r.Members))
+	if r.Problem != "" {
+		fmt.Fprintf(w, "PROBLEM: %s\n", r.Problem)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tSUFFRAGE\tRAFT\tGRPC")
+	fmt.Fprintln(tw, "ID\tROLE\tSUFFRAGE\tAPPLIED\tLAG\tCONTACT\tRAFT\tGRPC\tSTATUS")
 	for _, m := range r.Members {
 		role := "follower"
 		if m.Leader {
 			role = "leader"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, role, m.Suffrage, m.RaftAddr, m.GRPCAddr)
+		applied, lag, contact, status := "-", "-", "-", "healthy"
+		if m.Reachable {
+			applied, lag = fmt.Sprint(m.AppliedIndex), fmt.Sprint(m.Lag)
+			switch {
+			case m.LastContactMS < 0:
+				contact = "never"
+			case !m.Leader:
+				contact = (time.Duration(m.LastContactMS) * time.Millisecond).String()
+			}
+		}
+		if !m.Healthy {
+			status = m.Problem
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, role, m.Suffrage, applied, lag, contact, m.RaftAddr, m.GRPCAddr, status)
 	}
 	return tw.Flush()
 }

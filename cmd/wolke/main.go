@@ -28,11 +28,12 @@ Start here:
 Run one role per node in production:
   wolke meta          a metadata (Raft) node
   wolke chunk         a chunk server owning disks
-  wolke gateway       the S3 endpoint`,
+  wolke gateway       the S3 endpoint
+  wolke block         volumes (EBS) over NBD`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCmd(), metaCmd(), chunkCmd(), gatewayCmd(), repairCmd(), adminCmd(), volumeCmd(), benchCmd(), versionCmd())
+	root.AddCommand(devCmd(), metaCmd(), chunkCmd(), gatewayCmd(), blockCmd(), repairCmd(), adminCmd(), volumeCmd(), benchCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wolke:", err)
 		os.Exit(1)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"fmt"
 	"log/slog"
 	"os"
@@ -51,7 +53,12 @@ func metaCmd() *cobra.Command {
 		Short: "Run a metadata (Raft) node",
 		Long: `Run one metadata node. The first node of a new cluster starts with
 --bootstrap; the others start with --join pointing at any member's gRPC address.
-Nodes publish themselves in etcd, where gateways and chunk servers find them.`,
+Nodes publish themselves in etcd, where gateways and chunk servers find them.
+
+A node that lost its data directory is replaced, not restarted: remove it
+(wolke admin meta remove ID), then start a node with an empty --dir, a new
+--id and --join; it catches up from a snapshot and the log. An empty --dir
+under the id of a current member is refused.`,
 		Example: `  wolke meta --cluster prod --id m1 --dir /var/lib/wolke/meta --bootstrap
   wolke meta --cluster prod --id m2 --dir /var/lib/wolke/meta --join 10.0.0.1:7100`,
 		Args: cobra.NoArgs,
@@ -78,6 +85,9 @@ Nodes publish themselves in etcd, where gateways and chunk servers find them.`,
 	f.StringVar(&role.GRPCAddr, "grpc-addr", "127.0.0.1:7100", "meta API (gRPC) listen address")
 	f.BoolVar(&role.Bootstrap, "bootstrap", false, "form a new cluster if this node has no state")
 	f.StringVar(&join, "join", "", "gRPC addresses of existing members to join through, comma-separated")
+	f.Uint64Var(&role.SnapshotThreshold, "snapshot-threshold", 8192, "Raft log entries between snapshots")
+	f.DurationVar(&role.SnapshotInterval, "snapshot-interval", 30*time.Second, "how often to check whether a snapshot is due")
+	f.Uint64Var(&role.TrailingLogs, "trailing-logs", 10240, "log entries kept behind a snapshot (a follower further behind is sent the snapshot)")
 	return cmd
 }
 
@@ -138,9 +148,10 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
 
 func gatewayCmd() *cobra.Command {
 	var (
-		rf   roleFlags
-		role cluster.GatewayRole
-		ec   string
+		rf          roleFlags
+		role        cluster.GatewayRole
+		ec          string
+		intentAfter time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -163,6 +174,10 @@ number of gateways can serve one cluster.`,
 			if role.Root.SecretKey == "" {
 				role.Root.SecretKey = os.Getenv("WOLKE_ROOT_SECRET_KEY")
 			}
+			role.IntentAfter = intentAfter
+			if intentAfter <= 0 {
+				role.IntentAfter = -1 // record before the first shard
+			}
 			role.Cluster, role.Etcd, role.Logger, role.Registry = rf.cluster, eps, log, prometheus.NewRegistry()
 			return cluster.RunGateway(cmd.Context(), role)
 		},
@@ -171,6 +186,8 @@ number of gateways can serve one cluster.`,
 	f := cmd.Flags()
 	f.StringVar(&role.Addr, "addr", "127.0.0.1:9000", "S3 listen address")
 	f.StringVar(&ec, "ec", "4+2", "erasure code for new objects: data+parity shards")
+	f.DurationVar(&intentAfter, "intent-after", 10*time.Second,
+		"writes running longer than this record an intent in meta so GC spares their shards; keep it far below the repair --gc-grace (0: every write, before its first shard)")
 	f.StringVar(&role.Region, "region", "us-east-1", "region the endpoint answers for")
 	f.StringVar(&role.Root.AccessKey, "root-access-key", "", "root access key (env WOLKE_ROOT_ACCESS_KEY)")
 	f.StringVar(&role.Root.SecretKey, "root-secret-key", "", "root secret key (env WOLKE_ROOT_SECRET_KEY)")

@@ -32,6 +32,7 @@ type Meta struct {
 	fail         map[string]error
 	after        map[string]error // applied, then failed
 	calls        map[string]int
+	intents      map[string]*metapb.WriteIntent // meta_intents.go
 }
 
 type upload struct {
@@ -199,10 +200,14 @@ func (m *Meta) PutObject(_ context.Context, in *metapb.PutObjectRequest, _ ...gr
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	if _, ok := m.intents[in.GetIntentId()]; in.GetIntentId() != "" && !ok {
+		return nil, errs.Errorf("fakemeta.PutObject", errs.Unavailable, "write intent %s is gone", in.GetIntentId())
+	}
 	out, replaced, err := m.commitLocked("fakemeta.PutObject", in.GetObject(), in.GetIfMatch(), in.GetIfNoneMatch())
 	if err != nil {
 		return nil, err
 	}
+	_ = m.consumeIntentLocked("fakemeta.PutObject", in.GetIntentId())
 	if err := m.after["PutObject"]; err != nil {
 		return nil, err
 	}

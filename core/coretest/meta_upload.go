@@ -62,6 +62,9 @@ func (m *Meta) PutPart(_ context.Context, in *metapb.PutPartRequest, _ ...grpc.C
 	if err != nil {
 		return nil, err
 	}
+	if err := m.consumeIntentLocked("fakemeta.PutPart", in.GetIntentId()); err != nil {
+		return nil, err
+	}
 	p := clone(in.GetPart())
 	old := u.parts[p.GetNumber()]
 	u.parts[p.GetNumber()] = p

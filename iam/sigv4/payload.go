@@ -9,17 +9,15 @@ import (
 	"errors"
 	"hash"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/minio/crc64nvme"
+
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
-
-// crc64NVMEPoly is the reflected CRC-64/NVME polynomial.
-const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 
 // ChecksumAlgorithms returns the S3 flexible checksum algorithms, as named
 // in x-amz-checksum-<name> headers.
@@ -36,7 +34,9 @@ func NewChecksum(alg string) (hash.Hash, bool) {
 	case "crc32c":
 		return crc32.New(crc32.MakeTable(crc32.Castagnoli)), true
 	case "crc64nvme":
-		return crc64.New(crc64.MakeTable(crc64NVMEPoly)), true
+		// Carry-less multiplication where the CPU has it (PCLMULQDQ,
+		// VPCLMULQDQ, PMULL): ~15x the table-driven hash/crc64.
+		return crc64nvme.New(), true
 	case "sha1":
 		return sha1.New(), true
 	case "sha256":

@@ -73,6 +73,9 @@ func (o Op) String() string {
 	if s, ok := volumeOpNames[o]; ok {
 		return s
 	}
+	if s, ok := durabilityOpNames[o]; ok {
+		return s
+	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
@@ -123,6 +126,9 @@ func newRequest(op Op) (proto.Message, bool) {
 		return &metapb.DeleteSegmentsRequest{}, true
 	}
 	if m, ok := volumeRequest(op); ok {
+		return m, true
+	}
+	if m, ok := durabilityRequest(op); ok {
 		return m, true
 	}
 	return nil, false

@@ -267,6 +267,9 @@ func (f *FSM) exec(r reader, w writer, c *Command, idx uint64) (proto.Message, e
 	if resp, ok, err := t.execVolume(c); ok {
 		return resp, err
 	}
+	if resp, ok, err := t.execDurability(c); ok {
+		return resp, err
+	}
 	return nil, errs.Errorf("fsm.Apply", errs.Invalid, "unknown op %v", c.Op)
 }
 

@@ -24,6 +24,8 @@ import (
 //	d/<disk id>                          Disk
 //	g/<id BE64>                          PlacementGroup
 //	m/<member id>                        Member
+//	wi/<intent id>\x00[<stripe id>]       WriteIntent header, its stripes (intents.go)
+//	rh/<hex stripe id>                   RepairHint (hints.go)
 //
 // Object keys may not contain NUL, so "\x00" ends a key and key order is
 // kept. seq is the raft index of the command that wrote the version.

@@ -125,6 +125,13 @@ func (t *tx) putPart(req *metapb.PutPartRequest) (proto.Message, error) {
 	if err := t.set(op, key, part); err != nil {
 		return nil, err
 	}
+	if err := t.consumeIntent(op, req.IntentId); err != nil {
+		return nil, err
+	}
+	ref := &metapb.StripeRef{Bucket: req.Bucket, Key: req.Key, UploadId: req.UploadId, PartNumber: part.Number}
+	if err := t.hintStale(op, part.Stripes, ref); err != nil {
+		return nil, err
+	}
 	resp := &metapb.PutPartResponse{}
 	if found {
 		resp.Replaced = old

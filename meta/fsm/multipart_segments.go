@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"slices"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/internal/kv"
@@ -121,6 +123,48 @@ func (f *FSM) GetObjectSegments(_ context.Context, req *metapb.GetObjectSegments
 	}
 	if resp.Truncated {
 		resp.NextPartNumberMarker = resp.Parts[len(resp.Parts)-1].Number
+	}
+	return resp, nil
+}
+
+// ListSegmentGarbage pages through the segx/ markers: the heads of
+// removed multipart versions whose segments are still to be freed.
+func (f *FSM) ListSegmentGarbage(_ context.Context, req *metapb.ListSegmentGarbageRequest) (*metapb.ListSegmentGarbageResponse, error) {
+	const op = "meta.ListSegmentGarbage"
+	limit := int(req.Limit)
+	if limit <= 0 || limit > segPageParts {
+		limit = segPageParts
+	}
+	lo, hi := []byte(prefixSegGarbage), kv.PrefixEnd([]byte(prefixSegGarbage))
+	if len(req.After) > 0 {
+		if !bytes.HasPrefix(req.After, lo) {
+			return nil, errs.E(op, errs.Invalid, "bad cursor")
+		}
+		lo = append(slices.Clone(req.After), 0)
+	}
+	resp := &metapb.ListSegmentGarbageResponse{}
+	err := f.view(func(r reader) error {
+		it, err := newIter(r, lo, hi)
+		if err != nil {
+			return err
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			if len(resp.Objects) == limit {
+				return iterErr(it) // next: the last key listed
+			}
+			head := &metapb.Object{}
+			if err := proto.Unmarshal(it.Value(), head); err != nil {
+				return errs.E(op, errs.Corrupt, err)
+			}
+			resp.Objects = append(resp.Objects, head)
+			resp.Next = append(resp.Next[:0], it.Key()...)
+		}
+		resp.Next = nil
+		return iterErr(it)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -187,6 +187,13 @@ func (t *tx) putObject(req *metapb.PutObjectRequest) (proto.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.consumeIntent("meta.PutObject", req.IntentId); err != nil {
+		return nil, err
+	}
+	ref := &metapb.StripeRef{Bucket: stored.Bucket, Key: stored.Key, VersionId: stored.VersionId}
+	if err := t.hintStale("meta.PutObject", stored.Stripes, ref); err != nil {
+		return nil, err
+	}
 	return &metapb.PutObjectResponse{Object: stored, Replaced: replaced}, nil
 }
 

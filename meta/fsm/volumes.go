@@ -20,12 +20,14 @@ const (
 	OpCreateSnapshot Op = 70
 	OpDeleteSnapshot Op = 71
 	OpDeleteGarbage  Op = 72
+	OpReplaceChunk   Op = 73
 )
 
 var volumeOpNames = map[Op]string{
 	OpCreateVolume: "CreateVolume", OpDeleteVolume: "DeleteVolume", OpModifyVolume: "ModifyVolume",
 	OpAttachVolume: "AttachVolume", OpDetachVolume: "DetachVolume", OpCommitExtent: "CommitExtent",
 	OpCreateSnapshot: "CreateSnapshot", OpDeleteSnapshot: "DeleteSnapshot", OpDeleteGarbage: "DeleteGarbage",
+	OpReplaceChunk: "ReplaceChunk",
 }
 
 // Volume key layout:
@@ -77,6 +79,8 @@ func volumeRequest(op Op) (proto.Message, bool) {
 		return &metapb.DeleteSnapshotRequest{}, true
 	case OpDeleteGarbage:
 		return &metapb.DeleteGarbageRequest{}, true
+	case OpReplaceChunk:
+		return &metapb.ReplaceChunkRequest{}, true
 	}
 	return nil, false
 }
@@ -103,6 +107,8 @@ func (t *tx) execVolume(c *Command) (resp proto.Message, ok bool, err error) {
 		resp, err = v.deleteSnapshot(c.Req.(*metapb.DeleteSnapshotRequest))
 	case OpDeleteGarbage:
 		resp, err = v.deleteGarbage(c.Req.(*metapb.DeleteGarbageRequest))
+	case OpReplaceChunk:
+		resp, err = v.replaceChunk(c.Req.(*metapb.ReplaceChunkRequest))
 	default:
 		return nil, false, nil
 	}
@@ -345,6 +351,7 @@ func (v *volTx) attachVolume(req *metapb.AttachVolumeRequest) (proto.Message, er
 		return nil, errs.Errorf(op, errs.Precondition, "volume %q is attached to another writer", req.Id)
 	}
 	vol.AttachHolder, vol.AttachExpiryUnixNano, vol.State = req.Holder, v.now+req.TtlNanos, "in-use"
+	vol.AttachIndex = v.idx
 	if err := v.set(op, volumeKey(vol.Id), vol); err != nil {
 		return nil, err
 	}

@@ -192,8 +192,11 @@ type Stripe struct {
 	Size           int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`                                         // object bytes held in this stripe
 	ShardSize      int64                  `protobuf:"varint,4,opt,name=shard_size,json=shardSize,proto3" json:"shard_size,omitempty"`              // bytes in each shard (data is zero-padded)
 	ShardCrc32C    []uint32               `protobuf:"varint,5,rep,packed,name=shard_crc32c,json=shardCrc32c,proto3" json:"shard_crc32c,omitempty"` // CRC32C of each shard, k+m entries
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// group_epoch is the epoch of the placement group as the writer saw it;
+	// a commit with an older epoch than the group's makes a repair hint.
+	GroupEpoch    uint64 `protobuf:"varint,6,opt,name=group_epoch,json=groupEpoch,proto3" json:"group_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Stripe) Reset() {
@@ -259,6 +262,13 @@ func (x *Stripe) GetShardCrc32C() []uint32 {
 		return x.ShardCrc32C
 	}
 	return nil
+}
+
+func (x *Stripe) GetGroupEpoch() uint64 {
+	if x != nil {
+		return x.GroupEpoch
+	}
+	return 0
 }
 
 // Object is one version of an object: its manifest.
@@ -1607,8 +1617,11 @@ type PutObjectRequest struct {
 	Object *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
 	// Conditional write: if set, the current version's etag must equal it
 	// ("*" in if_none_match means the key must not exist).
-	IfMatch       string `protobuf:"bytes,2,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
-	IfNoneMatch   string `protobuf:"bytes,3,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	IfMatch     string `protobuf:"bytes,2,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	IfNoneMatch string `protobuf:"bytes,3,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	// intent_id names the write intent protecting the object's stripes; the
+	// commit deletes it (and fails Unavailable when it expired or is gone).
+	IntentId      string `protobuf:"bytes,4,opt,name=intent_id,json=intentId,proto3" json:"intent_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1660,6 +1673,13 @@ func (x *PutObjectRequest) GetIfMatch() string {
 func (x *PutObjectRequest) GetIfNoneMatch() string {
 	if x != nil {
 		return x.IfNoneMatch
+	}
+	return ""
+}
+
+func (x *PutObjectRequest) GetIntentId() string {
+	if x != nil {
+		return x.IntentId
 	}
 	return ""
 }
@@ -2831,6 +2851,7 @@ type PutPartRequest struct {
 	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
 	Part          *Part                  `protobuf:"bytes,4,opt,name=part,proto3" json:"part,omitempty"`
+	IntentId      string                 `protobuf:"bytes,5,opt,name=intent_id,json=intentId,proto3" json:"intent_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2891,6 +2912,13 @@ func (x *PutPartRequest) GetPart() *Part {
 		return x.Part
 	}
 	return nil
+}
+
+func (x *PutPartRequest) GetIntentId() string {
+	if x != nil {
+		return x.IntentId
+	}
+	return ""
 }
 
 type PutPartResponse struct {
@@ -3507,6 +3535,117 @@ func (x *DeleteSegmentsResponse) GetDeleted() int32 {
 	return 0
 }
 
+// ListSegmentGarbage pages through the garbage markers of segments (the
+// removed multipart versions whose chunks a caller frees before
+// DeleteSegments), in key order after the cursor `after` (empty: from the
+// start); at most limit (0: 1000) per answer. Each marker is the removed
+// version's head: bucket, key and segments_upload_id. next is the cursor
+// of the next page, empty after the last. A sweeper frees the markers a
+// caller left behind (core.SegmentSweeper).
+type ListSegmentGarbageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         []byte                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentGarbageRequest) Reset() {
+	*x = ListSegmentGarbageRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentGarbageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentGarbageRequest) ProtoMessage() {}
+
+func (x *ListSegmentGarbageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentGarbageRequest.ProtoReflect.Descriptor instead.
+func (*ListSegmentGarbageRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListSegmentGarbageRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *ListSegmentGarbageRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListSegmentGarbageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Objects       []*Object              `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
+	Next          []byte                 `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentGarbageResponse) Reset() {
+	*x = ListSegmentGarbageResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentGarbageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentGarbageResponse) ProtoMessage() {}
+
+func (x *ListSegmentGarbageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentGarbageResponse.ProtoReflect.Descriptor instead.
+func (*ListSegmentGarbageResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListSegmentGarbageResponse) GetObjects() []*Object {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+func (x *ListSegmentGarbageResponse) GetNext() []byte {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
 type AbortUploadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -3518,7 +3657,7 @@ type AbortUploadRequest struct {
 
 func (x *AbortUploadRequest) Reset() {
 	*x = AbortUploadRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3669,7 @@ func (x *AbortUploadRequest) String() string {
 func (*AbortUploadRequest) ProtoMessage() {}
 
 func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[52]
+	mi := &file_meta_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3682,7 @@ func (x *AbortUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortUploadRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AbortUploadRequest) GetBucket() string {
@@ -3582,7 +3721,7 @@ type AbortUploadResponse struct {
 
 func (x *AbortUploadResponse) Reset() {
 	*x = AbortUploadResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3594,7 +3733,7 @@ func (x *AbortUploadResponse) String() string {
 func (*AbortUploadResponse) ProtoMessage() {}
 
 func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[53]
+	mi := &file_meta_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3607,7 +3746,7 @@ func (x *AbortUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortUploadResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AbortUploadResponse) GetParts() []*Part {
@@ -3637,7 +3776,7 @@ type ListUploadsRequest struct {
 
 func (x *ListUploadsRequest) Reset() {
 	*x = ListUploadsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3649,7 +3788,7 @@ func (x *ListUploadsRequest) String() string {
 func (*ListUploadsRequest) ProtoMessage() {}
 
 func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[54]
+	mi := &file_meta_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3662,7 +3801,7 @@ func (x *ListUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListUploadsRequest) GetBucket() string {
@@ -3712,7 +3851,7 @@ type ListUploadsResponse struct {
 
 func (x *ListUploadsResponse) Reset() {
 	*x = ListUploadsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +3863,7 @@ func (x *ListUploadsResponse) String() string {
 func (*ListUploadsResponse) ProtoMessage() {}
 
 func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[55]
+	mi := &file_meta_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +3876,7 @@ func (x *ListUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListUploadsResponse) GetUploads() []*Upload {
@@ -3777,7 +3916,7 @@ type RegisterDiskRequest struct {
 
 func (x *RegisterDiskRequest) Reset() {
 	*x = RegisterDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +3928,7 @@ func (x *RegisterDiskRequest) String() string {
 func (*RegisterDiskRequest) ProtoMessage() {}
 
 func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[56]
+	mi := &file_meta_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +3941,7 @@ func (x *RegisterDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RegisterDiskRequest) GetDisk() *Disk {
@@ -3821,7 +3960,7 @@ type RegisterDiskResponse struct {
 
 func (x *RegisterDiskResponse) Reset() {
 	*x = RegisterDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3833,7 +3972,7 @@ func (x *RegisterDiskResponse) String() string {
 func (*RegisterDiskResponse) ProtoMessage() {}
 
 func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[57]
+	mi := &file_meta_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3846,7 +3985,7 @@ func (x *RegisterDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RegisterDiskResponse) GetDisk() *Disk {
@@ -3866,7 +4005,7 @@ type SetDiskStateRequest struct {
 
 func (x *SetDiskStateRequest) Reset() {
 	*x = SetDiskStateRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4017,7 @@ func (x *SetDiskStateRequest) String() string {
 func (*SetDiskStateRequest) ProtoMessage() {}
 
 func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[58]
+	mi := &file_meta_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4030,7 @@ func (x *SetDiskStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateRequest.ProtoReflect.Descriptor instead.
 func (*SetDiskStateRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetDiskStateRequest) GetId() string {
@@ -3916,7 +4055,7 @@ type SetDiskStateResponse struct {
 
 func (x *SetDiskStateResponse) Reset() {
 	*x = SetDiskStateResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3928,7 +4067,7 @@ func (x *SetDiskStateResponse) String() string {
 func (*SetDiskStateResponse) ProtoMessage() {}
 
 func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[59]
+	mi := &file_meta_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3941,7 +4080,7 @@ func (x *SetDiskStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiskStateResponse.ProtoReflect.Descriptor instead.
 func (*SetDiskStateResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 type ListDisksRequest struct {
@@ -3952,7 +4091,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3964,7 +4103,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[60]
+	mi := &file_meta_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3977,7 +4116,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 type ListDisksResponse struct {
@@ -3989,7 +4128,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4140,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[61]
+	mi := &file_meta_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4153,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{61}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -4036,7 +4175,7 @@ type EnsurePlacementGroupsRequest struct {
 
 func (x *EnsurePlacementGroupsRequest) Reset() {
 	*x = EnsurePlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4048,7 +4187,7 @@ func (x *EnsurePlacementGroupsRequest) String() string {
 func (*EnsurePlacementGroupsRequest) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[62]
+	mi := &file_meta_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4061,7 +4200,7 @@ func (x *EnsurePlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{62}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *EnsurePlacementGroupsRequest) GetEcData() int32 {
@@ -4087,7 +4226,7 @@ type EnsurePlacementGroupsResponse struct {
 
 func (x *EnsurePlacementGroupsResponse) Reset() {
 	*x = EnsurePlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4099,7 +4238,7 @@ func (x *EnsurePlacementGroupsResponse) String() string {
 func (*EnsurePlacementGroupsResponse) ProtoMessage() {}
 
 func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[63]
+	mi := &file_meta_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4112,7 +4251,7 @@ func (x *EnsurePlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsurePlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*EnsurePlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{63}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *EnsurePlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -4130,7 +4269,7 @@ type ListPlacementGroupsRequest struct {
 
 func (x *ListPlacementGroupsRequest) Reset() {
 	*x = ListPlacementGroupsRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4142,7 +4281,7 @@ func (x *ListPlacementGroupsRequest) String() string {
 func (*ListPlacementGroupsRequest) ProtoMessage() {}
 
 func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[64]
+	mi := &file_meta_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4155,7 +4294,7 @@ func (x *ListPlacementGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{64}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 type ListPlacementGroupsResponse struct {
@@ -4167,7 +4306,7 @@ type ListPlacementGroupsResponse struct {
 
 func (x *ListPlacementGroupsResponse) Reset() {
 	*x = ListPlacementGroupsResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4179,7 +4318,7 @@ func (x *ListPlacementGroupsResponse) String() string {
 func (*ListPlacementGroupsResponse) ProtoMessage() {}
 
 func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[65]
+	mi := &file_meta_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4192,7 +4331,7 @@ func (x *ListPlacementGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{65}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListPlacementGroupsResponse) GetGroups() []*PlacementGroup {
@@ -4215,7 +4354,7 @@ type ReplaceDiskRequest struct {
 
 func (x *ReplaceDiskRequest) Reset() {
 	*x = ReplaceDiskRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4227,7 +4366,7 @@ func (x *ReplaceDiskRequest) String() string {
 func (*ReplaceDiskRequest) ProtoMessage() {}
 
 func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[66]
+	mi := &file_meta_metapb_meta_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4240,7 +4379,7 @@ func (x *ReplaceDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{66}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ReplaceDiskRequest) GetPlacementGroup() uint64 {
@@ -4280,7 +4419,7 @@ type ReplaceDiskResponse struct {
 
 func (x *ReplaceDiskResponse) Reset() {
 	*x = ReplaceDiskResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4292,7 +4431,7 @@ func (x *ReplaceDiskResponse) String() string {
 func (*ReplaceDiskResponse) ProtoMessage() {}
 
 func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[67]
+	mi := &file_meta_metapb_meta_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4305,7 +4444,7 @@ func (x *ReplaceDiskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDiskResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDiskResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{67}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ReplaceDiskResponse) GetGroup() *PlacementGroup {
@@ -4324,7 +4463,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[68]
+	mi := &file_meta_metapb_meta_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4336,7 +4475,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[68]
+	mi := &file_meta_metapb_meta_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4349,7 +4488,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{68}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *JoinRequest) GetMember() *Member {
@@ -4367,7 +4506,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[69]
+	mi := &file_meta_metapb_meta_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4379,7 +4518,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[69]
+	mi := &file_meta_metapb_meta_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4392,7 +4531,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{69}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{71}
 }
 
 type RemoveRequest struct {
@@ -4404,7 +4543,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[70]
+	mi := &file_meta_metapb_meta_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4555,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[70]
+	mi := &file_meta_metapb_meta_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4568,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{70}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -4447,7 +4586,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[71]
+	mi := &file_meta_metapb_meta_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +4598,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[71]
+	mi := &file_meta_metapb_meta_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +4611,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{71}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{73}
 }
 
 type MembersRequest struct {
@@ -4483,7 +4622,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[72]
+	mi := &file_meta_metapb_meta_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4495,7 +4634,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[72]
+	mi := &file_meta_metapb_meta_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4508,7 +4647,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{72}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{74}
 }
 
 type MembersResponse struct {
@@ -4521,7 +4660,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_meta_metapb_meta_proto_msgTypes[73]
+	mi := &file_meta_metapb_meta_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4533,7 +4672,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metapb_meta_proto_msgTypes[73]
+	mi := &file_meta_metapb_meta_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4546,7 +4685,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{73}
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -4561,6 +4700,370 @@ func (x *MembersResponse) GetCommitIndex() uint64 {
 		return x.CommitIndex
 	}
 	return 0
+}
+
+// Meta is served by every meta node. Writes are forwarded to the leader;
+// reads are linearizable (the leader confirms its leadership first).
+// WriteIntent protects the stripes of a write in progress (shards on
+// disks, no manifest yet) from garbage collection. A writer records one
+// lazily, once its write runs long, and the commit deletes it.
+type WriteIntent struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	StripeIds       [][]byte               `protobuf:"bytes,2,rep,name=stripe_ids,json=stripeIds,proto3" json:"stripe_ids,omitempty"`
+	ExpiresUnixNano int64                  `protobuf:"varint,3,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"` // meta leader's clock
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WriteIntent) Reset() {
+	*x = WriteIntent{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteIntent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteIntent) ProtoMessage() {}
+
+func (x *WriteIntent) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteIntent.ProtoReflect.Descriptor instead.
+func (*WriteIntent) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *WriteIntent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WriteIntent) GetStripeIds() [][]byte {
+	if x != nil {
+		return x.StripeIds
+	}
+	return nil
+}
+
+func (x *WriteIntent) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+// PutIntent creates intent id or adds stripe ids to it, and sets its
+// expiry to now (the leader's clock) + ttl_millis.
+type PutIntentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	StripeIds     [][]byte               `protobuf:"bytes,2,rep,name=stripe_ids,json=stripeIds,proto3" json:"stripe_ids,omitempty"`
+	TtlMillis     int64                  `protobuf:"varint,3,opt,name=ttl_millis,json=ttlMillis,proto3" json:"ttl_millis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutIntentRequest) Reset() {
+	*x = PutIntentRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutIntentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutIntentRequest) ProtoMessage() {}
+
+func (x *PutIntentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutIntentRequest.ProtoReflect.Descriptor instead.
+func (*PutIntentRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *PutIntentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PutIntentRequest) GetStripeIds() [][]byte {
+	if x != nil {
+		return x.StripeIds
+	}
+	return nil
+}
+
+func (x *PutIntentRequest) GetTtlMillis() int64 {
+	if x != nil {
+		return x.TtlMillis
+	}
+	return 0
+}
+
+type PutIntentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Intent        *WriteIntent           `protobuf:"bytes,1,opt,name=intent,proto3" json:"intent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutIntentResponse) Reset() {
+	*x = PutIntentResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutIntentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutIntentResponse) ProtoMessage() {}
+
+func (x *PutIntentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutIntentResponse.ProtoReflect.Descriptor instead.
+func (*PutIntentResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *PutIntentResponse) GetIntent() *WriteIntent {
+	if x != nil {
+		return x.Intent
+	}
+	return nil
+}
+
+// expired_only: delete it only if it has expired by the leader's clock (garbage collection).
+type DeleteIntentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ExpiredOnly   bool                   `protobuf:"varint,2,opt,name=expired_only,json=expiredOnly,proto3" json:"expired_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntentRequest) Reset() {
+	*x = DeleteIntentRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntentRequest) ProtoMessage() {}
+
+func (x *DeleteIntentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteIntentRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *DeleteIntentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteIntentRequest) GetExpiredOnly() bool {
+	if x != nil {
+		return x.ExpiredOnly
+	}
+	return false
+}
+
+type DeleteIntentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntentResponse) Reset() {
+	*x = DeleteIntentResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntentResponse) ProtoMessage() {}
+
+func (x *DeleteIntentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntentResponse.ProtoReflect.Descriptor instead.
+func (*DeleteIntentResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{80}
+}
+
+type ListIntentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         string                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntentsRequest) Reset() {
+	*x = ListIntentsRequest{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntentsRequest) ProtoMessage() {}
+
+func (x *ListIntentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntentsRequest.ProtoReflect.Descriptor instead.
+func (*ListIntentsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *ListIntentsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListIntentsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListIntentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Intents       []*WriteIntent         `protobuf:"bytes,1,rep,name=intents,proto3" json:"intents,omitempty"`
+	Next          string                 `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntentsResponse) Reset() {
+	*x = ListIntentsResponse{}
+	mi := &file_meta_metapb_meta_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntentsResponse) ProtoMessage() {}
+
+func (x *ListIntentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_meta_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntentsResponse.ProtoReflect.Descriptor instead.
+func (*ListIntentsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_meta_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ListIntentsResponse) GetIntents() []*WriteIntent {
+	if x != nil {
+		return x.Intents
+	}
+	return nil
+}
+
+func (x *ListIntentsResponse) GetNext() string {
+	if x != nil {
+		return x.Next
+	}
+	return ""
 }
 
 var File_meta_metapb_meta_proto protoreflect.FileDescriptor
@@ -4581,14 +5084,16 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x06config\x18\b \x03(\v2!.wolke.meta.v1.Bucket.ConfigEntryR\x06config\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x97\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xb8\x01\n" +
 	"\x06Stripe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12'\n" +
 	"\x0fplacement_group\x18\x02 \x01(\x04R\x0eplacementGroup\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1d\n" +
 	"\n" +
 	"shard_size\x18\x04 \x01(\x03R\tshardSize\x12!\n" +
-	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\"\xca\t\n" +
+	"\fshard_crc32c\x18\x05 \x03(\rR\vshardCrc32c\x12\x1f\n" +
+	"\vgroup_epoch\x18\x06 \x01(\x04R\n" +
+	"groupEpoch\"\xca\t\n" +
 	"\x06Object\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -4710,11 +5215,12 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.wolke.meta.v1.BucketR\x06bucket\"\x14\n" +
 	"\x12ListBucketsRequest\"F\n" +
 	"\x13ListBucketsResponse\x12/\n" +
-	"\abuckets\x18\x01 \x03(\v2\x15.wolke.meta.v1.BucketR\abuckets\"\x80\x01\n" +
+	"\abuckets\x18\x01 \x03(\v2\x15.wolke.meta.v1.BucketR\abuckets\"\x9d\x01\n" +
 	"\x10PutObjectRequest\x12-\n" +
 	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\x12\x19\n" +
 	"\bif_match\x18\x02 \x01(\tR\aifMatch\x12\"\n" +
-	"\rif_none_match\x18\x03 \x01(\tR\vifNoneMatch\"u\n" +
+	"\rif_none_match\x18\x03 \x01(\tR\vifNoneMatch\x12\x1b\n" +
+	"\tintent_id\x18\x04 \x01(\tR\bintentId\"u\n" +
 	"\x11PutObjectResponse\x12-\n" +
 	"\x06object\x18\x01 \x01(\v2\x15.wolke.meta.v1.ObjectR\x06object\x121\n" +
 	"\breplaced\x18\x02 \x03(\v2\x15.wolke.meta.v1.ObjectR\breplaced\"[\n" +
@@ -4801,12 +5307,13 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\"B\n" +
 	"\x11GetUploadResponse\x12-\n" +
-	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"\x80\x01\n" +
+	"\x06upload\x18\x01 \x01(\v2\x15.wolke.meta.v1.UploadR\x06upload\"\x9d\x01\n" +
 	"\x0ePutPartRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12'\n" +
-	"\x04part\x18\x04 \x01(\v2\x13.wolke.meta.v1.PartR\x04part\"B\n" +
+	"\x04part\x18\x04 \x01(\v2\x13.wolke.meta.v1.PartR\x04part\x12\x1b\n" +
+	"\tintent_id\x18\x05 \x01(\tR\bintentId\"B\n" +
 	"\x0fPutPartResponse\x12/\n" +
 	"\breplaced\x18\x01 \x01(\v2\x13.wolke.meta.v1.PartR\breplaced\"\xa4\x01\n" +
 	"\x10ListPartsRequest\x12\x16\n" +
@@ -4855,7 +5362,13 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\"2\n" +
 	"\x16DeleteSegmentsResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x05R\adeleted\"[\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted\"G\n" +
+	"\x19ListSegmentGarbageRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\fR\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"a\n" +
+	"\x1aListSegmentGarbageResponse\x12/\n" +
+	"\aobjects\x18\x01 \x03(\v2\x15.wolke.meta.v1.ObjectR\aobjects\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\fR\x04next\"[\n" +
 	"\x12AbortUploadRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
@@ -4911,13 +5424,36 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x0eMembersRequest\"e\n" +
 	"\x0fMembersResponse\x12/\n" +
 	"\amembers\x18\x01 \x03(\v2\x15.wolke.meta.v1.MemberR\amembers\x12!\n" +
-	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex*\x84\x01\n" +
+	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\"h\n" +
+	"\vWriteIntent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"stripe_ids\x18\x02 \x03(\fR\tstripeIds\x12*\n" +
+	"\x11expires_unix_nano\x18\x03 \x01(\x03R\x0fexpiresUnixNano\"`\n" +
+	"\x10PutIntentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"stripe_ids\x18\x02 \x03(\fR\tstripeIds\x12\x1d\n" +
+	"\n" +
+	"ttl_millis\x18\x03 \x01(\x03R\tttlMillis\"G\n" +
+	"\x11PutIntentResponse\x122\n" +
+	"\x06intent\x18\x01 \x01(\v2\x1a.wolke.meta.v1.WriteIntentR\x06intent\"H\n" +
+	"\x13DeleteIntentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fexpired_only\x18\x02 \x01(\bR\vexpiredOnly\"\x16\n" +
+	"\x14DeleteIntentResponse\"@\n" +
+	"\x12ListIntentsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\tR\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"_\n" +
+	"\x13ListIntentsResponse\x124\n" +
+	"\aintents\x18\x01 \x03(\v2\x1a.wolke.meta.v1.WriteIntentR\aintents\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\tR\x04next*\x84\x01\n" +
 	"\tDiskState\x12\x1a\n" +
 	"\x16DISK_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DISK_STATE_ACTIVE\x10\x01\x12\x13\n" +
 	"\x0fDISK_STATE_LOST\x10\x02\x12\x17\n" +
 	"\x13DISK_STATE_DRAINING\x10\x03\x12\x16\n" +
-	"\x12DISK_STATE_REMOVED\x10\x042\x9a\x16\n" +
+	"\x12DISK_STATE_REMOVED\x10\x042\x84\x19\n" +
 	"\x04Meta\x12W\n" +
 	"\fCreateBucket\x12\".wolke.meta.v1.CreateBucketRequest\x1a#.wolke.meta.v1.CreateBucketResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.wolke.meta.v1.GetBucketRequest\x1a .wolke.meta.v1.GetBucketResponse\x12W\n" +
@@ -4940,8 +5476,12 @@ const file_meta_metapb_meta_proto_rawDesc = "" +
 	"\x0eCompleteUpload\x12$.wolke.meta.v1.CompleteUploadRequest\x1a%.wolke.meta.v1.CompleteUploadResponse\x12T\n" +
 	"\vAbortUpload\x12!.wolke.meta.v1.AbortUploadRequest\x1a\".wolke.meta.v1.AbortUploadResponse\x12f\n" +
 	"\x11GetObjectSegments\x12'.wolke.meta.v1.GetObjectSegmentsRequest\x1a(.wolke.meta.v1.GetObjectSegmentsResponse\x12]\n" +
-	"\x0eDeleteSegments\x12$.wolke.meta.v1.DeleteSegmentsRequest\x1a%.wolke.meta.v1.DeleteSegmentsResponse\x12T\n" +
-	"\vListUploads\x12!.wolke.meta.v1.ListUploadsRequest\x1a\".wolke.meta.v1.ListUploadsResponse\x12W\n" +
+	"\x0eDeleteSegments\x12$.wolke.meta.v1.DeleteSegmentsRequest\x1a%.wolke.meta.v1.DeleteSegmentsResponse\x12i\n" +
+	"\x12ListSegmentGarbage\x12(.wolke.meta.v1.ListSegmentGarbageRequest\x1a).wolke.meta.v1.ListSegmentGarbageResponse\x12T\n" +
+	"\vListUploads\x12!.wolke.meta.v1.ListUploadsRequest\x1a\".wolke.meta.v1.ListUploadsResponse\x12N\n" +
+	"\tPutIntent\x12\x1f.wolke.meta.v1.PutIntentRequest\x1a .wolke.meta.v1.PutIntentResponse\x12W\n" +
+	"\fDeleteIntent\x12\".wolke.meta.v1.DeleteIntentRequest\x1a#.wolke.meta.v1.DeleteIntentResponse\x12T\n" +
+	"\vListIntents\x12!.wolke.meta.v1.ListIntentsRequest\x1a\".wolke.meta.v1.ListIntentsResponse\x12W\n" +
 	"\fRegisterDisk\x12\".wolke.meta.v1.RegisterDiskRequest\x1a#.wolke.meta.v1.RegisterDiskResponse\x12W\n" +
 	"\fSetDiskState\x12\".wolke.meta.v1.SetDiskStateRequest\x1a#.wolke.meta.v1.SetDiskStateResponse\x12N\n" +
 	"\tListDisks\x12\x1f.wolke.meta.v1.ListDisksRequest\x1a .wolke.meta.v1.ListDisksResponse\x12r\n" +
@@ -4965,7 +5505,7 @@ func file_meta_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_meta_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
 var file_meta_metapb_meta_proto_goTypes = []any{
 	(DiskState)(0),                        // 0: wolke.meta.v1.DiskState
 	(*Bucket)(nil),                        // 1: wolke.meta.v1.Bucket
@@ -5020,48 +5560,57 @@ var file_meta_metapb_meta_proto_goTypes = []any{
 	(*GetObjectSegmentsResponse)(nil),     // 50: wolke.meta.v1.GetObjectSegmentsResponse
 	(*DeleteSegmentsRequest)(nil),         // 51: wolke.meta.v1.DeleteSegmentsRequest
 	(*DeleteSegmentsResponse)(nil),        // 52: wolke.meta.v1.DeleteSegmentsResponse
-	(*AbortUploadRequest)(nil),            // 53: wolke.meta.v1.AbortUploadRequest
-	(*AbortUploadResponse)(nil),           // 54: wolke.meta.v1.AbortUploadResponse
-	(*ListUploadsRequest)(nil),            // 55: wolke.meta.v1.ListUploadsRequest
-	(*ListUploadsResponse)(nil),           // 56: wolke.meta.v1.ListUploadsResponse
-	(*RegisterDiskRequest)(nil),           // 57: wolke.meta.v1.RegisterDiskRequest
-	(*RegisterDiskResponse)(nil),          // 58: wolke.meta.v1.RegisterDiskResponse
-	(*SetDiskStateRequest)(nil),           // 59: wolke.meta.v1.SetDiskStateRequest
-	(*SetDiskStateResponse)(nil),          // 60: wolke.meta.v1.SetDiskStateResponse
-	(*ListDisksRequest)(nil),              // 61: wolke.meta.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),             // 62: wolke.meta.v1.ListDisksResponse
-	(*EnsurePlacementGroupsRequest)(nil),  // 63: wolke.meta.v1.EnsurePlacementGroupsRequest
-	(*EnsurePlacementGroupsResponse)(nil), // 64: wolke.meta.v1.EnsurePlacementGroupsResponse
-	(*ListPlacementGroupsRequest)(nil),    // 65: wolke.meta.v1.ListPlacementGroupsRequest
-	(*ListPlacementGroupsResponse)(nil),   // 66: wolke.meta.v1.ListPlacementGroupsResponse
-	(*ReplaceDiskRequest)(nil),            // 67: wolke.meta.v1.ReplaceDiskRequest
-	(*ReplaceDiskResponse)(nil),           // 68: wolke.meta.v1.ReplaceDiskResponse
-	(*JoinRequest)(nil),                   // 69: wolke.meta.v1.JoinRequest
-	(*JoinResponse)(nil),                  // 70: wolke.meta.v1.JoinResponse
-	(*RemoveRequest)(nil),                 // 71: wolke.meta.v1.RemoveRequest
-	(*RemoveResponse)(nil),                // 72: wolke.meta.v1.RemoveResponse
-	(*MembersRequest)(nil),                // 73: wolke.meta.v1.MembersRequest
-	(*MembersResponse)(nil),               // 74: wolke.meta.v1.MembersResponse
-	nil,                                   // 75: wolke.meta.v1.Bucket.ConfigEntry
-	nil,                                   // 76: wolke.meta.v1.Object.UserMetaEntry
-	nil,                                   // 77: wolke.meta.v1.Object.HeadersEntry
-	nil,                                   // 78: wolke.meta.v1.Object.TagsEntry
-	nil,                                   // 79: wolke.meta.v1.Object.ChecksumsEntry
-	nil,                                   // 80: wolke.meta.v1.Part.ChecksumsEntry
-	nil,                                   // 81: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
-	nil,                                   // 82: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	(*ListSegmentGarbageRequest)(nil),     // 53: wolke.meta.v1.ListSegmentGarbageRequest
+	(*ListSegmentGarbageResponse)(nil),    // 54: wolke.meta.v1.ListSegmentGarbageResponse
+	(*AbortUploadRequest)(nil),            // 55: wolke.meta.v1.AbortUploadRequest
+	(*AbortUploadResponse)(nil),           // 56: wolke.meta.v1.AbortUploadResponse
+	(*ListUploadsRequest)(nil),            // 57: wolke.meta.v1.ListUploadsRequest
+	(*ListUploadsResponse)(nil),           // 58: wolke.meta.v1.ListUploadsResponse
+	(*RegisterDiskRequest)(nil),           // 59: wolke.meta.v1.RegisterDiskRequest
+	(*RegisterDiskResponse)(nil),          // 60: wolke.meta.v1.RegisterDiskResponse
+	(*SetDiskStateRequest)(nil),           // 61: wolke.meta.v1.SetDiskStateRequest
+	(*SetDiskStateResponse)(nil),          // 62: wolke.meta.v1.SetDiskStateResponse
+	(*ListDisksRequest)(nil),              // 63: wolke.meta.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),             // 64: wolke.meta.v1.ListDisksResponse
+	(*EnsurePlacementGroupsRequest)(nil),  // 65: wolke.meta.v1.EnsurePlacementGroupsRequest
+	(*EnsurePlacementGroupsResponse)(nil), // 66: wolke.meta.v1.EnsurePlacementGroupsResponse
+	(*ListPlacementGroupsRequest)(nil),    // 67: wolke.meta.v1.ListPlacementGroupsRequest
+	(*ListPlacementGroupsResponse)(nil),   // 68: wolke.meta.v1.ListPlacementGroupsResponse
+	(*ReplaceDiskRequest)(nil),            // 69: wolke.meta.v1.ReplaceDiskRequest
+	(*ReplaceDiskResponse)(nil),           // 70: wolke.meta.v1.ReplaceDiskResponse
+	(*JoinRequest)(nil),                   // 71: wolke.meta.v1.JoinRequest
+	(*JoinResponse)(nil),                  // 72: wolke.meta.v1.JoinResponse
+	(*RemoveRequest)(nil),                 // 73: wolke.meta.v1.RemoveRequest
+	(*RemoveResponse)(nil),                // 74: wolke.meta.v1.RemoveResponse
+	(*MembersRequest)(nil),                // 75: wolke.meta.v1.MembersRequest
+	(*MembersResponse)(nil),               // 76: wolke.meta.v1.MembersResponse
+	(*WriteIntent)(nil),                   // 77: wolke.meta.v1.WriteIntent
+	(*PutIntentRequest)(nil),              // 78: wolke.meta.v1.PutIntentRequest
+	(*PutIntentResponse)(nil),             // 79: wolke.meta.v1.PutIntentResponse
+	(*DeleteIntentRequest)(nil),           // 80: wolke.meta.v1.DeleteIntentRequest
+	(*DeleteIntentResponse)(nil),          // 81: wolke.meta.v1.DeleteIntentResponse
+	(*ListIntentsRequest)(nil),            // 82: wolke.meta.v1.ListIntentsRequest
+	(*ListIntentsResponse)(nil),           // 83: wolke.meta.v1.ListIntentsResponse
+	nil,                                   // 84: wolke.meta.v1.Bucket.ConfigEntry
+	nil,                                   // 85: wolke.meta.v1.Object.UserMetaEntry
+	nil,                                   // 86: wolke.meta.v1.Object.HeadersEntry
+	nil,                                   // 87: wolke.meta.v1.Object.TagsEntry
+	nil,                                   // 88: wolke.meta.v1.Object.ChecksumsEntry
+	nil,                                   // 89: wolke.meta.v1.Part.ChecksumsEntry
+	nil,                                   // 90: wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	nil,                                   // 91: wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 }
 var file_meta_metapb_meta_proto_depIdxs = []int32{
-	75, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
-	76, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
-	77, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
+	84, // 0: wolke.meta.v1.Bucket.config:type_name -> wolke.meta.v1.Bucket.ConfigEntry
+	85, // 1: wolke.meta.v1.Object.user_meta:type_name -> wolke.meta.v1.Object.UserMetaEntry
+	86, // 2: wolke.meta.v1.Object.headers:type_name -> wolke.meta.v1.Object.HeadersEntry
 	2,  // 3: wolke.meta.v1.Object.stripes:type_name -> wolke.meta.v1.Stripe
-	78, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
-	79, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
+	87, // 4: wolke.meta.v1.Object.tags:type_name -> wolke.meta.v1.Object.TagsEntry
+	88, // 5: wolke.meta.v1.Object.checksums:type_name -> wolke.meta.v1.Object.ChecksumsEntry
 	4,  // 6: wolke.meta.v1.Object.encryption:type_name -> wolke.meta.v1.Encryption
 	0,  // 7: wolke.meta.v1.Disk.state:type_name -> wolke.meta.v1.DiskState
 	2,  // 8: wolke.meta.v1.Part.stripes:type_name -> wolke.meta.v1.Stripe
-	80, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
+	89, // 9: wolke.meta.v1.Part.checksums:type_name -> wolke.meta.v1.Part.ChecksumsEntry
 	3,  // 10: wolke.meta.v1.Upload.tmpl:type_name -> wolke.meta.v1.Object
 	1,  // 11: wolke.meta.v1.CreateBucketRequest.bucket:type_name -> wolke.meta.v1.Bucket
 	1,  // 12: wolke.meta.v1.GetBucketResponse.bucket:type_name -> wolke.meta.v1.Bucket
@@ -5075,7 +5624,7 @@ var file_meta_metapb_meta_proto_depIdxs = []int32{
 	3,  // 20: wolke.meta.v1.DeleteObjectResponse.removed:type_name -> wolke.meta.v1.Object
 	3,  // 21: wolke.meta.v1.DeleteObjectResponse.delete_marker:type_name -> wolke.meta.v1.Object
 	3,  // 22: wolke.meta.v1.ListObjectsResponse.objects:type_name -> wolke.meta.v1.Object
-	81, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
+	90, // 23: wolke.meta.v1.SetObjectTagsRequest.tags:type_name -> wolke.meta.v1.SetObjectTagsRequest.TagsEntry
 	3,  // 24: wolke.meta.v1.SetObjectTagsResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 25: wolke.meta.v1.SetObjectAclResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 26: wolke.meta.v1.SetObjectLockResponse.object:type_name -> wolke.meta.v1.Object
@@ -5088,91 +5637,102 @@ var file_meta_metapb_meta_proto_depIdxs = []int32{
 	8,  // 33: wolke.meta.v1.ListPartsResponse.upload:type_name -> wolke.meta.v1.Upload
 	7,  // 34: wolke.meta.v1.ListPartsResponse.parts:type_name -> wolke.meta.v1.Part
 	9,  // 35: wolke.meta.v1.CompleteUploadRequest.parts:type_name -> wolke.meta.v1.CompletedPart
-	82, // 36: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
+	91, // 36: wolke.meta.v1.CompleteUploadRequest.checksums:type_name -> wolke.meta.v1.CompleteUploadRequest.ChecksumsEntry
 	3,  // 37: wolke.meta.v1.CompleteUploadResponse.object:type_name -> wolke.meta.v1.Object
 	3,  // 38: wolke.meta.v1.CompleteUploadResponse.replaced:type_name -> wolke.meta.v1.Object
 	7,  // 39: wolke.meta.v1.CompleteUploadResponse.unused:type_name -> wolke.meta.v1.Part
 	7,  // 40: wolke.meta.v1.GetObjectSegmentsResponse.parts:type_name -> wolke.meta.v1.Part
-	7,  // 41: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
-	8,  // 42: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
-	5,  // 43: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
-	5,  // 44: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
-	0,  // 45: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
-	5,  // 46: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
-	6,  // 47: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 48: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
-	6,  // 49: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
-	10, // 50: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
-	10, // 51: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
-	11, // 52: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
-	13, // 53: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
-	15, // 54: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
-	21, // 55: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
-	17, // 56: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
-	19, // 57: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
-	23, // 58: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
-	25, // 59: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
-	27, // 60: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
-	29, // 61: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
-	37, // 62: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
-	31, // 63: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
-	33, // 64: wolke.meta.v1.Meta.SetObjectAcl:input_type -> wolke.meta.v1.SetObjectAclRequest
-	35, // 65: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
-	39, // 66: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
-	41, // 67: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
-	43, // 68: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
-	45, // 69: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
-	47, // 70: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
-	53, // 71: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
-	49, // 72: wolke.meta.v1.Meta.GetObjectSegments:input_type -> wolke.meta.v1.GetObjectSegmentsRequest
-	51, // 73: wolke.meta.v1.Meta.DeleteSegments:input_type -> wolke.meta.v1.DeleteSegmentsRequest
-	55, // 74: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
-	57, // 75: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
-	59, // 76: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
-	61, // 77: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
-	63, // 78: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
-	65, // 79: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
-	67, // 80: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
-	69, // 81: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
-	71, // 82: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
-	73, // 83: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
-	12, // 84: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
-	14, // 85: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
-	16, // 86: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
-	22, // 87: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
-	18, // 88: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
-	20, // 89: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
-	24, // 90: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
-	26, // 91: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
-	28, // 92: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
-	30, // 93: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
-	38, // 94: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
-	32, // 95: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
-	34, // 96: wolke.meta.v1.Meta.SetObjectAcl:output_type -> wolke.meta.v1.SetObjectAclResponse
-	36, // 97: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
-	40, // 98: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
-	42, // 99: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
-	44, // 100: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
-	46, // 101: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
-	48, // 102: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
-	54, // 103: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
-	50, // 104: wolke.meta.v1.Meta.GetObjectSegments:output_type -> wolke.meta.v1.GetObjectSegmentsResponse
-	52, // 105: wolke.meta.v1.Meta.DeleteSegments:output_type -> wolke.meta.v1.DeleteSegmentsResponse
-	56, // 106: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
-	58, // 107: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
-	60, // 108: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
-	62, // 109: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
-	64, // 110: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
-	66, // 111: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
-	68, // 112: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
-	70, // 113: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
-	72, // 114: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
-	74, // 115: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
-	84, // [84:116] is the sub-list for method output_type
-	52, // [52:84] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	3,  // 41: wolke.meta.v1.ListSegmentGarbageResponse.objects:type_name -> wolke.meta.v1.Object
+	7,  // 42: wolke.meta.v1.AbortUploadResponse.parts:type_name -> wolke.meta.v1.Part
+	8,  // 43: wolke.meta.v1.ListUploadsResponse.uploads:type_name -> wolke.meta.v1.Upload
+	5,  // 44: wolke.meta.v1.RegisterDiskRequest.disk:type_name -> wolke.meta.v1.Disk
+	5,  // 45: wolke.meta.v1.RegisterDiskResponse.disk:type_name -> wolke.meta.v1.Disk
+	0,  // 46: wolke.meta.v1.SetDiskStateRequest.state:type_name -> wolke.meta.v1.DiskState
+	5,  // 47: wolke.meta.v1.ListDisksResponse.disks:type_name -> wolke.meta.v1.Disk
+	6,  // 48: wolke.meta.v1.EnsurePlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 49: wolke.meta.v1.ListPlacementGroupsResponse.groups:type_name -> wolke.meta.v1.PlacementGroup
+	6,  // 50: wolke.meta.v1.ReplaceDiskResponse.group:type_name -> wolke.meta.v1.PlacementGroup
+	10, // 51: wolke.meta.v1.JoinRequest.member:type_name -> wolke.meta.v1.Member
+	10, // 52: wolke.meta.v1.MembersResponse.members:type_name -> wolke.meta.v1.Member
+	77, // 53: wolke.meta.v1.PutIntentResponse.intent:type_name -> wolke.meta.v1.WriteIntent
+	77, // 54: wolke.meta.v1.ListIntentsResponse.intents:type_name -> wolke.meta.v1.WriteIntent
+	11, // 55: wolke.meta.v1.Meta.CreateBucket:input_type -> wolke.meta.v1.CreateBucketRequest
+	13, // 56: wolke.meta.v1.Meta.GetBucket:input_type -> wolke.meta.v1.GetBucketRequest
+	15, // 57: wolke.meta.v1.Meta.DeleteBucket:input_type -> wolke.meta.v1.DeleteBucketRequest
+	21, // 58: wolke.meta.v1.Meta.ListBuckets:input_type -> wolke.meta.v1.ListBucketsRequest
+	17, // 59: wolke.meta.v1.Meta.SetBucketVersioning:input_type -> wolke.meta.v1.SetBucketVersioningRequest
+	19, // 60: wolke.meta.v1.Meta.SetBucketConfig:input_type -> wolke.meta.v1.SetBucketConfigRequest
+	23, // 61: wolke.meta.v1.Meta.PutObject:input_type -> wolke.meta.v1.PutObjectRequest
+	25, // 62: wolke.meta.v1.Meta.GetObject:input_type -> wolke.meta.v1.GetObjectRequest
+	27, // 63: wolke.meta.v1.Meta.DeleteObject:input_type -> wolke.meta.v1.DeleteObjectRequest
+	29, // 64: wolke.meta.v1.Meta.ListObjects:input_type -> wolke.meta.v1.ListObjectsRequest
+	37, // 65: wolke.meta.v1.Meta.ListObjectVersions:input_type -> wolke.meta.v1.ListObjectVersionsRequest
+	31, // 66: wolke.meta.v1.Meta.SetObjectTags:input_type -> wolke.meta.v1.SetObjectTagsRequest
+	33, // 67: wolke.meta.v1.Meta.SetObjectAcl:input_type -> wolke.meta.v1.SetObjectAclRequest
+	35, // 68: wolke.meta.v1.Meta.SetObjectLock:input_type -> wolke.meta.v1.SetObjectLockRequest
+	39, // 69: wolke.meta.v1.Meta.CreateUpload:input_type -> wolke.meta.v1.CreateUploadRequest
+	41, // 70: wolke.meta.v1.Meta.GetUpload:input_type -> wolke.meta.v1.GetUploadRequest
+	43, // 71: wolke.meta.v1.Meta.PutPart:input_type -> wolke.meta.v1.PutPartRequest
+	45, // 72: wolke.meta.v1.Meta.ListParts:input_type -> wolke.meta.v1.ListPartsRequest
+	47, // 73: wolke.meta.v1.Meta.CompleteUpload:input_type -> wolke.meta.v1.CompleteUploadRequest
+	55, // 74: wolke.meta.v1.Meta.AbortUpload:input_type -> wolke.meta.v1.AbortUploadRequest
+	49, // 75: wolke.meta.v1.Meta.GetObjectSegments:input_type -> wolke.meta.v1.GetObjectSegmentsRequest
+	51, // 76: wolke.meta.v1.Meta.DeleteSegments:input_type -> wolke.meta.v1.DeleteSegmentsRequest
+	53, // 77: wolke.meta.v1.Meta.ListSegmentGarbage:input_type -> wolke.meta.v1.ListSegmentGarbageRequest
+	57, // 78: wolke.meta.v1.Meta.ListUploads:input_type -> wolke.meta.v1.ListUploadsRequest
+	78, // 79: wolke.meta.v1.Meta.PutIntent:input_type -> wolke.meta.v1.PutIntentRequest
+	80, // 80: wolke.meta.v1.Meta.DeleteIntent:input_type -> wolke.meta.v1.DeleteIntentRequest
+	82, // 81: wolke.meta.v1.Meta.ListIntents:input_type -> wolke.meta.v1.ListIntentsRequest
+	59, // 82: wolke.meta.v1.Meta.RegisterDisk:input_type -> wolke.meta.v1.RegisterDiskRequest
+	61, // 83: wolke.meta.v1.Meta.SetDiskState:input_type -> wolke.meta.v1.SetDiskStateRequest
+	63, // 84: wolke.meta.v1.Meta.ListDisks:input_type -> wolke.meta.v1.ListDisksRequest
+	65, // 85: wolke.meta.v1.Meta.EnsurePlacementGroups:input_type -> wolke.meta.v1.EnsurePlacementGroupsRequest
+	67, // 86: wolke.meta.v1.Meta.ListPlacementGroups:input_type -> wolke.meta.v1.ListPlacementGroupsRequest
+	69, // 87: wolke.meta.v1.Meta.ReplaceDisk:input_type -> wolke.meta.v1.ReplaceDiskRequest
+	71, // 88: wolke.meta.v1.Meta.Join:input_type -> wolke.meta.v1.JoinRequest
+	73, // 89: wolke.meta.v1.Meta.Remove:input_type -> wolke.meta.v1.RemoveRequest
+	75, // 90: wolke.meta.v1.Meta.Members:input_type -> wolke.meta.v1.MembersRequest
+	12, // 91: wolke.meta.v1.Meta.CreateBucket:output_type -> wolke.meta.v1.CreateBucketResponse
+	14, // 92: wolke.meta.v1.Meta.GetBucket:output_type -> wolke.meta.v1.GetBucketResponse
+	16, // 93: wolke.meta.v1.Meta.DeleteBucket:output_type -> wolke.meta.v1.DeleteBucketResponse
+	22, // 94: wolke.meta.v1.Meta.ListBuckets:output_type -> wolke.meta.v1.ListBucketsResponse
+	18, // 95: wolke.meta.v1.Meta.SetBucketVersioning:output_type -> wolke.meta.v1.SetBucketVersioningResponse
+	20, // 96: wolke.meta.v1.Meta.SetBucketConfig:output_type -> wolke.meta.v1.SetBucketConfigResponse
+	24, // 97: wolke.meta.v1.Meta.PutObject:output_type -> wolke.meta.v1.PutObjectResponse
+	26, // 98: wolke.meta.v1.Meta.GetObject:output_type -> wolke.meta.v1.GetObjectResponse
+	28, // 99: wolke.meta.v1.Meta.DeleteObject:output_type -> wolke.meta.v1.DeleteObjectResponse
+	30, // 100: wolke.meta.v1.Meta.ListObjects:output_type -> wolke.meta.v1.ListObjectsResponse
+	38, // 101: wolke.meta.v1.Meta.ListObjectVersions:output_type -> wolke.meta.v1.ListObjectVersionsResponse
+	32, // 102: wolke.meta.v1.Meta.SetObjectTags:output_type -> wolke.meta.v1.SetObjectTagsResponse
+	34, // 103: wolke.meta.v1.Meta.SetObjectAcl:output_type -> wolke.meta.v1.SetObjectAclResponse
+	36, // 104: wolke.meta.v1.Meta.SetObjectLock:output_type -> wolke.meta.v1.SetObjectLockResponse
+	40, // 105: wolke.meta.v1.Meta.CreateUpload:output_type -> wolke.meta.v1.CreateUploadResponse
+	42, // 106: wolke.meta.v1.Meta.GetUpload:output_type -> wolke.meta.v1.GetUploadResponse
+	44, // 107: wolke.meta.v1.Meta.PutPart:output_type -> wolke.meta.v1.PutPartResponse
+	46, // 108: wolke.meta.v1.Meta.ListParts:output_type -> wolke.meta.v1.ListPartsResponse
+	48, // 109: wolke.meta.v1.Meta.CompleteUpload:output_type -> wolke.meta.v1.CompleteUploadResponse
+	56, // 110: wolke.meta.v1.Meta.AbortUpload:output_type -> wolke.meta.v1.AbortUploadResponse
+	50, // 111: wolke.meta.v1.Meta.GetObjectSegments:output_type -> wolke.meta.v1.GetObjectSegmentsResponse
+	52, // 112: wolke.meta.v1.Meta.DeleteSegments:output_type -> wolke.meta.v1.DeleteSegmentsResponse
+	54, // 113: wolke.meta.v1.Meta.ListSegmentGarbage:output_type -> wolke.meta.v1.ListSegmentGarbageResponse
+	58, // 114: wolke.meta.v1.Meta.ListUploads:output_type -> wolke.meta.v1.ListUploadsResponse
+	79, // 115: wolke.meta.v1.Meta.PutIntent:output_type -> wolke.meta.v1.PutIntentResponse
+	81, // 116: wolke.meta.v1.Meta.DeleteIntent:output_type -> wolke.meta.v1.DeleteIntentResponse
+	83, // 117: wolke.meta.v1.Meta.ListIntents:output_type -> wolke.meta.v1.ListIntentsResponse
+	60, // 118: wolke.meta.v1.Meta.RegisterDisk:output_type -> wolke.meta.v1.RegisterDiskResponse
+	62, // 119: wolke.meta.v1.Meta.SetDiskState:output_type -> wolke.meta.v1.SetDiskStateResponse
+	64, // 120: wolke.meta.v1.Meta.ListDisks:output_type -> wolke.meta.v1.ListDisksResponse
+	66, // 121: wolke.meta.v1.Meta.EnsurePlacementGroups:output_type -> wolke.meta.v1.EnsurePlacementGroupsResponse
+	68, // 122: wolke.meta.v1.Meta.ListPlacementGroups:output_type -> wolke.meta.v1.ListPlacementGroupsResponse
+	70, // 123: wolke.meta.v1.Meta.ReplaceDisk:output_type -> wolke.meta.v1.ReplaceDiskResponse
+	72, // 124: wolke.meta.v1.Meta.Join:output_type -> wolke.meta.v1.JoinResponse
+	74, // 125: wolke.meta.v1.Meta.Remove:output_type -> wolke.meta.v1.RemoveResponse
+	76, // 126: wolke.meta.v1.Meta.Members:output_type -> wolke.meta.v1.MembersResponse
+	91, // [91:127] is the sub-list for method output_type
+	55, // [55:91] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_meta_proto_init() }
@@ -5186,7 +5746,7 @@ func file_meta_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_meta_proto_rawDesc), len(file_meta_metapb_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   82,
+			NumMessages:   91,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

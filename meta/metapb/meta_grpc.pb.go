@@ -44,7 +44,11 @@ const (
 	Meta_AbortUpload_FullMethodName           = "/wolke.meta.v1.Meta/AbortUpload"
 	Meta_GetObjectSegments_FullMethodName     = "/wolke.meta.v1.Meta/GetObjectSegments"
 	Meta_DeleteSegments_FullMethodName        = "/wolke.meta.v1.Meta/DeleteSegments"
+	Meta_ListSegmentGarbage_FullMethodName    = "/wolke.meta.v1.Meta/ListSegmentGarbage"
 	Meta_ListUploads_FullMethodName           = "/wolke.meta.v1.Meta/ListUploads"
+	Meta_PutIntent_FullMethodName             = "/wolke.meta.v1.Meta/PutIntent"
+	Meta_DeleteIntent_FullMethodName          = "/wolke.meta.v1.Meta/DeleteIntent"
+	Meta_ListIntents_FullMethodName           = "/wolke.meta.v1.Meta/ListIntents"
 	Meta_RegisterDisk_FullMethodName          = "/wolke.meta.v1.Meta/RegisterDisk"
 	Meta_SetDiskState_FullMethodName          = "/wolke.meta.v1.Meta/SetDiskState"
 	Meta_ListDisks_FullMethodName             = "/wolke.meta.v1.Meta/ListDisks"
@@ -59,9 +63,6 @@ const (
 // MetaClient is the client API for Meta service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// Meta is served by every meta node. Writes are forwarded to the leader;
-// reads are linearizable (the leader confirms its leadership first).
 type MetaClient interface {
 	CreateBucket(ctx context.Context, in *CreateBucketRequest, opts ...grpc.CallOption) (*CreateBucketResponse, error)
 	GetBucket(ctx context.Context, in *GetBucketRequest, opts ...grpc.CallOption) (*GetBucketResponse, error)
@@ -85,7 +86,11 @@ type MetaClient interface {
 	AbortUpload(ctx context.Context, in *AbortUploadRequest, opts ...grpc.CallOption) (*AbortUploadResponse, error)
 	GetObjectSegments(ctx context.Context, in *GetObjectSegmentsRequest, opts ...grpc.CallOption) (*GetObjectSegmentsResponse, error)
 	DeleteSegments(ctx context.Context, in *DeleteSegmentsRequest, opts ...grpc.CallOption) (*DeleteSegmentsResponse, error)
+	ListSegmentGarbage(ctx context.Context, in *ListSegmentGarbageRequest, opts ...grpc.CallOption) (*ListSegmentGarbageResponse, error)
 	ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error)
+	PutIntent(ctx context.Context, in *PutIntentRequest, opts ...grpc.CallOption) (*PutIntentResponse, error)
+	DeleteIntent(ctx context.Context, in *DeleteIntentRequest, opts ...grpc.CallOption) (*DeleteIntentResponse, error)
+	ListIntents(ctx context.Context, in *ListIntentsRequest, opts ...grpc.CallOption) (*ListIntentsResponse, error)
 	RegisterDisk(ctx context.Context, in *RegisterDiskRequest, opts ...grpc.CallOption) (*RegisterDiskResponse, error)
 	SetDiskState(ctx context.Context, in *SetDiskStateRequest, opts ...grpc.CallOption) (*SetDiskStateResponse, error)
 	ListDisks(ctx context.Context, in *ListDisksRequest, opts ...grpc.CallOption) (*ListDisksResponse, error)
@@ -325,10 +330,50 @@ func (c *metaClient) DeleteSegments(ctx context.Context, in *DeleteSegmentsReque
 	return out, nil
 }
 
+func (c *metaClient) ListSegmentGarbage(ctx context.Context, in *ListSegmentGarbageRequest, opts ...grpc.CallOption) (*ListSegmentGarbageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSegmentGarbageResponse)
+	err := c.cc.Invoke(ctx, Meta_ListSegmentGarbage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) ListUploads(ctx context.Context, in *ListUploadsRequest, opts ...grpc.CallOption) (*ListUploadsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUploadsResponse)
 	err := c.cc.Invoke(ctx, Meta_ListUploads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) PutIntent(ctx context.Context, in *PutIntentRequest, opts ...grpc.CallOption) (*PutIntentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutIntentResponse)
+	err := c.cc.Invoke(ctx, Meta_PutIntent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) DeleteIntent(ctx context.Context, in *DeleteIntentRequest, opts ...grpc.CallOption) (*DeleteIntentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteIntentResponse)
+	err := c.cc.Invoke(ctx, Meta_DeleteIntent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) ListIntents(ctx context.Context, in *ListIntentsRequest, opts ...grpc.CallOption) (*ListIntentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIntentsResponse)
+	err := c.cc.Invoke(ctx, Meta_ListIntents_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -428,9 +473,6 @@ func (c *metaClient) Members(ctx context.Context, in *MembersRequest, opts ...gr
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
-//
-// Meta is served by every meta node. Writes are forwarded to the leader;
-// reads are linearizable (the leader confirms its leadership first).
 type MetaServer interface {
 	CreateBucket(context.Context, *CreateBucketRequest) (*CreateBucketResponse, error)
 	GetBucket(context.Context, *GetBucketRequest) (*GetBucketResponse, error)
@@ -454,7 +496,11 @@ type MetaServer interface {
 	AbortUpload(context.Context, *AbortUploadRequest) (*AbortUploadResponse, error)
 	GetObjectSegments(context.Context, *GetObjectSegmentsRequest) (*GetObjectSegmentsResponse, error)
 	DeleteSegments(context.Context, *DeleteSegmentsRequest) (*DeleteSegmentsResponse, error)
+	ListSegmentGarbage(context.Context, *ListSegmentGarbageRequest) (*ListSegmentGarbageResponse, error)
 	ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error)
+	PutIntent(context.Context, *PutIntentRequest) (*PutIntentResponse, error)
+	DeleteIntent(context.Context, *DeleteIntentRequest) (*DeleteIntentResponse, error)
+	ListIntents(context.Context, *ListIntentsRequest) (*ListIntentsResponse, error)
 	RegisterDisk(context.Context, *RegisterDiskRequest) (*RegisterDiskResponse, error)
 	SetDiskState(context.Context, *SetDiskStateRequest) (*SetDiskStateResponse, error)
 	ListDisks(context.Context, *ListDisksRequest) (*ListDisksResponse, error)
@@ -540,8 +586,20 @@ func (UnimplementedMetaServer) GetObjectSegments(context.Context, *GetObjectSegm
 func (UnimplementedMetaServer) DeleteSegments(context.Context, *DeleteSegmentsRequest) (*DeleteSegmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSegments not implemented")
 }
+func (UnimplementedMetaServer) ListSegmentGarbage(context.Context, *ListSegmentGarbageRequest) (*ListSegmentGarbageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSegmentGarbage not implemented")
+}
 func (UnimplementedMetaServer) ListUploads(context.Context, *ListUploadsRequest) (*ListUploadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUploads not implemented")
+}
+func (UnimplementedMetaServer) PutIntent(context.Context, *PutIntentRequest) (*PutIntentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutIntent not implemented")
+}
+func (UnimplementedMetaServer) DeleteIntent(context.Context, *DeleteIntentRequest) (*DeleteIntentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteIntent not implemented")
+}
+func (UnimplementedMetaServer) ListIntents(context.Context, *ListIntentsRequest) (*ListIntentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIntents not implemented")
 }
 func (UnimplementedMetaServer) RegisterDisk(context.Context, *RegisterDiskRequest) (*RegisterDiskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterDisk not implemented")
@@ -987,6 +1045,24 @@ func _Meta_DeleteSegments_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_ListSegmentGarbage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSegmentGarbageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ListSegmentGarbage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ListSegmentGarbage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ListSegmentGarbage(ctx, req.(*ListSegmentGarbageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_ListUploads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListUploadsRequest)
 	if err := dec(in); err != nil {
@@ -1001,6 +1077,60 @@ func _Meta_ListUploads_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MetaServer).ListUploads(ctx, req.(*ListUploadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_PutIntent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutIntentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).PutIntent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_PutIntent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).PutIntent(ctx, req.(*PutIntentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_DeleteIntent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteIntentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).DeleteIntent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_DeleteIntent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).DeleteIntent(ctx, req.(*DeleteIntentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_ListIntents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIntentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ListIntents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ListIntents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ListIntents(ctx, req.(*ListIntentsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1263,8 +1393,24 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Meta_DeleteSegments_Handler,
 		},
 		{
+			MethodName: "ListSegmentGarbage",
+			Handler:    _Meta_ListSegmentGarbage_Handler,
+		},
+		{
 			MethodName: "ListUploads",
 			Handler:    _Meta_ListUploads_Handler,
+		},
+		{
+			MethodName: "PutIntent",
+			Handler:    _Meta_PutIntent_Handler,
+		},
+		{
+			MethodName: "DeleteIntent",
+			Handler:    _Meta_DeleteIntent_Handler,
+		},
+		{
+			MethodName: "ListIntents",
+			Handler:    _Meta_ListIntents_Handler,
 		},
 		{
 			MethodName: "RegisterDisk",

@@ -342,6 +342,439 @@ func (x *ScanExtentsResponse) GetNext() []byte {
 	return nil
 }
 
+// ReplaceChunk moves the replicas of a block volume chunk: every volume and
+// snapshot extent (and the ExtentRef) that maps chunk_id at extent index
+// gets new_chunk_id on new_disks, atomically. It is a compare-and-set: it
+// fails with errs.Precondition when the chunk's ExtentRef is gone or its
+// disks are no longer exactly disks, when a volume mapping the chunk holds
+// a live writer lease, or when one was attached after read_index (its
+// writer may have changed the chunk in place since the caller read it).
+// CheckReplaceChunk makes the same checks as a linearizable read, changes
+// nothing, and answers the read_index to copy after and pass on.
+// new_chunk_id equal to chunk_id swaps disks only (the caller copied the
+// chunk at the same generation); a new id moves the maps to a new chunk
+// and the old one goes to the garbage list with its disks that are in
+// new_disks (replicas on the disks given up are not listed: those disks
+// are lost or leaving; the caller deletes what it can still reach).
+type ReplaceChunkRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ChunkId    string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
+	Index      uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"` // the extent index the chunk is mapped at
+	Disks      []string               `protobuf:"bytes,3,rep,name=disks,proto3" json:"disks,omitempty"`  // the chunk's disks the caller saw
+	NewChunkId string                 `protobuf:"bytes,4,opt,name=new_chunk_id,json=newChunkId,proto3" json:"new_chunk_id,omitempty"`
+	NewDisks   []string               `protobuf:"bytes,5,rep,name=new_disks,json=newDisks,proto3" json:"new_disks,omitempty"`
+	ReadIndex  uint64                 `protobuf:"varint,6,opt,name=read_index,json=readIndex,proto3" json:"read_index,omitempty"` // CheckReplaceChunk's read_index: ReplaceChunk requires it
+	// the maps holding the chunk, as CheckReplaceChunk found them (it looks
+	// the index up in every volume and snapshot, off the raft log):
+	// ReplaceChunk requires them, and fails unless exactly these hold it
+	Volumes       []string `protobuf:"bytes,7,rep,name=volumes,proto3" json:"volumes,omitempty"`
+	Snapshots     []string `protobuf:"bytes,8,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceChunkRequest) Reset() {
+	*x = ReplaceChunkRequest{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceChunkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceChunkRequest) ProtoMessage() {}
+
+func (x *ReplaceChunkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceChunkRequest.ProtoReflect.Descriptor instead.
+func (*ReplaceChunkRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReplaceChunkRequest) GetChunkId() string {
+	if x != nil {
+		return x.ChunkId
+	}
+	return ""
+}
+
+func (x *ReplaceChunkRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReplaceChunkRequest) GetDisks() []string {
+	if x != nil {
+		return x.Disks
+	}
+	return nil
+}
+
+func (x *ReplaceChunkRequest) GetNewChunkId() string {
+	if x != nil {
+		return x.NewChunkId
+	}
+	return ""
+}
+
+func (x *ReplaceChunkRequest) GetNewDisks() []string {
+	if x != nil {
+		return x.NewDisks
+	}
+	return nil
+}
+
+func (x *ReplaceChunkRequest) GetReadIndex() uint64 {
+	if x != nil {
+		return x.ReadIndex
+	}
+	return 0
+}
+
+func (x *ReplaceChunkRequest) GetVolumes() []string {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+func (x *ReplaceChunkRequest) GetSnapshots() []string {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+type ReplaceChunkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maps          uint64                 `protobuf:"varint,1,opt,name=maps,proto3" json:"maps,omitempty"`                            // extent records changed (checked, for CheckReplaceChunk)
+	ReadIndex     uint64                 `protobuf:"varint,2,opt,name=read_index,json=readIndex,proto3" json:"read_index,omitempty"` // CheckReplaceChunk: the raft index it read at
+	Volumes       []string               `protobuf:"bytes,3,rep,name=volumes,proto3" json:"volumes,omitempty"`                       // CheckReplaceChunk: the volumes and snapshots mapping the chunk
+	Snapshots     []string               `protobuf:"bytes,4,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceChunkResponse) Reset() {
+	*x = ReplaceChunkResponse{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceChunkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceChunkResponse) ProtoMessage() {}
+
+func (x *ReplaceChunkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceChunkResponse.ProtoReflect.Descriptor instead.
+func (*ReplaceChunkResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReplaceChunkResponse) GetMaps() uint64 {
+	if x != nil {
+		return x.Maps
+	}
+	return 0
+}
+
+func (x *ReplaceChunkResponse) GetReadIndex() uint64 {
+	if x != nil {
+		return x.ReadIndex
+	}
+	return 0
+}
+
+func (x *ReplaceChunkResponse) GetVolumes() []string {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+func (x *ReplaceChunkResponse) GetSnapshots() []string {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+// RepairHint names a stripe committed with a placement group epoch older
+// than the group's current one: the writer used a stale member list, so a
+// shard may be missing on a disk that replaced a member. The repair worker
+// checks hinted stripes first, every pass, and deletes the hint.
+type RepairHint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // hex stripe id: the hint's key
+	Ref           *StripeRef             `protobuf:"bytes,2,opt,name=ref,proto3" json:"ref,omitempty"`
+	GroupEpoch    uint64                 `protobuf:"varint,3,opt,name=group_epoch,json=groupEpoch,proto3" json:"group_epoch,omitempty"` // the group's epoch when the stripe was committed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairHint) Reset() {
+	*x = RepairHint{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairHint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairHint) ProtoMessage() {}
+
+func (x *RepairHint) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairHint.ProtoReflect.Descriptor instead.
+func (*RepairHint) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RepairHint) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RepairHint) GetRef() *StripeRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *RepairHint) GetGroupEpoch() uint64 {
+	if x != nil {
+		return x.GroupEpoch
+	}
+	return 0
+}
+
+type ListRepairHintsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         string                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRepairHintsRequest) Reset() {
+	*x = ListRepairHintsRequest{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRepairHintsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRepairHintsRequest) ProtoMessage() {}
+
+func (x *ListRepairHintsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRepairHintsRequest.ProtoReflect.Descriptor instead.
+func (*ListRepairHintsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListRepairHintsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListRepairHintsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListRepairHintsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hints         []*RepairHint          `protobuf:"bytes,1,rep,name=hints,proto3" json:"hints,omitempty"`
+	Next          string                 `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRepairHintsResponse) Reset() {
+	*x = ListRepairHintsResponse{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRepairHintsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRepairHintsResponse) ProtoMessage() {}
+
+func (x *ListRepairHintsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRepairHintsResponse.ProtoReflect.Descriptor instead.
+func (*ListRepairHintsResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListRepairHintsResponse) GetHints() []*RepairHint {
+	if x != nil {
+		return x.Hints
+	}
+	return nil
+}
+
+func (x *ListRepairHintsResponse) GetNext() string {
+	if x != nil {
+		return x.Next
+	}
+	return ""
+}
+
+type DeleteRepairHintRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRepairHintRequest) Reset() {
+	*x = DeleteRepairHintRequest{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRepairHintRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRepairHintRequest) ProtoMessage() {}
+
+func (x *DeleteRepairHintRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRepairHintRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRepairHintRequest) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeleteRepairHintRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DeleteRepairHintResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRepairHintResponse) Reset() {
+	*x = DeleteRepairHintResponse{}
+	mi := &file_meta_metapb_repair_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRepairHintResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRepairHintResponse) ProtoMessage() {}
+
+func (x *DeleteRepairHintResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metapb_repair_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRepairHintResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRepairHintResponse) Descriptor() ([]byte, []int) {
+	return file_meta_metapb_repair_proto_rawDescGZIP(), []int{11}
+}
+
 var File_meta_metapb_repair_proto protoreflect.FileDescriptor
 
 const file_meta_metapb_repair_proto_rawDesc = "" +
@@ -369,10 +802,46 @@ const file_meta_metapb_repair_proto_rawDesc = "" +
 	"\x05disks\x18\x03 \x03(\tR\x05disks\"]\n" +
 	"\x13ScanExtentsResponse\x122\n" +
 	"\aextents\x18\x01 \x03(\v2\x18.wolke.meta.v1.ExtentRefR\aextents\x12\x12\n" +
-	"\x04next\x18\x02 \x01(\fR\x04next2\xb4\x01\n" +
+	"\x04next\x18\x02 \x01(\fR\x04next\"\xf2\x01\n" +
+	"\x13ReplaceChunkRequest\x12\x19\n" +
+	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05disks\x18\x03 \x03(\tR\x05disks\x12 \n" +
+	"\fnew_chunk_id\x18\x04 \x01(\tR\n" +
+	"newChunkId\x12\x1b\n" +
+	"\tnew_disks\x18\x05 \x03(\tR\bnewDisks\x12\x1d\n" +
+	"\n" +
+	"read_index\x18\x06 \x01(\x04R\treadIndex\x12\x18\n" +
+	"\avolumes\x18\a \x03(\tR\avolumes\x12\x1c\n" +
+	"\tsnapshots\x18\b \x03(\tR\tsnapshots\"\x81\x01\n" +
+	"\x14ReplaceChunkResponse\x12\x12\n" +
+	"\x04maps\x18\x01 \x01(\x04R\x04maps\x12\x1d\n" +
+	"\n" +
+	"read_index\x18\x02 \x01(\x04R\treadIndex\x12\x18\n" +
+	"\avolumes\x18\x03 \x03(\tR\avolumes\x12\x1c\n" +
+	"\tsnapshots\x18\x04 \x03(\tR\tsnapshots\"i\n" +
+	"\n" +
+	"RepairHint\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
+	"\x03ref\x18\x02 \x01(\v2\x18.wolke.meta.v1.StripeRefR\x03ref\x12\x1f\n" +
+	"\vgroup_epoch\x18\x03 \x01(\x04R\n" +
+	"groupEpoch\"D\n" +
+	"\x16ListRepairHintsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\tR\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"^\n" +
+	"\x17ListRepairHintsResponse\x12/\n" +
+	"\x05hints\x18\x01 \x03(\v2\x19.wolke.meta.v1.RepairHintR\x05hints\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\tR\x04next\")\n" +
+	"\x17DeleteRepairHintRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x1a\n" +
+	"\x18DeleteRepairHintResponse2\xb2\x04\n" +
 	"\x06Repair\x12T\n" +
 	"\vScanStripes\x12!.wolke.meta.v1.ScanStripesRequest\x1a\".wolke.meta.v1.ScanStripesResponse\x12T\n" +
-	"\vScanExtents\x12!.wolke.meta.v1.ScanExtentsRequest\x1a\".wolke.meta.v1.ScanExtentsResponseB*Z(github.com/wolke-cloud/wolke/meta/metapbb\x06proto3"
+	"\vScanExtents\x12!.wolke.meta.v1.ScanExtentsRequest\x1a\".wolke.meta.v1.ScanExtentsResponse\x12\\\n" +
+	"\x11CheckReplaceChunk\x12\".wolke.meta.v1.ReplaceChunkRequest\x1a#.wolke.meta.v1.ReplaceChunkResponse\x12W\n" +
+	"\fReplaceChunk\x12\".wolke.meta.v1.ReplaceChunkRequest\x1a#.wolke.meta.v1.ReplaceChunkResponse\x12`\n" +
+	"\x0fListRepairHints\x12%.wolke.meta.v1.ListRepairHintsRequest\x1a&.wolke.meta.v1.ListRepairHintsResponse\x12c\n" +
+	"\x10DeleteRepairHint\x12&.wolke.meta.v1.DeleteRepairHintRequest\x1a'.wolke.meta.v1.DeleteRepairHintResponseB*Z(github.com/wolke-cloud/wolke/meta/metapbb\x06proto3"
 
 var (
 	file_meta_metapb_repair_proto_rawDescOnce sync.Once
@@ -386,29 +855,46 @@ func file_meta_metapb_repair_proto_rawDescGZIP() []byte {
 	return file_meta_metapb_repair_proto_rawDescData
 }
 
-var file_meta_metapb_repair_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_meta_metapb_repair_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_meta_metapb_repair_proto_goTypes = []any{
-	(*StripeRef)(nil),           // 0: wolke.meta.v1.StripeRef
-	(*ScanStripesRequest)(nil),  // 1: wolke.meta.v1.ScanStripesRequest
-	(*ScanStripesResponse)(nil), // 2: wolke.meta.v1.ScanStripesResponse
-	(*ScanExtentsRequest)(nil),  // 3: wolke.meta.v1.ScanExtentsRequest
-	(*ScanExtentsResponse)(nil), // 4: wolke.meta.v1.ScanExtentsResponse
-	(*Stripe)(nil),              // 5: wolke.meta.v1.Stripe
-	(*ExtentRef)(nil),           // 6: wolke.meta.v1.ExtentRef
+	(*StripeRef)(nil),                // 0: wolke.meta.v1.StripeRef
+	(*ScanStripesRequest)(nil),       // 1: wolke.meta.v1.ScanStripesRequest
+	(*ScanStripesResponse)(nil),      // 2: wolke.meta.v1.ScanStripesResponse
+	(*ScanExtentsRequest)(nil),       // 3: wolke.meta.v1.ScanExtentsRequest
+	(*ScanExtentsResponse)(nil),      // 4: wolke.meta.v1.ScanExtentsResponse
+	(*ReplaceChunkRequest)(nil),      // 5: wolke.meta.v1.ReplaceChunkRequest
+	(*ReplaceChunkResponse)(nil),     // 6: wolke.meta.v1.ReplaceChunkResponse
+	(*RepairHint)(nil),               // 7: wolke.meta.v1.RepairHint
+	(*ListRepairHintsRequest)(nil),   // 8: wolke.meta.v1.ListRepairHintsRequest
+	(*ListRepairHintsResponse)(nil),  // 9: wolke.meta.v1.ListRepairHintsResponse
+	(*DeleteRepairHintRequest)(nil),  // 10: wolke.meta.v1.DeleteRepairHintRequest
+	(*DeleteRepairHintResponse)(nil), // 11: wolke.meta.v1.DeleteRepairHintResponse
+	(*Stripe)(nil),                   // 12: wolke.meta.v1.Stripe
+	(*ExtentRef)(nil),                // 13: wolke.meta.v1.ExtentRef
 }
 var file_meta_metapb_repair_proto_depIdxs = []int32{
-	5, // 0: wolke.meta.v1.StripeRef.stripe:type_name -> wolke.meta.v1.Stripe
-	0, // 1: wolke.meta.v1.ScanStripesResponse.stripes:type_name -> wolke.meta.v1.StripeRef
-	6, // 2: wolke.meta.v1.ScanExtentsResponse.extents:type_name -> wolke.meta.v1.ExtentRef
-	1, // 3: wolke.meta.v1.Repair.ScanStripes:input_type -> wolke.meta.v1.ScanStripesRequest
-	3, // 4: wolke.meta.v1.Repair.ScanExtents:input_type -> wolke.meta.v1.ScanExtentsRequest
-	2, // 5: wolke.meta.v1.Repair.ScanStripes:output_type -> wolke.meta.v1.ScanStripesResponse
-	4, // 6: wolke.meta.v1.Repair.ScanExtents:output_type -> wolke.meta.v1.ScanExtentsResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	12, // 0: wolke.meta.v1.StripeRef.stripe:type_name -> wolke.meta.v1.Stripe
+	0,  // 1: wolke.meta.v1.ScanStripesResponse.stripes:type_name -> wolke.meta.v1.StripeRef
+	13, // 2: wolke.meta.v1.ScanExtentsResponse.extents:type_name -> wolke.meta.v1.ExtentRef
+	0,  // 3: wolke.meta.v1.RepairHint.ref:type_name -> wolke.meta.v1.StripeRef
+	7,  // 4: wolke.meta.v1.ListRepairHintsResponse.hints:type_name -> wolke.meta.v1.RepairHint
+	1,  // 5: wolke.meta.v1.Repair.ScanStripes:input_type -> wolke.meta.v1.ScanStripesRequest
+	3,  // 6: wolke.meta.v1.Repair.ScanExtents:input_type -> wolke.meta.v1.ScanExtentsRequest
+	5,  // 7: wolke.meta.v1.Repair.CheckReplaceChunk:input_type -> wolke.meta.v1.ReplaceChunkRequest
+	5,  // 8: wolke.meta.v1.Repair.ReplaceChunk:input_type -> wolke.meta.v1.ReplaceChunkRequest
+	8,  // 9: wolke.meta.v1.Repair.ListRepairHints:input_type -> wolke.meta.v1.ListRepairHintsRequest
+	10, // 10: wolke.meta.v1.Repair.DeleteRepairHint:input_type -> wolke.meta.v1.DeleteRepairHintRequest
+	2,  // 11: wolke.meta.v1.Repair.ScanStripes:output_type -> wolke.meta.v1.ScanStripesResponse
+	4,  // 12: wolke.meta.v1.Repair.ScanExtents:output_type -> wolke.meta.v1.ScanExtentsResponse
+	6,  // 13: wolke.meta.v1.Repair.CheckReplaceChunk:output_type -> wolke.meta.v1.ReplaceChunkResponse
+	6,  // 14: wolke.meta.v1.Repair.ReplaceChunk:output_type -> wolke.meta.v1.ReplaceChunkResponse
+	9,  // 15: wolke.meta.v1.Repair.ListRepairHints:output_type -> wolke.meta.v1.ListRepairHintsResponse
+	11, // 16: wolke.meta.v1.Repair.DeleteRepairHint:output_type -> wolke.meta.v1.DeleteRepairHintResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_meta_metapb_repair_proto_init() }
@@ -424,7 +910,7 @@ func file_meta_metapb_repair_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metapb_repair_proto_rawDesc), len(file_meta_metapb_repair_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

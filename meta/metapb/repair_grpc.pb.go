@@ -23,8 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Repair_ScanStripes_FullMethodName = "/wolke.meta.v1.Repair/ScanStripes"
-	Repair_ScanExtents_FullMethodName = "/wolke.meta.v1.Repair/ScanExtents"
+	Repair_ScanStripes_FullMethodName       = "/wolke.meta.v1.Repair/ScanStripes"
+	Repair_ScanExtents_FullMethodName       = "/wolke.meta.v1.Repair/ScanExtents"
+	Repair_CheckReplaceChunk_FullMethodName = "/wolke.meta.v1.Repair/CheckReplaceChunk"
+	Repair_ReplaceChunk_FullMethodName      = "/wolke.meta.v1.Repair/ReplaceChunk"
+	Repair_ListRepairHints_FullMethodName   = "/wolke.meta.v1.Repair/ListRepairHints"
+	Repair_DeleteRepairHint_FullMethodName  = "/wolke.meta.v1.Repair/DeleteRepairHint"
 )
 
 // RepairClient is the client API for Repair service.
@@ -36,6 +40,10 @@ const (
 type RepairClient interface {
 	ScanStripes(ctx context.Context, in *ScanStripesRequest, opts ...grpc.CallOption) (*ScanStripesResponse, error)
 	ScanExtents(ctx context.Context, in *ScanExtentsRequest, opts ...grpc.CallOption) (*ScanExtentsResponse, error)
+	CheckReplaceChunk(ctx context.Context, in *ReplaceChunkRequest, opts ...grpc.CallOption) (*ReplaceChunkResponse, error)
+	ReplaceChunk(ctx context.Context, in *ReplaceChunkRequest, opts ...grpc.CallOption) (*ReplaceChunkResponse, error)
+	ListRepairHints(ctx context.Context, in *ListRepairHintsRequest, opts ...grpc.CallOption) (*ListRepairHintsResponse, error)
+	DeleteRepairHint(ctx context.Context, in *DeleteRepairHintRequest, opts ...grpc.CallOption) (*DeleteRepairHintResponse, error)
 }
 
 type repairClient struct {
@@ -66,6 +74,46 @@ func (c *repairClient) ScanExtents(ctx context.Context, in *ScanExtentsRequest, 
 	return out, nil
 }
 
+func (c *repairClient) CheckReplaceChunk(ctx context.Context, in *ReplaceChunkRequest, opts ...grpc.CallOption) (*ReplaceChunkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplaceChunkResponse)
+	err := c.cc.Invoke(ctx, Repair_CheckReplaceChunk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *repairClient) ReplaceChunk(ctx context.Context, in *ReplaceChunkRequest, opts ...grpc.CallOption) (*ReplaceChunkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplaceChunkResponse)
+	err := c.cc.Invoke(ctx, Repair_ReplaceChunk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *repairClient) ListRepairHints(ctx context.Context, in *ListRepairHintsRequest, opts ...grpc.CallOption) (*ListRepairHintsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRepairHintsResponse)
+	err := c.cc.Invoke(ctx, Repair_ListRepairHints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *repairClient) DeleteRepairHint(ctx context.Context, in *DeleteRepairHintRequest, opts ...grpc.CallOption) (*DeleteRepairHintResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRepairHintResponse)
+	err := c.cc.Invoke(ctx, Repair_DeleteRepairHint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RepairServer is the server API for Repair service.
 // All implementations must embed UnimplementedRepairServer
 // for forward compatibility.
@@ -75,6 +123,10 @@ func (c *repairClient) ScanExtents(ctx context.Context, in *ScanExtentsRequest, 
 type RepairServer interface {
 	ScanStripes(context.Context, *ScanStripesRequest) (*ScanStripesResponse, error)
 	ScanExtents(context.Context, *ScanExtentsRequest) (*ScanExtentsResponse, error)
+	CheckReplaceChunk(context.Context, *ReplaceChunkRequest) (*ReplaceChunkResponse, error)
+	ReplaceChunk(context.Context, *ReplaceChunkRequest) (*ReplaceChunkResponse, error)
+	ListRepairHints(context.Context, *ListRepairHintsRequest) (*ListRepairHintsResponse, error)
+	DeleteRepairHint(context.Context, *DeleteRepairHintRequest) (*DeleteRepairHintResponse, error)
 	mustEmbedUnimplementedRepairServer()
 }
 
@@ -90,6 +142,18 @@ func (UnimplementedRepairServer) ScanStripes(context.Context, *ScanStripesReques
 }
 func (UnimplementedRepairServer) ScanExtents(context.Context, *ScanExtentsRequest) (*ScanExtentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ScanExtents not implemented")
+}
+func (UnimplementedRepairServer) CheckReplaceChunk(context.Context, *ReplaceChunkRequest) (*ReplaceChunkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckReplaceChunk not implemented")
+}
+func (UnimplementedRepairServer) ReplaceChunk(context.Context, *ReplaceChunkRequest) (*ReplaceChunkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaceChunk not implemented")
+}
+func (UnimplementedRepairServer) ListRepairHints(context.Context, *ListRepairHintsRequest) (*ListRepairHintsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRepairHints not implemented")
+}
+func (UnimplementedRepairServer) DeleteRepairHint(context.Context, *DeleteRepairHintRequest) (*DeleteRepairHintResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRepairHint not implemented")
 }
 func (UnimplementedRepairServer) mustEmbedUnimplementedRepairServer() {}
 func (UnimplementedRepairServer) testEmbeddedByValue()                {}
@@ -148,6 +212,78 @@ func _Repair_ScanExtents_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Repair_CheckReplaceChunk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplaceChunkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepairServer).CheckReplaceChunk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Repair_CheckReplaceChunk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepairServer).CheckReplaceChunk(ctx, req.(*ReplaceChunkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Repair_ReplaceChunk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplaceChunkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepairServer).ReplaceChunk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Repair_ReplaceChunk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepairServer).ReplaceChunk(ctx, req.(*ReplaceChunkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Repair_ListRepairHints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRepairHintsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepairServer).ListRepairHints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Repair_ListRepairHints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepairServer).ListRepairHints(ctx, req.(*ListRepairHintsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Repair_DeleteRepairHint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRepairHintRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepairServer).DeleteRepairHint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Repair_DeleteRepairHint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepairServer).DeleteRepairHint(ctx, req.(*DeleteRepairHintRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Repair_ServiceDesc is the grpc.ServiceDesc for Repair service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +298,22 @@ var Repair_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ScanExtents",
 			Handler:    _Repair_ScanExtents_Handler,
+		},
+		{
+			MethodName: "CheckReplaceChunk",
+			Handler:    _Repair_CheckReplaceChunk_Handler,
+		},
+		{
+			MethodName: "ReplaceChunk",
+			Handler:    _Repair_ReplaceChunk_Handler,
+		},
+		{
+			MethodName: "ListRepairHints",
+			Handler:    _Repair_ListRepairHints_Handler,
+		},
+		{
+			MethodName: "DeleteRepairHint",
+			Handler:    _Repair_DeleteRepairHint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -44,7 +44,11 @@ type Volume struct {
 	Throughput           int32                  `protobuf:"varint,13,opt,name=throughput,proto3" json:"throughput,omitempty"`
 	// bumped by every snapshot of the volume: a writer that updates chunks
 	// in place sees that its chunks became shared
-	SnapshotSeq   uint64 `protobuf:"varint,14,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	SnapshotSeq uint64 `protobuf:"varint,14,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	// raft index of the last AttachVolume that held or renewed the lease:
+	// repair's ReplaceChunk refuses to swap replicas of a volume attached
+	// after it read the chunk (that writer may have patched it in place)
+	AttachIndex   uint64 `protobuf:"varint,15,opt,name=attach_index,json=attachIndex,proto3" json:"attach_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -173,6 +177,13 @@ func (x *Volume) GetThroughput() int32 {
 func (x *Volume) GetSnapshotSeq() uint64 {
 	if x != nil {
 		return x.SnapshotSeq
+	}
+	return 0
+}
+
+func (x *Volume) GetAttachIndex() uint64 {
+	if x != nil {
+		return x.AttachIndex
 	}
 	return 0
 }
@@ -1810,7 +1821,7 @@ var File_meta_metapb_volume_proto protoreflect.FileDescriptor
 
 const file_meta_metapb_volume_proto_rawDesc = "" +
 	"\n" +
-	"\x18meta/metapb/volume.proto\x12\rwolke.meta.v1\"\xbb\x03\n" +
+	"\x18meta/metapb/volume.proto\x12\rwolke.meta.v1\"\xde\x03\n" +
 	"\x06Volume\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
@@ -1831,7 +1842,8 @@ const file_meta_metapb_volume_proto_rawDesc = "" +
 	"\n" +
 	"throughput\x18\r \x01(\x05R\n" +
 	"throughput\x12!\n" +
-	"\fsnapshot_seq\x18\x0e \x01(\x04R\vsnapshotSeq\"\xdd\x01\n" +
+	"\fsnapshot_seq\x18\x0e \x01(\x04R\vsnapshotSeq\x12!\n" +
+	"\fattach_index\x18\x0f \x01(\x04R\vattachIndex\"\xdd\x01\n" +
 	"\bSnapshot\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tvolume_id\x18\x02 \x01(\tR\bvolumeId\x12\x1f\n" +

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"io"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
@@ -19,12 +18,14 @@ import (
 //	OpPatch: u8 flags (FlagNoSync), u64 base gen, i64 offset, u32 CRC32C of data, name disk, name chunk, data
 //	OpRead:  i64 offset, i64 length, name disk, name chunk
 //	OpSync:  name disk
+//	OpPut:   u32 CRC32C of data, name disk, name chunk, data (stored synced)
 //
 // where a name is u16 length + bytes. Answers carry status 0 and
 //
 //	OpPatch: u64 gen, u64 epoch
 //	OpRead:  u64 gen, u32 CRC32C of data, data
 //	OpSync:  u64 epoch
+//	OpPut:   nothing
 //
 // or a non-zero status (the errs.Kind, plus one: errs.Other is 0) and the
 // error text.
@@ -35,6 +36,7 @@ const (
 	OpPatch byte = 1
 	OpRead  byte = 2
 	OpSync  byte = 3
+	OpPut   byte = 4
 
 	FlagNoSync byte = 1
 
@@ -49,24 +51,6 @@ type Frame struct {
 	Op   byte // op of a request, status of an answer
 	ID   uint64
 	Body []byte
-}
-
-// ReadFrame reads one frame.
-func ReadFrame(r io.Reader) (Frame, error) {
-	var h [FrameHeader]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return Frame{}, err
-	}
-	n := binary.BigEndian.Uint32(h[0:])
-	if n < 9 || n > MaxFrame {
-		return Frame{}, errs.Errorf("wire.ReadFrame", errs.Invalid, "bad frame length %d", n)
-	}
-	f := Frame{Op: h[4], ID: binary.BigEndian.Uint64(h[5:])}
-	f.Body = make([]byte, n-9)
-	if _, err := io.ReadFull(r, f.Body); err != nil {
-		return Frame{}, err
-	}
-	return f, nil
 }
 
 // AppendFrame appends a frame of op, id and the body parts to b.

@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wolke-cloud/wolke/block/volume"
+	"github.com/wolke-cloud/wolke/meta/metapb"
+)
+
+// A chunk server is lost under an attached volume: the repair worker
+// leaves the volume's chunks to its writer, the writer (which goes on
+// writing meanwhile) moves its extents to healthy disks, then the worker
+// moves the snapshot's chunks the volume left. Every replica of the volume
+// and the snapshot is then on an active disk and holds the right bytes,
+// and both read back exactly once the chunks the volume had before the
+// loss are deleted everywhere.
+func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
+	c := Start(t, durabilityOpts(t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
+		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid := resp.Volume.Id
+	ex := openExport(t, c, vid, false)
+	defer ex.Close()
+	vv, ok := ex.(*volume.Volume)
+	if !ok {
+		t.Fatalf("export is a %T", ex)
+	}
+	vol := payload(21, 8*volTestExtent)
+	write := func(off int, b []byte) {
+		t.Helper()
+		if err := vv.WriteAt(ctx, b, int64(off), false); err != nil {
+			t.Fatalf("write at %d: %v", off, err)
+		}
+		copy(vol[off:], b)
+	}
+	write(0, slices.Clone(vol))
+	write(3*volTestExtent+4096, payload(22, 4096)) // in place
+	sresp, err := c.Meta().Volumes().CreateSnapshot(ctx, &metapb.CreateSnapshotRequest{Snapshot: &metapb.Snapshot{VolumeId: vid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, snap := sresp.Snapshot.Id, slices.Clone(vol)
+	write(2*volTestExtent, payload(23, volTestExtent)) // the volume's own chunk from now on
+	if err := vv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := extentMap(t, c, vid, "")
+	victim := serverOf(t, c, before[2].Disks[0])
+	lost := map[string]bool{}
+	for _, d := range c.chunks[victim].srv.Disks() {
+		lost[d.ID] = true
+	}
+	if err := c.StopChunk(victim); err != nil {
+		t.Fatal(err)
+	}
+	// Writes go on: extent 2 is patched in place (one replica is gone: the
+	// write copies the extent), extent 6 copied (shared with the snapshot).
+	write(2*volTestExtent+8192, payload(24, 4096))
+	write(6*volTestExtent, payload(25, 4096))
+	if err := vv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker declares the disk lost and leaves the attached volume's
+	// chunks alone.
+	pass(t, c)
+	st := c.Repair().Status()
+	if st.VolumeChunksWaiting == 0 || st.VolumeExtentsAtRisk < st.VolumeChunksWaiting {
+		t.Fatalf("worker with an attached volume on a lost disk: %+v", st)
+	}
+	t.Logf("after the first pass: %d chunks re-replicated by the worker, %d left to the writer", st.VolumeChunksRepaired, st.VolumeChunksWaiting)
+
+	// The writer moves its extents; what it reads and writes stays right.
+	moved, err := vv.HealReplicas(ctx)
+	if err != nil || moved == 0 {
+		t.Fatalf("writer heal: moved %d, %v", moved, err)
+	}
+	write(5*volTestExtent+12288, payload(26, 4096))
+	got := make([]byte, len(vol))
+	if err := vv.ReadAt(ctx, got, 0); err != nil || !bytes.Equal(got, vol) {
+		t.Fatalf("writer reads back after healing: %v (equal %v)", err, bytes.Equal(got, vol))
+	}
+	if err := vv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkReplicas(t, c, vid, extentMap(t, c, vid, ""), vol, lost)
+
+	// The snapshot's chunks the volume left are the worker's now.
+	pass(t, c)
+	st = c.Repair().Status()
+	if st.VolumeExtentsAtRisk != 0 || st.VolumeChunksWaiting != 0 {
+		t.Fatalf("after the writer healed and a second pass: %+v", st)
+	}
+	checkReplicas(t, c, sid, extentMap(t, c, "", sid), snap, lost)
+
+	// The chunks the volume had before the loss that nothing maps any
+	// more go, everywhere: the volume does not need them.
+	mapped := map[string]bool{}
+	for _, m := range [][]*metapb.Extent{extentMap(t, c, vid, ""), extentMap(t, c, "", sid)} {
+		for _, e := range m {
+			mapped[e.ChunkId] = true
+		}
+	}
+	deleted := 0
+	for _, e := range before {
+		if mapped[e.ChunkId] {
+			continue
+		}
+		for _, d := range e.Disks {
+			if !lost[d] {
+				if err := c.Volumes().Shards().DeleteShard(ctx, d, e.ChunkId); err == nil {
+					deleted++
+				}
+			}
+		}
+	}
+	if deleted == 0 {
+		t.Fatal("no old replica to delete: the volume kept its chunks")
+	}
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readExport(t, c, vid, vol)
+	readExport(t, c, sid, snap)
+}

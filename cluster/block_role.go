@@ -10,10 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wolke-cloud/wolke/block/volume"
-	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
@@ -119,42 +117,6 @@ func RunBlock(ctx context.Context, r BlockRole) error {
 	err = srv.Serve(ctx, ln)
 	r.Logger.Info("block server stopped", "id", r.ID)
 	return err
-}
-
-// runElected runs work while this process leads the election name of
-// the cluster, campaigning again after losing it, until ctx ends.
-// The volume garbage collector runs so: several collectors would be safe
-// (deleting a shard or a garbage record twice is not an error) but would
-// repeat each other's deletes.
-func runElected(ctx context.Context, cl *clientv3.Client, cluster, name, id string, log *slog.Logger,
-	work func(context.Context) error) {
-	for ctx.Err() == nil {
-		l, err := control.Elect(ctx, cl, cluster, name, id, control.WithLogger(log))
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("election failed", "election", name, "err", err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(10 * time.Second):
-			}
-			continue
-		}
-		lctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-l.Done():
-			case <-lctx.Done():
-			}
-			cancel()
-		}()
-		log.Info("leads", "election", name, "id", id)
-		_ = work(lctx)
-		cancel()
-		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = l.Resign(rctx)
-		rcancel()
-	}
 }
 
 // serveMetrics serves reg at /_wolke/metrics on addr; stop closes it.

@@ -12,7 +12,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/core"
 )
 
@@ -48,34 +47,10 @@ func (p *gatewayParts) serve(ctx context.Context, ln net.Listener) error {
 // runSegmentSweeper campaigns in the election and sweeps while it leads,
 // until ctx ends.
 func runSegmentSweeper(ctx context.Context, store *core.Store, cl *clientv3.Client, cluster string, log *slog.Logger) {
-	id := sweeperID()
-	for ctx.Err() == nil {
-		l, err := control.Elect(ctx, cl, cluster, "segsweep", id, control.WithLogger(log))
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("segment sweeper election failed", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(10 * time.Second):
-			}
-			continue
-		}
-		lctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-l.Done():
-			case <-lctx.Done():
-			}
-			cancel()
-		}()
-		log.Info("segment sweeper leads", "id", id)
-		store.NewSegmentSweeper(segSweepGrace).Run(lctx, segSweepEvery)
-		cancel()
-		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = l.Resign(rctx)
-		rcancel()
-	}
+	runElected(ctx, cl, cluster, "segsweep", sweeperID(), log, func(ctx context.Context) error {
+		store.NewSegmentSweeper(segSweepGrace).Run(ctx, segSweepEvery)
+		return nil
+	})
 }
 
 // sweeperID names this process in the election.

@@ -30,11 +30,6 @@ const (
 // the object's segments_upload_id names).
 func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*metapb.ScanStripesResponse, error) {
 	const op = "meta.ScanStripes"
-	limit := int(req.Limit)
-	if limit <= 0 {
-		limit = scanDefaultLimit
-	}
-	limit = min(limit, scanMaxLimit)
 	var groups map[uint64]bool
 	if len(req.PlacementGroups) > 0 {
 		groups = make(map[uint64]bool, len(req.PlacementGroups))
@@ -42,16 +37,47 @@ func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*m
 			groups[g] = true
 		}
 	}
-	lo := []byte(prefixBuckets)
-	if len(req.After) > 0 {
-		if !bytes.HasPrefix(req.After, lo) {
+	resp := &metapb.ScanStripesResponse{}
+	next, err := f.scanPage(op, prefixBuckets, req.After, req.Limit, func(k, v []byte) (bool, error) {
+		refs, err := stripesOf(op, k, v)
+		if err != nil {
+			return false, err
+		}
+		for _, ref := range refs {
+			if groups == nil || groups[ref.Stripe.GetPlacementGroup()] {
+				resp.Stripes = append(resp.Stripes, ref)
+			}
+		}
+		return len(resp.Stripes) >= scanMaxStripes, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Next = next
+	return resp, nil
+}
+
+// scanPage visits the records under prefix in key order, starting after
+// the cursor after, at most limit of them (scanDefaultLimit when not
+// positive, never more than scanMaxLimit), stopping early once visit says
+// the page is full. It returns the cursor of the next page: the last key
+// visited, nil once every record has been visited.
+func (f *FSM) scanPage(op, prefix string, after []byte, limit int32, visit func(k, v []byte) (full bool, err error)) ([]byte, error) {
+	n := int(limit)
+	if n <= 0 {
+		n = scanDefaultLimit
+	}
+	n = min(n, scanMaxLimit)
+	lo := []byte(prefix)
+	if len(after) > 0 {
+		if !bytes.HasPrefix(after, lo) {
 			return nil, errs.E(op, errs.Invalid, "bad scan cursor")
 		}
-		lo = append(slices.Clone(req.After), 0)
+		lo = append(slices.Clone(after), 0)
 	}
-	resp := &metapb.ScanStripesResponse{}
+	var next []byte
 	err := f.view(func(r reader) error {
-		it, err := newIter(r, lo, kv.PrefixEnd([]byte(prefixBuckets)))
+		it, err := newIter(r, lo, kv.PrefixEnd([]byte(prefix)))
 		if err != nil {
 			return err
 		}
@@ -59,23 +85,18 @@ func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*m
 		visited := 0
 		var last []byte
 		for ok := it.First(); ok; ok = it.Next() {
-			if visited == limit {
-				resp.Next = last // more keys follow
+			if visited == n {
+				next = last // more records follow
 				break
 			}
 			visited++
-			refs, err := stripesOf(op, it.Key(), it.Value())
+			full, err := visit(it.Key(), it.Value())
 			if err != nil {
 				return err
 			}
-			for _, ref := range refs {
-				if groups == nil || groups[ref.Stripe.GetPlacementGroup()] {
-					resp.Stripes = append(resp.Stripes, ref)
-				}
-			}
 			last = slices.Clone(it.Key())
-			if len(resp.Stripes) >= scanMaxStripes {
-				resp.Next = last // maybe more keys follow
+			if full {
+				next = last // maybe more records follow
 				break
 			}
 		}
@@ -84,7 +105,7 @@ func (f *FSM) ScanStripes(_ context.Context, req *metapb.ScanStripesRequest) (*m
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return next, nil
 }
 
 // stripesOf returns the stripes of the manifest at key k, none when k is

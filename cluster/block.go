@@ -33,8 +33,37 @@ func (b *blockProc) stop() error {
 	return err
 }
 
+// bindUserPorts binds the S3 and NBD addresses first thing, so that a
+// port taken elsewhere fails the start at once and no internal server on
+// an ephemeral port can take them meanwhile.
+func (c *Cluster) bindUserPorts() error {
+	ln, err := c.st.listen("s3", c.opts.S3Addr)
+	if err != nil {
+		return err
+	}
+	c.s3ln = ln
+	if c.opts.NBDAddr != "" {
+		if c.nbdln, err = c.listenNBD(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listenNBD binds the NBD address: a fixed one as given; ":0" keeps the
+// port of the first start, so that clients find the export again.
+func (c *Cluster) listenNBD() (net.Listener, error) {
+	if strings.HasSuffix(c.opts.NBDAddr, ":0") {
+		return c.st.listen("nbd", c.opts.NBDAddr)
+	}
+	ln, err := net.Listen("tcp", c.opts.NBDAddr)
+	if err != nil {
+		return nil, errs.E("cluster.startBlock", errs.Unavailable, "nbd cannot listen on "+c.opts.NBDAddr, err)
+	}
+	return ln, nil
+}
+
 func (c *Cluster) startBlock(ctx context.Context) error {
-	const op = "cluster.startBlock"
 	log := c.log.With("node", "block0")
 	reg := c.nodeRegistry("block0")
 	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, volume.Config{}, log, reg)
@@ -53,12 +82,9 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 			res.Close()
 			return err
 		}
-		// A fixed address is used as given; ":0" keeps the port of the
-		// first start, so that clients find the export again.
-		if strings.HasSuffix(c.opts.NBDAddr, ":0") {
-			ln, err = c.st.listen("nbd", c.opts.NBDAddr)
-		} else if ln, err = net.Listen("tcp", c.opts.NBDAddr); err != nil {
-			err = errs.E(op, errs.Unavailable, "nbd cannot listen on "+c.opts.NBDAddr, err)
+		ln, c.nbdln = c.nbdln, nil
+		if ln == nil {
+			ln, err = c.listenNBD()
 		}
 		if err != nil {
 			res.Close()

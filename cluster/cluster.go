@@ -134,6 +134,10 @@ type Cluster struct {
 	dur    *durability
 	block  *blockProc
 	root   Credentials
+	// s3ln and nbdln are the user-facing listeners, bound before any
+	// internal server takes an ephemeral port that could be theirs; the
+	// gateway and the block service take them over when they start.
+	s3ln, nbdln net.Listener
 	// RootGenerated is true when the root credentials were made at this start.
 	RootGenerated bool
 
@@ -160,6 +164,9 @@ func Open(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}()
 	if c.root, c.RootGenerated, err = rootCredentials(opts.Dir, opts.Root); err != nil {
+		return nil, err
+	}
+	if err := c.bindUserPorts(); err != nil {
 		return nil, err
 	}
 	if err := c.startEtcd(ctx); err != nil {
@@ -269,6 +276,12 @@ func (c *Cluster) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var all []error
+	for _, ln := range []*net.Listener{&c.s3ln, &c.nbdln} {
+		if *ln != nil { // bound, never handed over
+			(*ln).Close()
+			*ln = nil
+		}
+	}
 	if c.gw != nil {
 		all = append(all, c.gw.stop())
 		c.gw = nil

@@ -58,10 +58,13 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := c.st.listen("s3", c.opts.S3Addr)
-	if err != nil {
-		parts.resolver.Close()
-		return err
+	ln := c.s3ln
+	c.s3ln = nil
+	if ln == nil {
+		if ln, err = c.st.listen("s3", c.opts.S3Addr); err != nil {
+			parts.resolver.Close()
+			return err
+		}
 	}
 	if ln, err = c.wrapTLS(ln); err != nil {
 		parts.resolver.Close()

@@ -38,7 +38,7 @@ func TestStandaloneRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer etcd.Close()
+	t.Cleanup(func() { _ = etcd.Close() }) // after the role processes stop (cleanups run last-in first-out)
 	eps := etcd.Endpoints()[0]
 	common := []string{"--cluster", "e2e-roles", "--etcd", eps, "--log-level", "debug"}
 

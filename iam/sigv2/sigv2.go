@@ -95,7 +95,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, bucket string) (
 		}
 		if d := now().Sub(t); d > skew || d < -skew {
 			return nil, fail(errs.Permission, sigv4.CodeRequestTimeTooSkewed,
-				"the difference between the request time and the current time is too large")
+				"The difference between the request time and the current time is too large.")
 		}
 		res.Time = t
 	} else {

@@ -162,7 +162,7 @@ func (v *Verifier) checkTime(a auth) error {
 	}
 	if d := now.Sub(a.t); d > skew || d < -skew {
 		return Fail(op, errs.Permission, CodeRequestTimeTooSkewed,
-			"the difference between the request time and the current time is too large")
+			"The difference between the request time and the current time is too large.")
 	}
 	return nil
 }

@@ -49,35 +49,7 @@ func TestBlockRole(t *testing.T) {
 	}
 	t.Cleanup(func() { etcd.Close() }) // after the processes (cleanups run last first)
 	common := []string{"--cluster", "e2e-block", "--etcd", etcd.Endpoints()[0], "--log-level", "debug"}
-	start := func(name string, args ...string) *exec.Cmd {
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(suite.bin, append(args, common...)...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				cmd.Process.Signal(syscall.SIGTERM)
-				done := make(chan struct{})
-				go func() { cmd.Wait(); close(done) }()
-				select {
-				case <-done:
-				case <-time.After(20 * time.Second):
-					cmd.Process.Kill()
-					t.Errorf("%s did not stop on SIGTERM within 20s", name)
-				}
-			}
-			logf.Close()
-			if t.Failed() {
-				t.Logf("%s log:\n%s", name, tail(logf.Name(), 3000))
-			}
-		})
-		return cmd
-	}
+	start := func(name string, args ...string) *exec.Cmd { return startRole(t, dir, common, name, args...) }
 	port := func() int { return freePort(t) }
 	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,37 +40,7 @@ func TestStandaloneRoles(t *testing.T) {
 	eps := etcd.Endpoints()[0]
 	common := []string{"--cluster", "e2e-roles", "--etcd", eps, "--log-level", "debug"}
 
-	var procs []*exec.Cmd
-	start := func(name string, args ...string) *exec.Cmd {
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(suite.bin, append(args, common...)...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				cmd.Process.Signal(syscall.SIGINT)
-				done := make(chan struct{})
-				go func() { cmd.Wait(); close(done) }()
-				select {
-				case <-done:
-				case <-time.After(20 * time.Second):
-					cmd.Process.Kill()
-					t.Errorf("%s did not stop on SIGINT within 20s", name)
-				}
-			}
-			logf.Close()
-			if t.Failed() {
-				t.Logf("%s log:\n%s", name, tail(logf.Name(), 3000))
-			}
-		})
-		return cmd
-	}
+	start := func(name string, args ...string) *exec.Cmd { return startRole(t, dir, common, name, args...) }
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(freePort(t)) }
 
 	start("meta", "meta", "--id", "m1", "--dir", filepath.Join(dir, "m1"), "--bootstrap",

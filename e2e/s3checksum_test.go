@@ -17,25 +17,7 @@ import (
 // itself, FULL_OBJECT CRC32), UploadPartCopy between SSE-C objects, and
 // the null version of a Suspended bucket with boto3. It prints OK at the
 // end and exits non-zero on a mismatch.
-const s3ChecksumBoto3Script = `
-import base64, hashlib, os, struct, sys, zlib
-import boto3, botocore
-from botocore.config import Config
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg, file=sys.stderr)
-        sys.exit(1)
-
-def error_code(fn, **kw):
-    try:
-        fn(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
-
-s3 = boto3.client("s3", endpoint_url=os.environ["WOLKE_ENDPOINT"], region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+const s3ChecksumBoto3Script = boto3Prelude + `
 b = "checksums-boto3"
 s3.create_bucket(Bucket=b)
 parts = [b"a" * (5 << 20), b"the last part"]

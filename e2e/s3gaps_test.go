@@ -19,25 +19,7 @@ import (
 // version resists deletion until governance is bypassed, a legal hold
 // until it is lifted; a wrong Content-MD5 is BadDigest and stores
 // nothing.
-const s3LockScript = `
-import base64, datetime, hashlib, os, sys
-import boto3, botocore
-from botocore.config import Config
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg, file=sys.stderr)
-        sys.exit(1)
-
-def error_code(fn, **kw):
-    try:
-        fn(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
-
-s3 = boto3.client("s3", endpoint_url=os.environ["WOLKE_ENDPOINT"], region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+const s3LockScript = boto3Prelude + `
 b = "locked-bucket"
 s3.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
 until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)

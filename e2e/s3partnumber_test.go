@@ -11,25 +11,7 @@ import (
 // of a single PUT with get_object(PartNumber=): each part's bytes, 206 with
 // Content-Range, PartsCount, the part's own SHA-256 (which botocore
 // verifies), and InvalidPartNumber (416) past the last part.
-const s3PartNumberScript = `
-import base64, hashlib, os, sys
-import boto3, botocore
-from botocore.config import Config
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg, file=sys.stderr)
-        sys.exit(1)
-
-def error_of(fn, **kw):
-    try:
-        fn(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"]
-    return None
-
-s3 = boto3.client("s3", endpoint_url=os.environ["WOLKE_ENDPOINT"], region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+const s3PartNumberScript = boto3Prelude + `
 b = "part-numbers"
 s3.create_bucket(Bucket=b)
 parts = [os.urandom(5 << 20), os.urandom((5 << 20) + 1), os.urandom(1000)]

@@ -174,6 +174,10 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if r.URL.Query().Has(wire.QueryRanges) {
+		s.handlePatchRanges(w, r, ds)
+		return
+	}
 	off, err1 := strconv.ParseInt(r.URL.Query().Get(wire.QueryOffset), 10, 64)
 	base, err2 := strconv.ParseUint(r.Header.Get(wire.HeaderBaseGen), 10, 64)
 	var (

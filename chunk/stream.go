@@ -215,6 +215,8 @@ func (s *Server) streamRequest(ctx context.Context, f wire.Frame) [][]byte {
 			s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
 			body = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, gen), ds.st.Epoch())
 		}
+	case wire.OpPatchRanges:
+		body, err = s.streamPatchRanges(ctx, d)
 	case wire.OpRead:
 		off, n := d.I64(), d.I64()
 		dn, id := d.Name(), d.Name()

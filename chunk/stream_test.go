@@ -1,22 +1,15 @@
 package chunk_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wolke-cloud/wolke/chunk"
-	"github.com/wolke-cloud/wolke/chunk/chunkclient"
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
@@ -87,18 +80,7 @@ func TestStreamConcurrent(t *testing.T) {
 func TestStreamUpgrade(t *testing.T) {
 	h := start(t, chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)})
 	d := h.srv.Disks()[0].ID
-	nc, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(nc, "GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: wolke-chunk-stream/1\r\n\r\n")
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	nc, br := upgrade(t, h.addr)
 	// Two syncs, ids 7 and 9, in one write.
 	var b []byte
 	for _, id := range []uint64{7, 9} {
@@ -138,23 +120,7 @@ func TestStreamFallback(t *testing.T) {
 	h := start(t, chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)})
 	ctx := context.Background()
 	d := h.srv.Disks()[0].ID
-	refused := 0
-	var mu sync.Mutex
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/stream") {
-			mu.Lock()
-			refused++
-			mu.Unlock()
-			http.NotFound(w, r)
-			return
-		}
-		h.srv.Handler().ServeHTTP(w, r)
-	}))
-	defer ts.Close()
-	cli := chunkclient.New(func(context.Context, string) (string, error) {
-		return strings.TrimPrefix(ts.URL, "http://"), nil
-	}, chunkclient.Options{Timeout: 10 * time.Second})
-	defer cli.Close()
+	cli, refusals := noStreamClient(t, h)
 	if err := cli.WriteShard(ctx, d, "x", make([]byte, 8192)); err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +136,7 @@ func TestStreamFallback(t *testing.T) {
 	if e, err := cli.SyncDisk(ctx, d); err != nil || e != epoch {
 		t.Fatalf("sync over HTTP: epoch %d want %d: %v", e, epoch, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if refused != 1 {
+	if refused := refusals(); refused != 1 {
 		t.Fatalf("%d upgrade attempts, want 1 (a refusal is remembered)", refused)
 	}
 }

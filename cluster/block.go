@@ -66,7 +66,7 @@ func (c *Cluster) listenNBD() (net.Listener, error) {
 func (c *Cluster) startBlock(ctx context.Context) error {
 	log := c.log.With("node", "block0")
 	reg := c.nodeRegistry("block0")
-	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, volume.Config{}, log, reg)
+	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, c.opts.Volume, log, reg)
 	if err != nil {
 		return err
 	}

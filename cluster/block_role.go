@@ -31,7 +31,10 @@ type BlockRole struct {
 	NBDTLS          NBDTLSOptions
 	// LeaseTTL is the writer lease of an attached volume: after a crash of
 	// its server a volume can be attached again once it ran out (0: 15s).
-	LeaseTTL    time.Duration
+	LeaseTTL time.Duration
+	// WriteCache is volume.Config.WriteCache: plain writes an attached
+	// volume keeps before writing them back (0: the default).
+	WriteCache  int64
 	MetricsAddr string // serves /_wolke/metrics from Registry; "" none
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry
@@ -83,7 +86,7 @@ func RunBlock(ctx context.Context, r BlockRole) error {
 	defer mc.Close()
 	// The service outlives ctx while connections drain.
 	svc, res, err := newBlockService(context.WithoutCancel(ctx), cl, r.Cluster, mc,
-		volume.Config{LeaseTTL: r.LeaseTTL}, r.Logger, r.Registry)
+		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache}, r.Logger, r.Registry)
 	if err != nil {
 		return err
 	}

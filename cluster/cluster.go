@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/wolke-cloud/wolke/block/volume"
 	"github.com/wolke-cloud/wolke/chunk/disk"
 	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/internal/errs"
@@ -54,6 +55,9 @@ type Options struct {
 	TLSCert, TLSKey string
 	TLSSelfSigned   bool
 	NBDTLS          NBDTLSOptions // STARTTLS of the NBD server (tls.go)
+	// Volume tunes the block service (write cache, leases, healing);
+	// zero fields take volume.Config's defaults.
+	Volume volume.Config
 	// WrapDisk, if set, wraps every disk of the chunk servers as it is
 	// opened (server id "c0".., disk file path): fault tests inject I/O
 	// errors with disk.Faulty.

@@ -18,7 +18,7 @@ func (v *Volume) BlockStatus(ctx context.Context, off, n int64) ([]nbd.Extent, e
 	for pos := off; pos < end && len(out) < maxStatusExtents; {
 		idx := uint64(pos / x)
 		l := min(x-pos%x, end-pos)
-		hole := v.extent(idx) == nil
+		hole := v.extent(idx) == nil && (v.cache == nil || !v.cache.has(idx))
 		if k := len(out) - 1; k >= 0 && out[k].Hole == hole {
 			out[k].Length += l
 		} else {

@@ -84,6 +84,14 @@ func (v *Volume) Flush(ctx context.Context) error {
 	if v.lost.Load() {
 		return errs.E(op, errs.Precondition, "writer lease lost")
 	}
+	if v.cache != nil {
+		idxs, _ := v.cache.dirty()
+		if err := v.writeBack(ctx, idxs); err != nil {
+			err = errs.E(op, errs.KindOf(err), "cached writes could not be written back", err)
+			v.s.count("flush", err)
+			return err
+		}
+	}
 	dirty := v.dirty.take()
 	if len(dirty) == 0 {
 		v.s.count("flush", nil)
@@ -154,7 +162,7 @@ func (v *Volume) repair(ctx context.Context, idx uint64, d string) error {
 			return nil
 		}
 	}
-	err := v.writeLocked(ctx, idx, 0, 0, nil, false)
+	err := v.writeLocked(ctx, idx, nil, false)
 	if err != nil {
 		v.forget(idx)
 	}

@@ -113,20 +113,29 @@ func (v *Volume) reconcile(ctx context.Context, idx uint64) error {
 		return nil
 	}
 	v.s.log.Warn("volume extent replicas disagree, copying the extent", "volume", v.spec.id, "chunk", e.ChunkId, "gen", best)
-	err := v.writeLocked(ctx, idx, 0, 0, nil, false)
+	err := v.writeLocked(ctx, idx, nil, false)
 	if err != nil {
 		st.set = false
 	}
 	return err
 }
 
-// tryInPlace writes [in, in+l) of extent idx in place on every replica if
-// the handle may: done reports whether it did. When it did not, the caller
-// copies the extent on write.
-func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data []byte) (done bool, err error) {
+// maxPatchRanges bounds the ranges of one patch (the chunk servers take
+// up to 1024); an extent written back in more pieces is copied on write.
+const maxPatchRanges = 512
+
+// tryInPlace makes edits to extent idx in place on every replica if the
+// handle may, as one patch of each replica: done reports whether it did.
+// When it did not, the caller copies the extent on write.
+func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done bool, err error) {
 	e := v.extent(idx)
-	if !v.inPlace() || e == nil || data == nil {
+	if !v.inPlace() || e == nil || len(edits) == 0 || len(edits) > maxPatchRanges {
 		return false, nil
+	}
+	for _, ed := range edits {
+		if ed.data == nil {
+			return false, nil
+		}
 	}
 	if v.state(idx).shared.Load() {
 		return false, nil
@@ -150,14 +159,10 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data [
 	if st.shared.Load() || !st.agreed {
 		return false, nil
 	}
-	a, b := in&^(blockSize-1), (in+l+blockSize-1)&^(blockSize-1)
-	buf := data
-	if a != in || b != in+l {
-		buf = make([]byte, b-a)
-		if _, err := v.readReplicas(ctx, e, a, buf, v.accept(idx)); err != nil {
+	if len(edits) == 1 {
+		if edits, err = v.alignEdit(ctx, idx, e, edits[0]); err != nil {
 			return false, err
 		}
-		copy(buf[in-a:], data)
 	}
 	gen := st.gen
 	errl := make([]error, len(e.Disks))
@@ -168,7 +173,7 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data [
 	epochs := make([]uint64, len(e.Disks))
 	for i, d := range e.Disks {
 		wg.Go(func() {
-			g, ep, err := v.s.shards.PatchShardNoSync(pctx, d, e.ChunkId, a, buf, gen)
+			g, ep, err := v.patch(pctx, d, e.ChunkId, edits, gen)
 			if err == nil && g != gen+1 {
 				err = errs.Errorf("volume.write", errs.Internal, "chunk %s on %s went to generation %d, want %d", e.ChunkId, d, g, gen+1)
 			}
@@ -199,6 +204,35 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, in, l int64, data [
 	}
 	st.gen = gen + 1
 	return true, nil
+}
+
+// alignEdit widens an edit to whole blocks, reading the blocks it covers
+// in part from the replicas.
+func (v *Volume) alignEdit(ctx context.Context, idx uint64, e *metapb.Extent, ed edit) ([]edit, error) {
+	a, b := ed.in&^(blockSize-1), (ed.in+ed.l+blockSize-1)&^(blockSize-1)
+	if a == ed.in && b == ed.in+ed.l {
+		return []edit{ed}, nil
+	}
+	buf := make([]byte, b-a)
+	if _, err := v.readReplicas(ctx, e, a, buf, v.accept(idx)); err != nil {
+		return nil, err
+	}
+	copy(buf[ed.in-a:], ed.data)
+	return []edit{{in: a, l: b - a, data: buf}}, nil
+}
+
+// patch writes whole-block edits to one replica unsynced, as one patch
+// from generation gen.
+func (v *Volume) patch(ctx context.Context, disk, chunk string, edits []edit, gen uint64) (uint64, uint64, error) {
+	if len(edits) == 1 {
+		return v.s.shards.PatchShardNoSync(ctx, disk, chunk, edits[0].in, edits[0].data, gen)
+	}
+	offs := make([]int64, len(edits))
+	data := make([][]byte, len(edits))
+	for i, ed := range edits {
+		offs[i], data[i] = ed.in, ed.data
+	}
+	return v.s.shards.PatchShardRangesNoSync(ctx, disk, chunk, offs, data, gen)
 }
 
 // forget drops what the writer knows of the extent's generation after a

@@ -43,6 +43,9 @@ func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) 
 	} else {
 		clear(p)
 	}
+	if err == nil && v.cache != nil {
+		v.cache.overlay(idx, in, p)
+	}
 	mu.RUnlock()
 	if !errs.Is(err, errs.NotFound) || !v.follows() {
 		return err

@@ -89,6 +89,10 @@ type Shards interface {
 	// PatchShardNoSync is PatchShard answered before the patch is stable;
 	// it also returns the disk store's epoch (see SyncDisk).
 	PatchShardNoSync(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64) (gen, epoch uint64, err error)
+	// PatchShardRangesNoSync is PatchShardNoSync of several disjoint
+	// block-aligned ranges (sorted by offset) in one patch: all or none,
+	// one generation step.
+	PatchShardRangesNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (gen, epoch uint64, err error)
 	// SyncDisk makes the disk's unsynced patches stable and returns its
 	// epoch; patches answered with another epoch may have been lost.
 	SyncDisk(ctx context.Context, diskID string) (epoch uint64, err error)
@@ -111,6 +115,11 @@ type Config struct {
 	// HealInterval is how often a writer moves its extents off disks that
 	// are no longer active (replicas.go). Default 30s; negative: never.
 	HealInterval time.Duration
+	// WriteCache is how many bytes of plain writes a writer keeps before
+	// they are written back (cache.go): made stable by FLUSH and FUA, as
+	// with a disk's write cache. Default 64 MiB; negative: none, every
+	// write is on all replicas when answered.
+	WriteCache int64
 }
 
 // SetDefaults fills the zero fields.
@@ -136,6 +145,9 @@ func (c *Config) SetDefaults() {
 	if c.HealInterval == 0 {
 		c.HealInterval = 30 * time.Second
 	}
+	if c.WriteCache == 0 {
+		c.WriteCache = 64 << 20
+	}
 }
 
 // DefaultExtentSize is the extent size the EC2 API gives new volumes.
@@ -160,14 +172,16 @@ type Deps struct {
 
 // Service opens volumes and snapshots as NBD exports (nbd.Exports).
 type Service struct {
-	cfg     Config
-	meta    Meta
-	shards  Shards
-	log     *slog.Logger
-	place   *placer
-	ops     *prometheus.CounterVec
-	bytes   *prometheus.CounterVec
+	cfg    Config
+	meta   Meta
+	shards Shards
+	log    *slog.Logger
+	place  *placer
+	ops    *prometheus.CounterVec
+	bytes  *prometheus.CounterVec
+
 	closeMu sync.Mutex
+	closing map[string]chan struct{} // writer handles being closed, by volume: closed when done
 }
 
 var _ nbd.Exports = (*Service)(nil)
@@ -232,6 +246,11 @@ func (s *Service) Open(ctx context.Context, name string, readOnly bool) (nbd.Exp
 		}
 		return v, snapshotInfo(sn.Snapshot), nil
 	}
+	if !readOnly {
+		if err := s.waitClosed(ctx, name); err != nil {
+			return nil, nbd.ExportInfo{}, err
+		}
+	}
 	resp, err := s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: name})
 	if err != nil {
 		return nil, nbd.ExportInfo{}, errs.E(op, errs.Other, err)
@@ -243,6 +262,45 @@ func (s *Service) Open(ctx context.Context, name string, readOnly bool) (nbd.Exp
 		return nil, nbd.ExportInfo{}, err
 	}
 	return v, volumeInfo(vol), nil
+}
+
+// closeStarted notes that the writer handle of volume id is closing
+// (writing its cache back) and returns the function that notes it done.
+func (s *Service) closeStarted(id string) func() {
+	ch := make(chan struct{})
+	s.closeMu.Lock()
+	if s.closing == nil {
+		s.closing = map[string]chan struct{}{}
+	}
+	s.closing[id] = ch
+	s.closeMu.Unlock()
+	return func() {
+		s.closeMu.Lock()
+		if s.closing[id] == ch {
+			delete(s.closing, id)
+		}
+		s.closeMu.Unlock()
+		close(ch)
+	}
+}
+
+// waitClosed waits for a writer handle of volume id that is closing here:
+// a client that disconnects and connects again (fio between jobs, qemu-io
+// after qemu-img) takes the lease its last connection is releasing
+// instead of being refused as a second writer.
+func (s *Service) waitClosed(ctx context.Context, id string) error {
+	s.closeMu.Lock()
+	ch := s.closing[id]
+	s.closeMu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return errs.E("volume.Open", errs.Canceled, ctx.Err())
+	}
 }
 
 // List describes every volume and snapshot.

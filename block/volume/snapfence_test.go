@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolke-cloud/wolke/block/volume"
 	"github.com/wolke-cloud/wolke/cluster"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
@@ -15,9 +16,16 @@ import (
 // last asked meta for a little while rather than asking before every
 // in-place write. While it writes without pause (so that trust is renewed
 // in the background), a snapshot keeps every write acknowledged before
-// CreateSnapshot was called and none issued after it returned.
+// CreateSnapshot was called and none issued after it returned. With the
+// write cache, acknowledged means made stable (FUA): a plain write may be
+// cached past the snapshot, as with a disk's volatile cache.
 func TestSnapshotBusyWriter(t *testing.T) {
-	e := &env{c: cluster.Start(t, cluster.Options{}), ctx: t.Context()}
+	t.Run("WriteThrough", func(t *testing.T) { testSnapshotBusyWriter(t, -1, false) })
+	t.Run("WriteCacheFUA", func(t *testing.T) { testSnapshotBusyWriter(t, 0, true) })
+}
+
+func testSnapshotBusyWriter(t *testing.T, cache int64, fua bool) {
+	e := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: cache}}), ctx: t.Context()}
 	vid := e.create(t, 1<<20, "")
 	x := e.open(t, vid, false)
 	defer x.Close()
@@ -33,7 +41,7 @@ func TestSnapshotBusyWriter(t *testing.T) {
 		)
 		wg.Go(func() {
 			for i := int64(1); !stop.Load(); i++ {
-				if err := x.WriteAt(e.ctx, fill(4096, byte(i)), 0, false); err != nil {
+				if err := x.WriteAt(e.ctx, fill(4096, byte(i)), 0, fua); err != nil {
 					werr.Store(err)
 					return
 				}
@@ -49,7 +57,7 @@ func TestSnapshotBusyWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		marker := fill(4096, byte(100+round))
-		if err := x.WriteAt(e.ctx, marker, 8192, false); err != nil {
+		if err := x.WriteAt(e.ctx, marker, 8192, fua); err != nil {
 			t.Fatal(err)
 		}
 		stop.Store(true)

@@ -50,13 +50,15 @@ type Volume struct {
 	checking  bool
 	snapValid time.Time // seq is trusted until then (see snapshotTrust)
 
-	dirty dirtySet // unsynced in-place writes since the last Flush
+	dirty dirtySet    // unsynced in-place writes since the last Flush
+	cache *writeCache // plain writes not yet written back; nil: writes go through
 
 	lost      atomic.Bool  // the writer lease was lost: writes fail
 	leaseEnd  atomic.Int64 // unix nanos: the lease is surely held until then
 	stop      chan struct{}
 	renewDone chan struct{}
 	healDone  chan struct{} // healLoop ended (replicas.go)
+	wbDone    chan struct{} // writeBackLoop ended (writeback.go)
 	closeOnce sync.Once
 }
 
@@ -91,6 +93,11 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 		if v.inPlace() {
 			v.healDone = make(chan struct{})
 			go v.healLoop()
+			if s.cfg.WriteCache > 0 {
+				v.cache = newWriteCache(s.cfg.WriteCache)
+				v.wbDone = make(chan struct{})
+				go v.writeBackLoop()
+			}
 		}
 	}
 	return v, nil
@@ -214,6 +221,9 @@ func (v *Volume) Size() int64 { return v.spec.size }
 // FLUSH) and releases the writer lease.
 func (v *Volume) Close() error {
 	v.closeOnce.Do(func() {
+		if v.holder != "" && !v.spec.snapshot {
+			defer v.s.closeStarted(v.spec.id)()
+		}
 		if v.holder != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if err := v.Flush(ctx); err != nil {
@@ -227,6 +237,9 @@ func (v *Volume) Close() error {
 		}
 		if v.healDone != nil {
 			<-v.healDone
+		}
+		if v.wbDone != nil {
+			<-v.wbDone
 		}
 		v.detach()
 	})
@@ -290,10 +303,18 @@ func (v *Volume) pieces(off, n int64, fn func(idx uint64, in, at, l int64) error
 	return first
 }
 
-// WriteAt writes p; it is on every replica when it returns (in place: in
-// their stores but not necessarily stable) and stable with fua.
+// WriteAt writes p. Whole blocks of a single writer go to the write
+// cache (cache.go); other writes are on every replica when it returns (in
+// place: in their stores but not necessarily stable). With fua the write,
+// and every one before it, is stable on return.
 func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, fua bool) error {
 	err := v.pieces(off, int64(len(p)), func(idx uint64, in, at, l int64) error {
+		if v.cache != nil && cacheable(in, l) {
+			if err := v.writable(); err != nil {
+				return err
+			}
+			return v.cache.put(ctx, idx, in, p[at:at+l])
+		}
 		return v.writePiece(ctx, idx, in, l, p[at:at+l], false)
 	})
 	if err == nil && fua {
@@ -329,7 +350,26 @@ func (v *Volume) zero(ctx context.Context, off, n int64, noHole bool) error {
 
 // writePiece changes [in, in+l) of extent idx to data (nil: zeroes). With
 // mayFree an extent that ends up all zeroes is deallocated.
+// Cached writes of the extent are written back first, so that the write
+// lands after them.
 func (v *Volume) writePiece(ctx context.Context, idx uint64, in, l int64, data []byte, mayFree bool) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	mu := v.lock(idx)
+	mu.Lock()
+	defer mu.Unlock()
+	if v.cache != nil {
+		v.cache.drop(idx, in, l) // overwritten by this write
+	}
+	if err := v.writeBackLocked(ctx, idx); err != nil {
+		return err
+	}
+	return v.applyLocked(ctx, idx, []edit{{in: in, l: l, data: data}}, mayFree)
+}
+
+// writable fails writes to a read-only handle or after the lease was lost.
+func (v *Volume) writable() error {
 	const op = "volume.write"
 	if v.spec.readOnly {
 		return errs.Errorf(op, errs.Permission, "%s is read-only", v.spec.id)
@@ -337,62 +377,41 @@ func (v *Volume) writePiece(ctx context.Context, idx uint64, in, l int64, data [
 	if v.lost.Load() {
 		return errs.E(op, errs.Precondition, "writer lease lost")
 	}
-	mu := v.lock(idx)
-	mu.Lock()
-	defer mu.Unlock()
-	tries := 2 // a commit whose answer was lost moved the extent
-	if v.spec.multi {
-		tries = 4 // other writers move extents too
-	}
-	if v.inPlace() {
-		if err := v.reconcile(ctx, idx); err != nil {
-			return err
-		}
-		done, err := v.tryInPlace(ctx, idx, in, l, data)
-		if done || err != nil {
-			return err
-		}
-	}
-	for attempt := 1; ; attempt++ {
-		err := v.writeLocked(ctx, idx, in, l, data, mayFree)
-		if !errs.Is(err, errs.Precondition) || attempt >= tries {
-			if err != nil {
-				v.forget(idx)
-			}
-			if errs.Is(err, errs.Precondition) && !v.spec.multi {
-				v.lost.Store(true)
-			}
-			return err
-		}
-		if err := v.load(ctx); err != nil {
-			v.forget(idx)
-			return err
-		}
-	}
+	return nil
 }
 
-func (v *Volume) writeLocked(ctx context.Context, idx uint64, in, l int64, data []byte, mayFree bool) error {
+// writeLocked makes edits to extent idx by copy on write: a new chunk
+// with the edits applied, committed in meta in place of the current one.
+// No edits copies the extent as it is.
+func (v *Volume) writeLocked(ctx context.Context, idx uint64, edits []edit, mayFree bool) error {
 	const op = "volume.write"
 	x := v.spec.extent
 	cur := v.extent(idx)
-	if cur == nil && data == nil {
-		return nil // zeroing a hole
+	covered, zeroes := int64(0), true
+	for _, e := range edits {
+		covered += e.l
+		zeroes = zeroes && e.data == nil
+	}
+	if cur == nil && zeroes {
+		return nil // zeroing (or copying) a hole
 	}
 	var buf []byte
 	switch {
-	case data != nil && l == x:
-		buf = data // the write replaces the extent: stored as it is
+	case len(edits) == 1 && edits[0].data != nil && edits[0].l == x:
+		buf = edits[0].data // the write replaces the extent: stored as it is
 	default:
 		buf = make([]byte, x)
-		if cur != nil && l < x {
+		if cur != nil && covered < x {
 			if _, err := v.readReplicas(ctx, cur, 0, buf, v.accept(idx)); err != nil {
 				return err
 			}
 		}
-		if data != nil {
-			copy(buf[in:], data)
-		} else {
-			clear(buf[in : in+l])
+		for _, e := range edits {
+			if e.data != nil {
+				copy(buf[e.in:], e.data)
+			} else {
+				clear(buf[e.in : e.in+e.l])
+			}
 		}
 	}
 	var next *metapb.Extent

@@ -194,7 +194,7 @@ func testChunkServerDown(t *testing.T, e *env) {
 	vid := e.create(t, 4<<20, "")
 	x := e.open(t, vid, false)
 	defer x.Close()
-	if err := x.WriteAt(e.ctx, fill(2<<20, 5), 0, false); err != nil {
+	if err := x.WriteAt(e.ctx, fill(2<<20, 5), 0, true); err != nil {
 		t.Fatal(err)
 	}
 	ext, err := e.c.Meta().Volumes().ListExtents(e.ctx, &metapb.ListExtentsRequest{VolumeId: vid})

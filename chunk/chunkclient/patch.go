@@ -29,21 +29,99 @@ func (c *Client) PatchShardNoSync(ctx context.Context, diskID, chunkID string, o
 
 func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunkclient.PatchShard"
-	if !wire.ValidID(chunkID) {
-		return 0, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
-	}
 	crc := wire.CRC32C(data)
-	f, release, err := c.streamCall(ctx, op, diskID, wire.OpPatch, len(diskID)+len(chunkID), func(b []byte) []byte {
-		flags := byte(0)
-		if !sync {
-			flags = wire.FlagNoSync
-		}
-		b = append(b, flags)
+	return c.patchCall(ctx, op, diskID, chunkID, wire.OpPatch, len(diskID)+len(chunkID), func(b []byte) []byte {
+		b = append(b, noSyncFlag(sync))
 		b = binary.BigEndian.AppendUint64(b, base)
 		b = binary.BigEndian.AppendUint64(b, uint64(off))
 		b = binary.BigEndian.AppendUint32(b, crc)
 		return wire.AppendName(wire.AppendName(b, diskID), chunkID)
-	}, data)
+	}, data, func() (string, []byte, uint32) {
+		return wire.QueryOffset + "=" + strconv.FormatInt(off, 10), data, crc
+	}, base, sync)
+}
+
+// PatchShardRangesNoSync is PatchShardNoSync of several ranges of the
+// chunk at once: data[i] replaces [offs[i], offs[i]+len(data[i])), the
+// ranges sorted, not overlapping and in whole 4 KiB blocks. All of them
+// or none are applied, as one generation, base+1.
+func (c *Client) PatchShardRangesNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (gen, epoch uint64, err error) {
+	return c.patchRanges(ctx, diskID, chunkID, offs, data, base, false)
+}
+
+// PatchShardRanges is PatchShardRangesNoSync durable on return.
+func (c *Client) PatchShardRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (uint64, error) {
+	gen, _, err := c.patchRanges(ctx, diskID, chunkID, offs, data, base, true)
+	return gen, err
+}
+
+func (c *Client) patchRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error) {
+	const op = "chunkclient.PatchShardRanges"
+	if len(offs) != len(data) || len(offs) == 0 || len(offs) > wire.MaxPatchRanges {
+		return 0, 0, errs.Errorf(op, errs.Invalid, "%d offsets for %d ranges (1 to %d)", len(offs), len(data), wire.MaxPatchRanges)
+	}
+	total := 0
+	for _, p := range data {
+		total += len(p)
+	}
+	hint := len(diskID) + len(chunkID) + 16*len(offs) + total
+	build := func(b []byte) []byte {
+		b = append(b, noSyncFlag(sync))
+		b = binary.BigEndian.AppendUint64(b, base)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(offs)))
+		b = wire.AppendName(wire.AppendName(b, diskID), chunkID)
+		for i, off := range offs {
+			b = binary.BigEndian.AppendUint64(b, uint64(off))
+			b = binary.BigEndian.AppendUint32(b, uint32(len(data[i])))
+			b = binary.BigEndian.AppendUint32(b, wire.CRC32C(data[i]))
+		}
+		// The ranges' data is copied into the frame (a stream request
+		// has one payload); the per-range CRC32Cs make a range the
+		// caller changed meanwhile fail on the server, not be stored.
+		for _, p := range data {
+			b = append(b, p...)
+		}
+		return b
+	}
+	if wire.FrameHeader+32+hint > wire.MaxFrame {
+		build = nil // too large for a frame: HTTP
+	}
+	return c.patchCall(ctx, op, diskID, chunkID, wire.OpPatchRanges, hint, build, nil, func() (string, []byte, uint32) {
+		lens := make([]int, len(data))
+		body := make([]byte, 0, total)
+		for i, p := range data {
+			lens[i] = len(p)
+			body = append(body, p...)
+		}
+		return wire.QueryRanges + "=" + wire.FormatRanges(offs, lens), body, wire.CRC32C(body)
+	}, base, sync)
+}
+
+func noSyncFlag(sync bool) byte {
+	if sync {
+		return 0
+	}
+	return wire.FlagNoSync
+}
+
+// patchCall sends a patch over the stream (code, hint, build and payload
+// as streamCall takes them) or, where there is no stream or build is nil,
+// as an HTTP PATCH whose query, body and body CRC32C asHTTP returns; it
+// returns the chunk's new generation and the store's epoch.
+func (c *Client) patchCall(ctx context.Context, op, diskID, chunkID string, code byte, hint int, build func([]byte) []byte, payload []byte,
+	asHTTP func() (query string, body []byte, crc uint32), base uint64, sync bool,
+) (gen, epoch uint64, err error) {
+	if !wire.ValidID(chunkID) {
+		return 0, 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
+	}
+	var (
+		f       wire.Frame
+		release func()
+	)
+	err = errNoStream
+	if build != nil {
+		f, release, err = c.streamCall(ctx, op, diskID, code, hint, build, payload)
+	}
 	if err != errNoStream {
 		if err != nil {
 			return 0, 0, err
@@ -56,6 +134,7 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 		}
 		return gen, epoch, nil
 	}
+	query, body, crc := asHTTP()
 	hdr := http.Header{
 		wire.HeaderCRC:     {wire.FormatCRC(crc)},
 		wire.HeaderBaseGen: {strconv.FormatUint(base, 10)},
@@ -63,7 +142,7 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 	if !sync {
 		hdr[wire.HeaderNoSync] = []string{"1"}
 	}
-	resp, cancel, err := c.do(ctx, op, http.MethodPatch, diskID, chunkID, wire.QueryOffset+"="+strconv.FormatInt(off, 10), hdr, data)
+	resp, cancel, err := c.do(ctx, op, http.MethodPatch, diskID, chunkID, query, hdr, body)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -48,8 +48,12 @@ type change struct {
 // maxJournal is the largest unsynced patch whose blocks are journaled in
 // the index batch; larger ones have the disk synced before their index
 // change is written instead (one sync per group, amortized over a lot of
-// data).
-const maxJournal = 128 << 10
+// data). Journaled bytes cost CPU three times in the index (its WAL, its
+// memtable, and flushes and compactions of entries the next sync deletes):
+// 16 blocks written back as one 64 KiB patch are ~40% faster with a disk
+// sync than journaled (BenchmarkStorePatch16/ranges), while single 4 KiB
+// writes, whose syncs would not amortize, stay journaled.
+const maxJournal = 32 << 10
 
 // journaled reports whether an unsynced patch's blocks go to the journal.
 func (o *change) journaled() bool { return len(o.data) <= maxJournal }

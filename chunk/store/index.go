@@ -42,13 +42,18 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 func openIndex(dir string, log *slog.Logger) (*pebble.DB, error) {
 	cache := pebble.NewCache(8 << 20)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	o := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                8 << 20, // unsynced patches journal their blocks here
 		MemTableStopWritesThreshold: 4,
 		MaxOpenFiles:                256,
 		Logger:                      pebbleLogger{log},
-	})
+	}
+	// Uncompressed: records are mostly block CRC32Cs (random) and the
+	// journal is volume data soon deleted, so compressing it when a
+	// memtable is flushed, and decompressing it in compactions, is waste.
+	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	db, err := pebble.Open(dir, o)
 	if err != nil {
 		return nil, errs.E("store.openIndex", errs.Internal, dir, err)
 	}

@@ -18,6 +18,14 @@ const patchStripes = 1024
 // them rarely (a rewrite reads and writes all of the chunk).
 const maxFragments = 128
 
+// Range is one piece of a multi-range patch: Data replaces [Off,
+// Off+len(Data)) of the chunk. Off and len(Data) are multiples of
+// disk.BlockSize.
+type Range struct {
+	Off  int64
+	Data []byte
+}
+
 // Patch replaces [off, off+len(data)) of chunk id with data and returns the
 // chunk's new generation, base+1. off and len(data) must be multiples of
 // disk.BlockSize and the chunk's length too; the chunk's generation must be
@@ -31,7 +39,7 @@ const maxFragments = 128
 // chunk is the patched one. Like Put, Patch returns once the data is synced
 // and the index committed; concurrent Patches and Puts share one sync.
 func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
-	return s.patch(ctx, id, off, data, base, true)
+	return s.patch(ctx, id, []Range{{off, data}}, base, true)
 }
 
 // PatchNoSync is Patch without waiting for stability: it returns once the
@@ -43,17 +51,54 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 // maxJournal has the disk synced before its index change instead), so a
 // chunk never reads a block that fails its checksum.
 func (s *Store) PatchNoSync(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
-	return s.patch(ctx, id, off, data, base, false)
+	return s.patch(ctx, id, []Range{{off, data}}, base, false)
 }
 
-func (s *Store) patch(ctx context.Context, id string, off int64, data []byte, base uint64, sync bool) (uint64, error) {
+// PatchRanges is Patch of several ranges at once, all or nothing: the
+// ranges (sorted by offset, not overlapping, block aligned, inside the
+// chunk; else errs.Invalid) are written together to fresh space and
+// become part of the chunk in one index commit, as one generation,
+// base+1.
+func (s *Store) PatchRanges(ctx context.Context, id string, ranges []Range, base uint64) (uint64, error) {
+	return s.patch(ctx, id, ranges, base, true)
+}
+
+// PatchRangesNoSync is PatchRanges with the contract of PatchNoSync: the
+// patch is answered before it is stable, and a crash before the next
+// Sync leaves the chunk at an earlier generation with its blocks intact.
+// Its ranges are journaled when their total is at most maxJournal.
+func (s *Store) PatchRangesNoSync(ctx context.Context, id string, ranges []Range, base uint64) (uint64, error) {
+	return s.patch(ctx, id, ranges, base, false)
+}
+
+// checkRanges validates the ranges of a patch and returns their total size.
+func checkRanges(op string, ranges []Range) (int64, error) {
+	if len(ranges) == 0 {
+		return 0, errs.E(op, errs.Invalid, "patch without ranges")
+	}
+	var n, end int64
+	for i, r := range ranges {
+		k := int64(len(r.Data))
+		switch {
+		case r.Off < 0 || k == 0 || r.Off%disk.BlockSize != 0 || k%disk.BlockSize != 0:
+			return 0, errs.Errorf(op, errs.Invalid, "patch %d+%d is not block aligned", r.Off, k)
+		case i > 0 && r.Off < end:
+			return 0, errs.Errorf(op, errs.Invalid, "patch range %d+%d overlaps or precedes the one before", r.Off, k)
+		}
+		end = r.Off + k
+		n += k
+	}
+	return n, nil
+}
+
+func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint64, sync bool) (uint64, error) {
 	const op = "store.Patch"
 	if err := checkID(op, id); err != nil {
 		return 0, err
 	}
-	n := int64(len(data))
-	if off < 0 || n == 0 || off%disk.BlockSize != 0 || n%disk.BlockSize != 0 {
-		return 0, errs.Errorf(op, errs.Invalid, "patch %d+%d is not block aligned", off, n)
+	n, err := checkRanges(op, ranges)
+	if err != nil {
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, errs.E(op, errs.Canceled, err)
@@ -70,51 +115,71 @@ func (s *Store) patch(ctx context.Context, id string, off int64, data []byte, ba
 	if err != nil {
 		return 0, errs.E(op, errs.KindOf(err), err)
 	}
+	last := ranges[len(ranges)-1]
 	switch {
 	case cur.gen != base:
 		return 0, errs.Errorf(op, errs.Precondition, "chunk %s is at generation %d, not %d", id, cur.gen, base)
 	case cur.length%disk.BlockSize != 0:
 		return 0, errs.Errorf(op, errs.Invalid, "chunk %s of %d bytes is not whole blocks", id, cur.length)
-	case off+n > cur.length:
-		return 0, errs.Errorf(op, errs.Invalid, "patch %d+%d outside chunk %s of %d bytes", off, n, id, cur.length)
+	case last.Off+int64(len(last.Data)) > cur.length:
+		return 0, errs.Errorf(op, errs.Invalid, "patch %d+%d outside chunk %s of %d bytes", last.Off, len(last.Data), id, cur.length)
 	}
 	if len(cur.exts) >= maxFragments && n < cur.length {
 		// Too scattered for fast whole-extent reads: rewrite the chunk
 		// contiguously, with the patch applied.
-		return s.patchWhole(ctx, id, cur, off, data, sync)
+		return s.patchWhole(ctx, id, cur, ranges, sync)
 	}
 	fresh, err := s.reserveSyncing(ctx, n)
 	if err != nil {
 		return 0, err
 	}
-	// data is not referenced once Patch returns, even canceled: a change
-	// the commit loop journals later carries its own copy.
-	buf := data
-	if !disk.IsAligned(data) || (!sync && n <= maxJournal) {
-		buf = disk.AlignedBuffer(len(data))
-		copy(buf, data)
-	}
-	pos := int64(0)
-	for _, e := range fresh {
-		if err := s.d.WriteAt(ctx, buf[pos:pos+e.n], e.off); err != nil {
-			s.release(fresh)
-			return 0, errs.E(op, errs.KindOf(err), err)
+	// The ranges go out as one buffer laid out over fresh: as few writes
+	// as fresh has extents. The caller's data is not referenced once
+	// Patch returns, even canceled: a change the commit loop journals
+	// later carries its own copy.
+	buf := ranges[0].Data
+	if len(ranges) > 1 || !disk.IsAligned(buf) || (!sync && n <= maxJournal) {
+		buf = disk.AlignedBuffer(int(n))
+		pos := 0
+		for _, r := range ranges {
+			pos += copy(buf[pos:], r.Data)
 		}
-		pos += e.n
 	}
-	rec, drop := patched(cur, off/disk.BlockSize, fresh)
-	for i := range n / disk.BlockSize {
-		rec.blocks[off/disk.BlockSize+i] = crc32c(buf[i*disk.BlockSize : (i+1)*disk.BlockSize])
+	if err := s.writeOver(ctx, fresh, buf); err != nil {
+		return 0, err
+	}
+	rec, drop := patched(cur, ranges, fresh)
+	pos := int64(0)
+	for _, r := range ranges {
+		first := r.Off / disk.BlockSize
+		for i := range int64(len(r.Data)) / disk.BlockSize {
+			rec.blocks[first+i] = crc32c(buf[pos : pos+disk.BlockSize])
+			pos += disk.BlockSize
+		}
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
 	rec.gen = base + 1
 	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, done: make(chan error, 1)})
 }
 
+// writeOver writes buf to the extents of fresh, in order, and releases
+// them if a write fails.
+func (s *Store) writeOver(ctx context.Context, fresh []extent, buf []byte) error {
+	pos := int64(0)
+	for _, e := range fresh {
+		if err := s.d.WriteAt(ctx, buf[pos:pos+e.n], e.off); err != nil {
+			s.release(fresh)
+			return errs.E("store.Patch", errs.KindOf(err), err)
+		}
+		pos += e.n
+	}
+	return nil
+}
+
 // patchWhole is Patch by rewriting all of the chunk to fresh space: the
 // current blocks are read (and checked against their CRC32Cs, so damage is
 // reported, not laundered into new checksums), patched and written out.
-func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int64, data []byte, sync bool) (uint64, error) {
+func (s *Store) patchWhole(ctx context.Context, id string, cur *record, ranges []Range, sync bool) (uint64, error) {
 	const op = "store.Patch"
 	s.gate.RLock()
 	buf, err := s.readBlocks(ctx, cur, 0, int64(len(cur.blocks)))
@@ -128,23 +193,21 @@ func (s *Store) patchWhole(ctx context.Context, id string, cur *record, off int6
 			return 0, errs.Errorf(op, errs.Corrupt, "chunk %s block %d on disk %s failed its checksum", id, i, s.sb.diskID)
 		}
 	}
-	copy(buf[off:], data)
+	for _, r := range ranges {
+		copy(buf[r.Off:], r.Data)
+	}
 	fresh, err := s.reserveSyncing(ctx, int64(len(buf)))
 	if err != nil {
 		return 0, err
 	}
-	pos := int64(0)
-	for _, e := range fresh {
-		if err := s.d.WriteAt(ctx, buf[pos:pos+e.n], e.off); err != nil {
-			s.release(fresh)
-			return 0, errs.E(op, errs.KindOf(err), err)
-		}
-		pos += e.n
+	if err := s.writeOver(ctx, fresh, buf); err != nil {
+		return 0, err
 	}
 	rec := &record{length: cur.length, created: cur.created, gen: cur.gen + 1, exts: fresh, blocks: slices.Clone(cur.blocks)}
-	first := off / disk.BlockSize
-	for i := range int64(len(data)) / disk.BlockSize {
-		rec.blocks[first+i] = crc32c(buf[(first+i)*disk.BlockSize : (first+i+1)*disk.BlockSize])
+	for _, r := range ranges {
+		for b := r.Off / disk.BlockSize; b < (r.Off+int64(len(r.Data)))/disk.BlockSize; b++ {
+			rec.blocks[b] = crc32c(buf[b*disk.BlockSize : (b+1)*disk.BlockSize])
+		}
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
 	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: slices.Clone(cur.exts), nosync: !sync, data: buf, done: make(chan error, 1)})
@@ -177,9 +240,9 @@ func stripeOf(id string) int {
 	return int(h.Sum32() % patchStripes)
 }
 
-// patched returns a copy of cur whose blocks from block first on live in
-// fresh, and the extents those blocks leave.
-func patched(cur *record, first int64, fresh []extent) (*record, []extent) {
+// patched returns a copy of cur whose blocks in ranges live in fresh (in
+// order), and the extents those blocks leave.
+func patched(cur *record, ranges []Range, fresh []extent) (*record, []extent) {
 	offs := make([]int64, 0, len(cur.blocks))
 	for _, e := range cur.exts {
 		for o := e.off; o < e.end(); o += disk.BlockSize {
@@ -187,12 +250,15 @@ func patched(cur *record, first int64, fresh []extent) (*record, []extent) {
 		}
 	}
 	var drop []extent
-	i := first
-	for _, e := range fresh {
-		for o := e.off; o < e.end(); o += disk.BlockSize {
-			drop = appendBlock(drop, offs[i])
-			offs[i] = o
-			i++
+	k, o := 0, fresh[0].off // the next fresh block
+	for _, r := range ranges {
+		for b := r.Off / disk.BlockSize; b < (r.Off+int64(len(r.Data)))/disk.BlockSize; b++ {
+			drop = appendBlock(drop, offs[b])
+			offs[b] = o
+			if o += disk.BlockSize; o == fresh[k].end() && k+1 < len(fresh) {
+				k++
+				o = fresh[k].off
+			}
 		}
 	}
 	var exts []extent

@@ -15,8 +15,9 @@ import (
 
 func blockCmd() *cobra.Command {
 	var (
-		rf   roleFlags
-		role cluster.BlockRole
+		rf     roleFlags
+		role   cluster.BlockRole
+		wcache string
 	)
 	cmd := &cobra.Command{
 		Use:   "block",
@@ -61,6 +62,9 @@ refuses clients that do not start TLS.`,
 			if role.LeaseTTL < 0 || (role.LeaseTTL > 0 && role.LeaseTTL < time.Second) {
 				return fmt.Errorf("--lease-ttl must be at least 1s")
 			}
+			if role.WriteCache, err = parseWriteCache(wcache); err != nil {
+				return err
+			}
 			if role.ID == "" {
 				host, _ := os.Hostname()
 				role.ID = host + "/" + role.Addr
@@ -81,6 +85,7 @@ refuses clients that do not start TLS.`,
 	f.BoolVar(&role.NBDTLS.Required, "nbd-tls-required", false, "refuse NBD clients that do not start TLS (needs --tls-cert or --nbd-tls-psk)")
 	f.DurationVar(&role.LeaseTTL, "lease-ttl", defaultLeaseTTL, "writer lease of an attached volume: how long a crashed server keeps it locked")
 	f.StringVar(&role.MetricsAddr, "metrics-addr", "", `serve Prometheus metrics at http://ADDR/_wolke/metrics ("" none)`)
+	f.StringVar(&wcache, "write-cache", "64MiB", writeCacheHelp)
 	return cmd
 }
 

@@ -23,6 +23,8 @@ func devCmd() *cobra.Command {
 		users    []string
 		logLevel string
 		etcd     string
+		pprofAt  string
+		wcache   string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -56,6 +58,9 @@ first start, kept in the data directory and printed.`,
 			if etcd != "" {
 				opts.Etcd = strings.Split(etcd, ",")
 			}
+			if opts.Volume.WriteCache, err = parseWriteCache(wcache); err != nil {
+				return err
+			}
 			if opts.Root.AccessKey == "" {
 				opts.Root.AccessKey = os.Getenv("WOLKE_ROOT_ACCESS_KEY")
 			}
@@ -80,6 +85,9 @@ first start, kept in the data directory and printed.`,
 				slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}),
 			})
 			out := cmd.OutOrStdout()
+			if err := servePprof(cmd.Context(), out, pprofAt); err != nil {
+				return err
+			}
 			fmt.Fprintf(out, "Starting Wolke in %s ...\n", opts.Dir)
 			start := time.Now()
 			c, err := cluster.Open(cmd.Context(), opts)
@@ -115,6 +123,8 @@ first start, kept in the data directory and printed.`,
 	f.StringArrayVar(&users, "user", nil, "extra user NAME:ACCESS_KEY:SECRET_KEY (repeatable)")
 	f.StringVar(&etcd, "etcd", "", "external etcd endpoints, comma-separated (default: embedded)")
 	f.StringVar(&logLevel, "log-level", "info", "log level for DIR/wolke.log: debug, info, warn, error")
+	f.StringVar(&wcache, "volume-write-cache", "64MiB", writeCacheHelp)
+	f.StringVar(&pprofAt, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging)")
 	return cmd
 }
 

@@ -100,3 +100,23 @@ func (t teeHandler) WithGroup(name string) slog.Handler {
 	}
 	return out
 }
+
+// writeCacheHelp describes --volume-write-cache.
+const writeCacheHelp = `bytes of plain NBD writes each attached volume keeps before writing them back
+to its replicas; FLUSH and FUA make them stable ("0" writes every WRITE through)`
+
+// parseWriteCache parses --volume-write-cache into volume.Config.WriteCache
+// (negative: no cache).
+func parseWriteCache(s string) (int64, error) {
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--volume-write-cache: %w", err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	if n < 64<<10 {
+		return 0, fmt.Errorf("--volume-write-cache: %s is below the 64KiB minimum (0 turns the cache off)", s)
+	}
+	return n, nil
+}

@@ -19,6 +19,9 @@ import (
 //	OpRead:  i64 offset, i64 length, name disk, name chunk
 //	OpSync:  name disk
 //	OpPut:   u32 CRC32C of data, name disk, name chunk, data (stored synced)
+//	OpPatchRanges: u8 flags (FlagNoSync), u64 base gen, u16 count, name disk, name chunk,
+//	         count × (i64 offset, u32 length, u32 CRC32C of the range's data),
+//	         the ranges' data one after the other (one patch: all or nothing, gen+1)
 //
 // where a name is u16 length + bytes. Answers carry status 0 and
 //
@@ -26,6 +29,7 @@ import (
 //	OpRead:  u64 gen, u32 CRC32C of data, data
 //	OpSync:  u64 epoch
 //	OpPut:   nothing
+//	OpPatchRanges: u64 gen, u64 epoch
 //
 // or a non-zero status (the errs.Kind, plus one: errs.Other is 0) and the
 // error text.
@@ -37,6 +41,11 @@ const (
 	OpRead  byte = 2
 	OpSync  byte = 3
 	OpPut   byte = 4
+	// OpPatchRanges is OpPatch of several ranges of one chunk at once.
+	OpPatchRanges byte = 5
+
+	// MaxPatchRanges bounds the ranges of one OpPatchRanges.
+	MaxPatchRanges = 1024
 
 	FlagNoSync byte = 1
 
@@ -94,6 +103,7 @@ func (d *Dec) take(n int) []byte {
 }
 
 func (d *Dec) U8() byte     { return d.take(1)[0] }
+func (d *Dec) U16() uint16  { return binary.BigEndian.Uint16(d.take(2)) }
 func (d *Dec) U32() uint32  { return binary.BigEndian.Uint32(d.take(4)) }
 func (d *Dec) U64() uint64  { return binary.BigEndian.Uint64(d.take(8)) }
 func (d *Dec) I64() int64   { return int64(d.U64()) }

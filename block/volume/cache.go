@@ -1,0 +1,330 @@
+package volume
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// writeCache holds a writer's plain (non-FUA) WRITEs of whole blocks
+// until they are written back to the replicas, as a disk's volatile write
+// cache (or librbd's writeback cache) does: the NBD contract makes a
+// write stable only at FLUSH (or with FUA), and Flush writes every cached
+// block back before it syncs the replicas. Reads see cached blocks over
+// what the replicas hold.
+//
+// Writing back gathers every cached block of an extent into one patch of
+// each replica (or one copy on write), which is what makes small random
+// writes cheap: one request per extent and replica instead of one per
+// block.
+//
+// A cached block is never changed in place: a newer write of it replaces
+// the entry, so a write-back in progress keeps what it read, and removes
+// the entries it wrote only if they were not replaced meanwhile.
+type writeCache struct {
+	mu      sync.Mutex
+	extents map[uint64]*cachedExtent
+	bytes   int64 // cached bytes
+	max     int64 // writers wait above this
+	freed   chan struct{}
+	wake    chan struct{} // the write-back loop has work (buffered, 1)
+	oldest  time.Time     // of the entries cached since the cache was last empty
+	broken  error         // set when cached writes can no longer be written back
+	lastErr error         // of the last write-back that failed
+	stall   time.Duration // cacheStall, shorter in tests
+}
+
+// cacheStall is how long a writer waits for room in a full cache before
+// its write fails (the write-back keeps failing: too few chunk servers).
+const cacheStall = 30 * time.Second
+
+type cachedExtent struct {
+	blocks map[int64]*cachedBlock // by offset inside the extent
+}
+
+type cachedBlock struct {
+	data []byte // blockSize bytes, never written to once cached
+	// buf is the write's buffer that data is part of, at: blocks of one
+	// write that are written back together need no copy.
+	buf []byte
+	at  int
+}
+
+func newWriteCache(max int64) *writeCache {
+	return &writeCache{
+		extents: map[uint64]*cachedExtent{},
+		max:     max,
+		freed:   make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		stall:   cacheStall,
+	}
+}
+
+// cacheable reports whether a write of n bytes at in (inside an extent)
+// may go to the cache: whole blocks only; others are written through.
+func cacheable(in, n int64) bool {
+	return in%blockSize == 0 && n%blockSize == 0 && n > 0
+}
+
+// put caches data at in of extent idx, waiting while the cache is full.
+func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte) error {
+	n := int64(len(data))
+	var stall <-chan time.Time
+	c.mu.Lock()
+	for c.bytes > 0 && c.bytes+n > c.max && c.broken == nil {
+		freed := c.freed
+		c.kick()
+		c.mu.Unlock()
+		if stall == nil {
+			t := time.NewTimer(c.stall)
+			defer t.Stop()
+			stall = t.C
+		}
+		select {
+		case <-freed:
+		case <-stall:
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return errs.E("volume.write", errs.Unavailable, "the write cache is full and writing it back fails", c.lastErr)
+		case <-ctx.Done():
+			return errs.E("volume.write", errs.Canceled, ctx.Err())
+		}
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return c.broken
+	}
+	// One allocation for the whole piece; its blocks are cached apart.
+	buf := make([]byte, n)
+	copy(buf, data)
+	x := c.extents[idx]
+	if x == nil {
+		x = &cachedExtent{blocks: map[int64]*cachedBlock{}}
+		c.extents[idx] = x
+	}
+	if c.bytes == 0 {
+		c.oldest = time.Now()
+	}
+	for o := int64(0); o < n; o += blockSize {
+		if _, ok := x.blocks[in+o]; !ok {
+			c.bytes += blockSize
+		}
+		x.blocks[in+o] = &cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: buf, at: int(o)}
+	}
+	if c.bytes >= c.max/2 {
+		c.kick()
+	}
+	return nil
+}
+
+// poke wakes the write-back loop.
+func (c *writeCache) poke() {
+	c.mu.Lock()
+	c.kick()
+	c.mu.Unlock()
+}
+
+// kick wakes the write-back loop; the caller holds mu.
+func (c *writeCache) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// overlay copies the cached blocks of extent idx that meet [in, in+len(p))
+// over p.
+func (c *writeCache) overlay(idx uint64, in int64, p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x := c.extents[idx]
+	if x == nil {
+		return
+	}
+	end := in + int64(len(p))
+	if int64(len(x.blocks)) < (end-in)/blockSize+1 {
+		for o, b := range x.blocks {
+			if o+blockSize > in && o < end {
+				copyBlock(p, in, o, b.data)
+			}
+		}
+		return
+	}
+	for o := in &^ (blockSize - 1); o < end; o += blockSize {
+		if b := x.blocks[o]; b != nil {
+			copyBlock(p, in, o, b.data)
+		}
+	}
+}
+
+// copyBlock copies the part of the block at o that falls inside p (which
+// starts at in).
+func copyBlock(p []byte, in, o int64, data []byte) {
+	if o >= in {
+		copy(p[o-in:], data)
+	} else {
+		copy(p, data[in-o:])
+	}
+}
+
+// cachedRange is a run of consecutive cached blocks of one extent.
+type cachedRange struct {
+	off    int64
+	blocks []*cachedBlock
+}
+
+func (r cachedRange) end() int64 { return r.off + int64(len(r.blocks))*blockSize }
+
+// bytes returns the run's data in one buffer: a part of the buffer of
+// the write that cached it if it came in one write.
+func (r cachedRange) bytes() []byte {
+	first, whole := r.blocks[0], true
+	for i, b := range r.blocks {
+		if &b.buf[0] != &first.buf[0] || b.at != first.at+i*blockSize {
+			whole = false // a later write replaced a block in between
+			break
+		}
+	}
+	if whole {
+		return first.buf[first.at : first.at+len(r.blocks)*blockSize]
+	}
+	out := make([]byte, 0, len(r.blocks)*blockSize)
+	for _, b := range r.blocks {
+		out = append(out, b.data...)
+	}
+	return out
+}
+
+// ranges returns the cached blocks of extent idx as sorted runs of
+// consecutive blocks; nil when none are cached.
+func (c *writeCache) ranges(idx uint64) []cachedRange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x := c.extents[idx]
+	if x == nil {
+		return nil
+	}
+	offs := make([]int64, 0, len(x.blocks))
+	for o := range x.blocks {
+		offs = append(offs, o)
+	}
+	slices.Sort(offs)
+	var out []cachedRange
+	for _, o := range offs {
+		b := x.blocks[o]
+		if k := len(out) - 1; k >= 0 && out[k].end() == o {
+			out[k].blocks = append(out[k].blocks, b)
+			continue
+		}
+		out = append(out, cachedRange{off: o, blocks: []*cachedBlock{b}})
+	}
+	return out
+}
+
+// written drops the entries a write-back stored, unless newer writes
+// replaced them, and wakes writers waiting for room.
+func (c *writeCache) written(idx uint64, rs []cachedRange) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x := c.extents[idx]
+	if x == nil {
+		return
+	}
+	for _, r := range rs {
+		for i, b := range r.blocks {
+			o := r.off + int64(i)*blockSize
+			if x.blocks[o] == b {
+				delete(x.blocks, o)
+				c.bytes -= blockSize
+			}
+		}
+	}
+	if len(x.blocks) == 0 {
+		delete(c.extents, idx)
+	}
+	close(c.freed)
+	c.freed = make(chan struct{})
+}
+
+// drop forgets the cached blocks of extent idx inside [in, in+n): they
+// were overwritten by a write that went around the cache.
+func (c *writeCache) drop(idx uint64, in, n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	x := c.extents[idx]
+	if x == nil {
+		return
+	}
+	for o := range x.blocks {
+		if o >= in && o+blockSize <= in+n {
+			delete(x.blocks, o)
+			c.bytes -= blockSize
+		}
+	}
+	if len(x.blocks) == 0 {
+		delete(c.extents, idx)
+	}
+	close(c.freed)
+	c.freed = make(chan struct{})
+}
+
+// has reports whether blocks of extent idx are cached.
+func (c *writeCache) has(idx uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.extents[idx] != nil
+}
+
+// dirty returns the extents with cached blocks, in index order, and how
+// long the oldest has waited.
+func (c *writeCache) dirty() ([]uint64, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]uint64, 0, len(c.extents))
+	for idx := range c.extents {
+		out = append(out, idx)
+	}
+	slices.Sort(out)
+	var age time.Duration
+	if len(out) > 0 {
+		age = time.Since(c.oldest)
+	}
+	return out, age
+}
+
+// full reports whether the write-back should run without waiting for age.
+func (c *writeCache) full() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes >= c.max/2
+}
+
+// failed notes a failed write-back.
+func (c *writeCache) failed(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
+// fail makes waiting and later writers fail with err.
+func (c *writeCache) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken == nil {
+		c.broken = err
+		close(c.freed)
+		c.freed = make(chan struct{})
+	}
+}
+
+// restart notes that a write-back pass is starting: entries cached from
+// now on count their age from now (those older are in the pass).
+func (c *writeCache) restart() {
+	c.mu.Lock()
+	c.oldest = time.Now()
+	c.mu.Unlock()
+}

@@ -1,0 +1,76 @@
+package volume
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+func block(b byte) []byte { return bytes.Repeat([]byte{b}, blockSize) }
+
+// TestWriteCacheRanges: runs of consecutive blocks come out in order, a
+// newer write of a block wins, and a write-back removes only the entries
+// it stored.
+func TestWriteCacheRanges(t *testing.T) {
+	ctx := context.Background()
+	c := newWriteCache(1 << 20)
+	_ = c.put(ctx, 0, 8192, append(block(1), block(2)...))
+	_ = c.put(ctx, 0, 0, block(3))
+	_ = c.put(ctx, 0, 4*blockSize, block(4))
+	rs := c.ranges(0)
+	if len(rs) != 2 || rs[0].off != 0 || len(rs[0].blocks) != 1 || rs[1].off != 2*blockSize || len(rs[1].blocks) != 3 {
+		t.Fatalf("ranges %+v", rs)
+	}
+	if !bytes.Equal(rs[1].bytes(), append(append(block(1), block(2)...), block(4)...)) {
+		t.Fatal("run data")
+	}
+	_ = c.put(ctx, 0, 8192, block(9)) // replaces a block the write-back holds
+	c.written(0, rs)
+	if c.bytes != blockSize {
+		t.Fatalf("%d bytes left, want one block", c.bytes)
+	}
+	p := make([]byte, 3*blockSize)
+	c.overlay(0, blockSize, p)
+	if !bytes.Equal(p[blockSize:2*blockSize], block(9)) || p[0] != 0 || p[2*blockSize] != 0 {
+		t.Fatal("overlay after write-back")
+	}
+	c.drop(0, 0, 4*blockSize)
+	if c.bytes != 0 || c.has(0) {
+		t.Fatal("drop left blocks")
+	}
+}
+
+// TestWriteCacheFull: a writer waits for room, gets it when a write-back
+// frees some, and fails once the cache stayed full for its stall time.
+func TestWriteCacheFull(t *testing.T) {
+	ctx := context.Background()
+	c := newWriteCache(2 * blockSize)
+	c.stall = 200 * time.Millisecond
+	_ = c.put(ctx, 0, 0, append(block(1), block(2)...))
+	done := make(chan error, 1)
+	go func() { done <- c.put(ctx, 1, 0, block(3)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("put into a full cache returned %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.written(0, c.ranges(0))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_ = c.put(ctx, 2, 0, block(4))
+	c.failed(errors.New("no servers"))
+	start := time.Now()
+	err := c.put(ctx, 3, 0, block(5))
+	if !errs.Is(err, errs.Unavailable) || time.Since(start) < c.stall {
+		t.Fatalf("put into a cache that stays full: %v after %v", err, time.Since(start))
+	}
+	c.fail(errs.E("volume.write", errs.Precondition, "writer lease lost"))
+	if err := c.put(ctx, 0, 0, block(6)); !errs.Is(err, errs.Precondition) {
+		t.Fatalf("put after the lease was lost: %v", err)
+	}
+}

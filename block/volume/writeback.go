@@ -1,0 +1,184 @@
+package volume
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// edit is one change to an extent: l bytes at in become data (nil:
+// zeroes).
+type edit struct {
+	in, l int64
+	data  []byte
+}
+
+// maxDirtyAge is how long a cached write waits at most before the
+// write-back loop stores it (librbd's default too).
+const maxDirtyAge = time.Second
+
+// writeBackParallel bounds the extents one write-back pass stores at once.
+const writeBackParallel = 16
+
+// writeBackLoop stores cached writes until Close, while the cache is
+// half full or its oldest write waited maxDirtyAge: up to
+// writeBackParallel extents at a time, each next one started as soon as
+// one is done.
+func (v *Volume) writeBackLoop() {
+	defer close(v.wbDone)
+	t := time.NewTicker(maxDirtyAge / 4)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-v.stop
+		cancel()
+	}()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		inFlight = map[uint64]bool{}
+	)
+	defer wg.Wait()
+	sem := make(chan struct{}, writeBackParallel)
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-v.cache.wake:
+		case <-t.C:
+		}
+		idxs, age := v.cache.dirty()
+		if len(idxs) == 0 || age < maxDirtyAge && !v.cache.full() {
+			continue
+		}
+		v.cache.restart()
+		for _, idx := range idxs {
+			mu.Lock()
+			busy := inFlight[idx]
+			inFlight[idx] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-v.stop:
+				return
+			}
+			wg.Go(func() {
+				err := v.writeBackExtent(ctx, idx)
+				if err != nil && ctx.Err() == nil {
+					v.s.log.Warn("volume write-back failed", "volume", v.spec.id, "extent", idx, "err", err)
+					select { // not in a tight loop; the next FLUSH reports it
+					case <-v.stop:
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+				mu.Lock()
+				delete(inFlight, idx)
+				mu.Unlock()
+				<-sem
+				v.cache.poke() // more may be waiting
+			})
+		}
+	}
+}
+
+// writeBackExtent stores the cached writes of extent idx.
+func (v *Volume) writeBackExtent(ctx context.Context, idx uint64) error {
+	xl := v.lock(idx)
+	xl.Lock()
+	defer xl.Unlock()
+	err := v.writeBackLocked(ctx, idx)
+	if err != nil {
+		v.cache.failed(err)
+		if v.lost.Load() {
+			v.cache.fail(errs.E("volume.write", errs.Precondition, "writer lease lost"))
+		}
+	}
+	return err
+}
+
+// writeBack stores the cached writes of the extents idxs.
+func (v *Volume) writeBack(ctx context.Context, idxs []uint64) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, writeBackParallel)
+	for _, idx := range idxs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := v.writeBackExtent(ctx, idx); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// writeBackLocked stores the cached writes of extent idx, in one patch of
+// each replica or one copy on write; the caller holds the extent's lock.
+func (v *Volume) writeBackLocked(ctx context.Context, idx uint64) error {
+	if v.cache == nil {
+		return nil
+	}
+	rs := v.cache.ranges(idx)
+	if len(rs) == 0 {
+		return nil
+	}
+	edits := make([]edit, len(rs))
+	for i, r := range rs {
+		edits[i] = edit{in: r.off, l: r.end() - r.off, data: r.bytes()}
+	}
+	if err := v.applyLocked(ctx, idx, edits, false); err != nil {
+		return err
+	}
+	v.cache.written(idx, rs)
+	return nil
+}
+
+// applyLocked makes edits to extent idx: in place on every replica when
+// the handle may, else by copy on write (with mayFree an extent that ends
+// up all zeroes is deallocated). The caller holds the extent's lock.
+func (v *Volume) applyLocked(ctx context.Context, idx uint64, edits []edit, mayFree bool) error {
+	tries := 2 // a commit whose answer was lost moved the extent
+	if v.spec.multi {
+		tries = 4 // other writers move extents too
+	}
+	if v.inPlace() {
+		if err := v.reconcile(ctx, idx); err != nil {
+			return err
+		}
+		done, err := v.tryInPlace(ctx, idx, edits)
+		if done || err != nil {
+			return err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		err := v.writeLocked(ctx, idx, edits, mayFree)
+		if !errs.Is(err, errs.Precondition) || attempt >= tries {
+			if err != nil {
+				v.forget(idx)
+			}
+			if errs.Is(err, errs.Precondition) && !v.spec.multi {
+				v.lost.Store(true)
+			}
+			return err
+		}
+		if err := v.load(ctx); err != nil {
+			v.forget(idx)
+			return err
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// randRanges returns up to maxRanges sorted, disjoint, block-aligned
+// random ranges inside a chunk of size bytes.
+func randRanges(r *rand.Rand, size int64, maxRanges int) []Range {
+	blocks := size / disk.BlockSize
+	var out []Range
+	for b := int64(r.IntN(8)); b < blocks && len(out) < maxRanges; {
+		n := min(int64(1+r.IntN(4)), blocks-b)
+		p := make([]byte, n*disk.BlockSize)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		out = append(out, Range{Off: b * disk.BlockSize, Data: p})
+		b += n + int64(r.IntN(int(blocks/int64(maxRanges))+1))
+	}
+	return out
+}
+
+// TestPatchRanges: multi-range patches, synced and not, apply all their
+// ranges with one generation bump each, keep the chunk in a bounded
+// number of extents, leak no space and survive a restart; a stale base
+// or malformed ranges change nothing.
+func TestPatchRanges(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 64<<20, "d1")
+	want := randBytes(1<<20, 5)
+	if err := s.Put(ctx, "c", want); err != nil {
+		t.Fatal(err)
+	}
+	want = bytes.Clone(want)
+	_, usedBefore := s.Usage()
+	r := rand.New(rand.NewPCG(5, 6))
+	gen := uint64(0)
+	for i := range 60 {
+		ranges := randRanges(r, int64(len(want)), 16)
+		patch := s.PatchRangesNoSync
+		if i%3 == 0 {
+			patch = s.PatchRanges
+		}
+		g, err := patch(ctx, "c", ranges, gen)
+		if err != nil || g != gen+1 {
+			t.Fatalf("patch %d of %d ranges: gen %d want %d: %v", i, len(ranges), g, gen+1, err)
+		}
+		gen = g
+		for _, rg := range ranges {
+			copy(want[rg.Off:], rg.Data)
+		}
+		if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
+			t.Fatalf("after patch %d: gen %d want %d, equal %v, %v", i, g, gen, bytes.Equal(got, want), err)
+		}
+	}
+	if rec, err := s.lookup("c"); err != nil || len(rec.exts) >= maxFragments+2*16 {
+		t.Fatalf("chunk in %d extents after patches (a patch of a chunk in %d or more rewrites it): %v", len(rec.exts), maxFragments, err)
+	}
+	// Every other block: the chunk ends up in more than maxFragments
+	// extents, and the next patch rewrites it whole, all its ranges
+	// applied.
+	var every []Range
+	for b := int64(0); b < int64(len(want))/disk.BlockSize; b += 2 {
+		every = append(every, Range{Off: b * disk.BlockSize, Data: randBytes(disk.BlockSize, uint64(b))})
+	}
+	for _, ranges := range [][]Range{every, randRanges(r, int64(len(want)), 16)} {
+		g, err := s.PatchRangesNoSync(ctx, "c", ranges, gen)
+		if err != nil || g != gen+1 {
+			t.Fatalf("patch of %d ranges: gen %d want %d: %v", len(ranges), g, gen+1, err)
+		}
+		gen = g
+		for _, rg := range ranges {
+			copy(want[rg.Off:], rg.Data)
+		}
+	}
+	if rec, err := s.lookup("c"); err != nil || len(rec.exts) > 4 {
+		t.Fatalf("chunk in %d extents after a whole rewrite: %v", len(rec.exts), err)
+	}
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
+		t.Fatalf("after a whole rewrite: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, used := s.Usage(); used != usedBefore {
+		t.Fatalf("used %d after patches and Sync, want %d", used, usedBefore)
+	}
+
+	block := func(b int64) []byte { return bytes.Repeat([]byte{byte(b)}, disk.BlockSize) }
+	ok := []Range{{0, block(1)}, {8 * disk.BlockSize, block(2)}}
+	if _, err := s.PatchRangesNoSync(ctx, "c", ok, gen+1); !errs.Is(err, errs.Precondition) {
+		t.Fatalf("wrong base: %v, want Precondition", err)
+	}
+	for name, bad := range map[string][]Range{
+		"none":        nil,
+		"unsorted":    {{8 * disk.BlockSize, block(1)}, {0, block(2)}},
+		"overlapping": {{0, append(block(1), block(1)...)}, {disk.BlockSize, block(2)}},
+		"unaligned":   {{0, block(1)}, {100, block(2)}},
+		"short":       {{0, block(1)}, {disk.BlockSize, []byte("x")}},
+		"empty":       {{0, block(1)}, {disk.BlockSize, nil}},
+		"outside":     {{0, block(1)}, {1 << 20, block(2)}},
+		"negative":    {{-disk.BlockSize, block(1)}},
+	} {
+		if _, err := s.PatchRangesNoSync(ctx, "c", bad, gen); !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s ranges: %v, want Invalid", name, err)
+		}
+	}
+	if _, err := s.PatchRanges(ctx, "nope", ok, 0); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("missing chunk: %v, want NotFound", err)
+	}
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
+		t.Fatalf("refused patches changed the chunk: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = f.mustOpen(t)
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
+		t.Fatalf("after restart: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
+	}
+}
+
+// countWrites counts the WriteAt calls to a disk.
+type countWrites struct {
+	disk.Disk
+	n atomic.Int32
+}
+
+func (c *countWrites) WriteAt(ctx context.Context, p []byte, off int64) error {
+	c.n.Add(1)
+	return c.Disk.WriteAt(ctx, p, off)
+}
+
+// TestPatchRangesOneWrite: the ranges of a patch go to the disk in one
+// write when the free space they take is contiguous.
+func TestPatchRangesOneWrite(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 16<<20, "d1")
+	if err := s.Put(ctx, "c", randBytes(1<<20, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cw := &countWrites{Disk: s.d}
+	s.d = cw
+	ranges := make([]Range, 16)
+	for i := range ranges {
+		ranges[i] = Range{Off: int64(i) * 16 * disk.BlockSize, Data: randBytes(disk.BlockSize, uint64(i))}
+	}
+	if _, err := s.PatchRangesNoSync(ctx, "c", ranges, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := cw.n.Load(); n != 1 {
+		t.Fatalf("%d disk writes for 16 ranges in contiguous free space, want 1", n)
+	}
+}
+
+// copyDir copies the files of an index directory (the store is closed).
+func copyDir(t *testing.T, dst, src string) {
+	t.Helper()
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPatchRangesCrash: an unsynced multi-range patch and a crash. If the
+// index lost the patch (its commit was not synced), the chunk is back at
+// the old generation with the old bytes, whose blocks the patch and
+// later writes left alone. If the index kept it but its blocks never
+// reached the disk, the journal puts them back. After a Sync the patch
+// survives whole.
+func TestPatchRangesCrash(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 16<<20, "d1")
+	orig := randBytes(1<<20, 11)
+	if err := s.Put(ctx, "c", orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	saved := f.index + ".saved"
+	copyDir(t, saved, f.index)
+	s = f.mustOpen(t)
+	_, used0 := s.Usage()
+	ranges := randRanges(rand.New(rand.NewPCG(7, 8)), 1<<20, 16)
+	for total(ranges) > maxJournal { // a larger one syncs the disk instead of journaling
+		ranges = ranges[:len(ranges)-1]
+	}
+	want := bytes.Clone(orig)
+	for _, r := range ranges {
+		copy(want[r.Off:], r.Data)
+	}
+	if g, err := s.PatchRangesNoSync(ctx, "c", ranges, 0); err != nil || g != 1 {
+		t.Fatalf("PatchRangesNoSync: gen %d, %v", g, err)
+	}
+	// Until the Sync, writes that take all the free space leave the old
+	// blocks alone.
+	rec0, err := lookupRecord(t, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.allocMu.Lock()
+	avail := s.avail.free
+	s.allocMu.Unlock()
+	if err := s.Put(ctx, "filler", randBytes(int(avail), 12)); err != nil {
+		t.Fatal(err)
+	}
+	if buf, bad, err := s.readVerified(ctx, rec0, 0, int64(len(rec0.blocks))); err != nil || bad >= 0 || !bytes.Equal(buf, orig) {
+		t.Fatalf("old blocks after an unsynced patch: bad block %d, equal %v, %v", bad, bytes.Equal(buf, orig), err)
+	}
+	if err := s.Delete(ctx, "filler"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Crash, the index rolled back to before the patch.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, f.index, saved)
+	s = f.mustOpen(t)
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != 0 || !bytes.Equal(got, orig) {
+		t.Fatalf("index rolled back: gen %d want 0, equal %v, %v", g, bytes.Equal(got, orig), err)
+	}
+	if _, used := s.Usage(); used != used0 {
+		t.Fatalf("used %d after the rolled back patch, want %d", used, used0)
+	}
+
+	// Crash, the index kept the patch, its blocks never reached the disk.
+	if _, err := s.PatchRangesNoSync(ctx, "c", ranges, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.lookup("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phys := physBlocks(rec)
+	for _, r := range ranges {
+		for b := r.Off / disk.BlockSize; b < (r.Off+int64(len(r.Data)))/disk.BlockSize; b++ {
+			if err := s.d.WriteAt(ctx, disk.AlignedBuffer(disk.BlockSize), phys[b]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.GetRange(ctx, "c", ranges[0].Off, disk.BlockSize); !errs.Is(err, errs.Corrupt) {
+		t.Fatalf("smashed block read: %v, want Corrupt (the test smashed the wrong place)", err)
+	}
+	if err := replayJournal(s.db, s.d, s.sb); err != nil {
+		t.Fatal(err)
+	}
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != 1 || !bytes.Equal(got, want) {
+		t.Fatalf("after journal replay: gen %d want 1, equal %v, %v", g, bytes.Equal(got, want), err)
+	}
+
+	// Synced, the patch survives a restart.
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = f.mustOpen(t)
+	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != 1 || !bytes.Equal(got, want) {
+		t.Fatalf("after Sync and restart: gen %d want 1, equal %v, %v", g, bytes.Equal(got, want), err)
+	}
+}
+
+// physBlocks lists the disk offset of every block of a record.
+func physBlocks(rec *record) []int64 {
+	var offs []int64
+	for _, e := range rec.exts {
+		for o := e.off; o < e.end(); o += disk.BlockSize {
+			offs = append(offs, o)
+		}
+	}
+	return offs
+}
+
+// lookupRecord reads chunk "c"'s record from a copy of an index.
+func lookupRecord(t *testing.T, dir string) (*record, error) {
+	t.Helper()
+	tmp := t.TempDir() + "/idx"
+	copyDir(t, tmp, dir)
+	db, err := openIndex(tmp, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	v, closer, err := db.Get(chunkKey("c"))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return decodeRecord(slices.Clone(v))
+}
+
+func total(ranges []Range) int {
+	n := 0
+	for _, r := range ranges {
+		n += len(r.Data)
+	}
+	return n
+}

@@ -42,6 +42,12 @@ func TestPatchOverHTTP(t *testing.T) {
 	if _, err := h.cli.PatchShard(ctx, d, "nope", 0, p, 0); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("missing: %v", err)
 	}
+	if g, err := h.cli.ShardGen(ctx, d, "x"); err != nil || g != 1 {
+		t.Fatalf("gen after PATCH: %d %v", g, err)
+	}
+	if _, err := h.cli.ShardGen(ctx, d, "nope"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("gen of a missing chunk: %v", err)
+	}
 	// The whole-chunk CRC32C follows the patch (the scrubber checks it).
 	_, crc, err := h.cli.StatShard(ctx, d, "x")
 	if err != nil {

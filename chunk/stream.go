@@ -30,6 +30,11 @@ type streams struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	// local gates the requests handed over in process (local.go): each
+	// holds it shared; closeAll takes it to wait for them and refuse more.
+	local       sync.RWMutex
+	localClosed bool
 }
 
 func (t *streams) frames() *wire.Bufs {
@@ -60,6 +65,9 @@ func (t *streams) done(c net.Conn) {
 
 // closeAll closes every stream and waits for their requests to end.
 func (t *streams) closeAll() {
+	t.local.Lock()
+	t.localClosed = true
+	t.local.Unlock()
 	t.mu.Lock()
 	t.closed = true
 	for c := range t.conns {

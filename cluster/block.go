@@ -66,7 +66,7 @@ func (c *Cluster) listenNBD() (net.Listener, error) {
 func (c *Cluster) startBlock(ctx context.Context) error {
 	log := c.log.With("node", "block0")
 	reg := c.nodeRegistry("block0")
-	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, c.opts.Volume, log, reg)
+	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, c.opts.Volume, &c.local, log, reg)
 	if err != nil {
 		return err
 	}
@@ -111,14 +111,15 @@ func (c *Cluster) startBlock(ctx context.Context) error {
 
 // newBlockService makes the block service of `wolke dev` and `wolke
 // block`: volumes in meta (mc), extents on the chunk servers found in etcd.
-// The caller closes the resolver once the service is done.
+// Chunk servers in local (nil: none) are called in process. The caller
+// closes the resolver once the service is done.
 func newBlockService(ctx context.Context, etcd *clientv3.Client, cluster string, mc *metaclient.Client,
-	cfg volume.Config, log *slog.Logger, reg prometheus.Registerer) (*volume.Service, *diskResolver, error) {
+	cfg volume.Config, local *localChunks, log *slog.Logger, reg prometheus.Registerer) (*volume.Service, *diskResolver, error) {
 	res, err := newDiskResolver(ctx, etcd, cluster)
 	if err != nil {
 		return nil, nil, err
 	}
-	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
+	shards := chunkclient.New(res.Resolve, local.options())
 	svc, err := volume.New(cfg, volume.Deps{
 		Meta: mc.Volumes(), Disks: mc, Shards: shards, Logger: log, Registry: reg,
 	})

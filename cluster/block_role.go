@@ -86,7 +86,7 @@ func RunBlock(ctx context.Context, r BlockRole) error {
 	defer mc.Close()
 	// The service outlives ctx while connections drain.
 	svc, res, err := newBlockService(context.WithoutCancel(ctx), cl, r.Cluster, mc,
-		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache}, r.Logger, r.Registry)
+		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache}, nil, r.Logger, r.Registry)
 	if err != nil {
 		return err
 	}

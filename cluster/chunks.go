@@ -70,11 +70,14 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 		return err
 	}
 	p := &chunkProc{id: id, srv: srv}
+	addr := ln.Addr().String()
+	c.local.set(addr, srv)
 	p.proc = goServe(func(ctx context.Context) error {
 		stopWatch := watchFailedDisks(ctx, srv, c.mc, c.log.With("node", id))
 		err := srv.Serve(ctx, ln)
 		stopWatch()
 		srv.Close()
+		c.local.remove(addr, srv)
 		return err
 	})
 	c.chunks[i] = p

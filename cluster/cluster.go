@@ -142,6 +142,9 @@ type Cluster struct {
 	// internal server takes an ephemeral port that could be theirs; the
 	// gateway and the block service take them over when they start.
 	s3ln, nbdln net.Listener
+	// local are the chunk servers above by address: the cluster's own
+	// chunk clients hand them requests without loopback TCP.
+	local localChunks
 	// RootGenerated is true when the root credentials were made at this start.
 	RootGenerated bool
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wolke-cloud/wolke/block/volume"
 	"github.com/wolke-cloud/wolke/chunk/disk"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
@@ -34,7 +35,9 @@ func TestEBSChunkLoss(t *testing.T) {
 func chunkLoss(t *testing.T, fio string, eio bool) {
 	var mu sync.Mutex
 	faulty := map[string][]*disk.Faulty{}
-	opts := Options{NBDAddr: "127.0.0.1:0", ChunkServers: 6}
+	// A small write cache: fio's writes go on reaching the chunk servers
+	// (as write-backs) while it runs, and the loss hits them.
+	opts := Options{NBDAddr: "127.0.0.1:0", ChunkServers: 6, Volume: volume.Config{WriteCache: 1 << 20}}
 	if eio {
 		opts.WrapDisk = func(server, _ string, d disk.Disk) disk.Disk {
 			f := disk.NewFaulty(d)

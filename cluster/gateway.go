@@ -53,7 +53,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 		meta: c.mc, masterKey: masterKey, volumes: c.mc.Volumes(), etcd: c.etcdCl, cluster: c.st.ClusterID, k: c.opts.DataShards, m: c.opts.ParityShards,
 		region: c.opts.Region, domain: c.opts.Domain, root: c.root, users: c.opts.Users,
 		log: c.log.With("node", "gw0"), reg: c.nodeRegistry("gw0"), gather: c.Registry,
-		intentAfter: c.opts.Durability.intentAfter(),
+		intentAfter: c.opts.Durability.intentAfter(), local: &c.local,
 	})
 	if err != nil {
 		return err
@@ -94,6 +94,8 @@ type gatewayWiring struct {
 	// intentAfter is core.Config.IntentAfter: negative when garbage is
 	// collected (nearly) at once, 0 for core's default.
 	intentAfter time.Duration
+	// local are chunk servers running in this process (nil: none).
+	local *localChunks
 }
 
 // newGateway builds the object layer and the S3 server on meta and the
@@ -103,7 +105,7 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 	if err != nil {
 		return nil, err
 	}
-	shards := chunkclient.New(res.Resolve, chunkclient.Options{})
+	shards := chunkclient.New(res.Resolve, w.local.options())
 	store, err := core.New(core.Config{DataShards: w.k, ParityShards: w.m, MasterKey: w.masterKey, IntentAfter: w.intentAfter},
 		core.Deps{Meta: w.meta, Shards: shards, Logger: w.log, Registry: w.reg})
 	if err != nil {

@@ -149,7 +149,7 @@ func (c *Cluster) startDurability(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := &durability{etcd: c.etcdCl, cluster: c.st.ClusterID, resolver: res, shards: chunkclient.New(res.Resolve, chunkclient.Options{}), scrubs: map[string]*scrubProc{}}
+	d := &durability{etcd: c.etcdCl, cluster: c.st.ClusterID, resolver: res, shards: chunkclient.New(res.Resolve, c.local.options()), scrubs: map[string]*scrubProc{}}
 	d.worker, err = repair.New(repair.Config{
 		ID: do.RepairWorker, RepairAfter: c.opts.repairAfter(), Interval: do.Interval,
 		RateLimit: do.RepairRate, GCGrace: do.GCGrace,

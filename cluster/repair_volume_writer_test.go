@@ -45,7 +45,7 @@ func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
 	}
 	write(0, slices.Clone(vol))
 	write(3*volTestExtent+4096, payload(22, 4096)) // in place
-	if err := vv.Flush(ctx); err != nil { // a snapshot holds what was flushed before it
+	if err := vv.Flush(ctx); err != nil {          // a snapshot holds what was flushed before it
 		t.Fatal(err)
 	}
 	sresp, err := c.Meta().Volumes().CreateSnapshot(ctx, &metapb.CreateSnapshotRequest{Snapshot: &metapb.Snapshot{VolumeId: vid}})

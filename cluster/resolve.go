@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -18,7 +19,16 @@ import (
 type diskResolver struct {
 	dir *control.Directory
 
-	mu       sync.Mutex
+	// cur is the current view, immutable; lookups only load it and poll
+	// its changed channel (no lock). rebuild (under mu) replaces it once
+	// the directory changed.
+	cur atomic.Pointer[diskView]
+	mu  sync.Mutex
+}
+
+// diskView is the disk → address map built from the directory as it was
+// just before changed was closed.
+type diskView struct {
 	changed  <-chan struct{}
 	diskAddr map[string]string
 }
@@ -33,16 +43,29 @@ func newDiskResolver(ctx context.Context, etcd *clientv3.Client, cluster string)
 
 // view returns the current disk → address map, rebuilt after a change.
 func (r *diskResolver) view() map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.changed != nil {
+	if v := r.cur.Load(); v != nil {
 		select {
-		case <-r.changed:
+		case <-v.changed:
 		default:
-			return r.diskAddr
+			return v.diskAddr
 		}
 	}
-	r.changed = r.dir.Changed()
+	return r.rebuild()
+}
+
+func (r *diskResolver) rebuild() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v := r.cur.Load(); v != nil { // rebuilt meanwhile?
+		select {
+		case <-v.changed:
+		default:
+			return v.diskAddr
+		}
+	}
+	// Changed before Members: a change in between closes this channel and
+	// the next lookup rebuilds again.
+	changed := r.dir.Changed()
 	m := map[string]string{}
 	for _, v := range r.dir.Members() {
 		var ep ChunkEndpoint
@@ -53,7 +76,7 @@ func (r *diskResolver) view() map[string]string {
 			m[d] = ep.Addr
 		}
 	}
-	r.diskAddr = m
+	r.cur.Store(&diskView{changed: changed, diskAddr: m})
 	return m
 }
 

@@ -331,7 +331,7 @@ bench_plots() {
 
 # ---------------------------------------------------------------- d. NBD
 NBDJOBS=$WORK/nbd-jobs
-NBD_JOBS="seqwrite-1m-qd8 randwrite-4k-qd1 randwrite-4k-qd32 seqread-1m-qd8 randread-4k-qd1 randread-4k-qd32"
+NBD_JOBS="seqwrite-1m-qd8 randwrite-4k-qd1 randwrite-4k-qd32 randwrite-4k-qd32-flush32 seqread-1m-qd8 randread-4k-qd1 randread-4k-qd32"
 # fio_nbd TARGET URI: run each job of bench/fio/nbd.fio on its own, into
 # $RES/nbd-TARGET-JOB.json. A job whose connection is refused (a volume's
 # writer lease may outlive the previous job's connection for a moment) is
@@ -407,7 +407,9 @@ bench_nbd() {
 	md "Targets: \`nbdkit memory ${NBD_MIB}M\`; \`qemu-nbd -f raw --cache=none\` over a ${NBD_MIB} MiB file on the work file system;"
 	md "a Wolke volume through \`wolke dev --nbd-addr\` (a new ${NBD_MIB} MiB volume made through the EC2 API). One fio run per job,"
 	md "$FIO_RUNTIME s after 1 s ramp, except seqwrite, which runs first and fills the whole device once so that"
-	md "the reads find data. Cells: IOPS, MB/s (10^6 B/s), p99 completion latency."
+	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (64 MiB, written back to the"
+	md "3 replicas within 1 s; FLUSH makes them stable, as with a disk's volatile write cache); the -flush32 job sends a FLUSH"
+	md "every 32 writes, so its writes are stable on every replica. Cells: IOPS, MB/s (10^6 B/s), p99 completion latency."
 	md ""
 	md "| job | nbdkit memory | qemu-nbd (file, cache=none) | Wolke volume |"
 	md "|---|--:|--:|--:|"

@@ -31,7 +31,6 @@ type writeCache struct {
 	max     int64 // writers wait above this
 	freed   chan struct{}
 	wake    chan struct{} // the write-back loop has work (buffered, 1)
-	oldest  time.Time     // of the entries cached since the cache was last empty
 	broken  error         // set when cached writes can no longer be written back
 	lastErr error         // of the last write-back that failed
 	stall   time.Duration // cacheStall, shorter in tests
@@ -43,6 +42,7 @@ const cacheStall = 30 * time.Second
 
 type cachedExtent struct {
 	blocks map[int64]*cachedBlock // by offset inside the extent
+	since  time.Time              // when its oldest cached block came (about)
 }
 
 type cachedBlock struct {
@@ -103,11 +103,8 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 	copy(buf, data)
 	x := c.extents[idx]
 	if x == nil {
-		x = &cachedExtent{blocks: map[int64]*cachedBlock{}}
+		x = &cachedExtent{blocks: map[int64]*cachedBlock{}, since: time.Now()}
 		c.extents[idx] = x
-	}
-	if c.bytes == 0 {
-		c.oldest = time.Now()
 	}
 	for o := int64(0); o < n; o += blockSize {
 		if _, ok := x.blocks[in+o]; !ok {
@@ -115,7 +112,7 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 		}
 		x.blocks[in+o] = &cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: buf, at: int(o)}
 	}
-	if c.bytes >= c.max/2 {
+	if c.bytes >= c.high() {
 		c.kick()
 	}
 	return nil
@@ -245,6 +242,8 @@ func (c *writeCache) written(idx uint64, rs []cachedRange) {
 	}
 	if len(x.blocks) == 0 {
 		delete(c.extents, idx)
+	} else {
+		x.since = time.Now() // newer writes stayed: they count from now
 	}
 	close(c.freed)
 	c.freed = make(chan struct{})
@@ -279,9 +278,8 @@ func (c *writeCache) has(idx uint64) bool {
 	return c.extents[idx] != nil
 }
 
-// dirty returns the extents with cached blocks, in index order, and how
-// long the oldest has waited.
-func (c *writeCache) dirty() ([]uint64, time.Duration) {
+// dirty returns the extents with cached blocks, in index order.
+func (c *writeCache) dirty() []uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]uint64, 0, len(c.extents))
@@ -289,18 +287,50 @@ func (c *writeCache) dirty() ([]uint64, time.Duration) {
 		out = append(out, idx)
 	}
 	slices.Sort(out)
-	var age time.Duration
-	if len(out) > 0 {
-		age = time.Since(c.oldest)
-	}
-	return out, age
+	return out
 }
 
-// full reports whether the write-back should run without waiting for age.
-func (c *writeCache) full() bool {
+// high is the fill above which the write-back runs without waiting for
+// age: three quarters of the cache.
+func (c *writeCache) high() int64 { return c.max / 4 * 3 }
+
+// due returns up to n extents the write-back loop should store now, busy
+// ones left out: those cached longer than maxAge, oldest first, then,
+// while the cache is above its high mark, those with the most cached
+// blocks (one patch stores the most of the cache; random writes gather
+// more per extent the longer they wait).
+func (c *writeCache) due(n int, maxAge time.Duration, busy func(uint64) bool) []uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes >= c.max/2
+	type cand struct {
+		idx    uint64
+		since  time.Time
+		blocks int
+	}
+	var aged, dense []cand
+	over := c.bytes >= c.high()
+	now := time.Now()
+	for idx, x := range c.extents {
+		switch {
+		case busy(idx):
+		case now.Sub(x.since) >= maxAge:
+			aged = append(aged, cand{idx, x.since, len(x.blocks)})
+		case over:
+			dense = append(dense, cand{idx, x.since, len(x.blocks)})
+		}
+	}
+	slices.SortFunc(aged, func(a, b cand) int { return a.since.Compare(b.since) })
+	slices.SortFunc(dense, func(a, b cand) int { return b.blocks - a.blocks })
+	out := make([]uint64, 0, n)
+	for _, cs := range [][]cand{aged, dense} {
+		for _, x := range cs {
+			if len(out) == n {
+				return out
+			}
+			out = append(out, x.idx)
+		}
+	}
+	return out
 }
 
 // failed notes a failed write-back.
@@ -319,12 +349,4 @@ func (c *writeCache) fail(err error) {
 		close(c.freed)
 		c.freed = make(chan struct{})
 	}
-}
-
-// restart notes that a write-back pass is starting: entries cached from
-// now on count their age from now (those older are in the pass).
-func (c *writeCache) restart() {
-	c.mu.Lock()
-	c.oldest = time.Now()
-	c.mu.Unlock()
 }

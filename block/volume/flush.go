@@ -85,7 +85,7 @@ func (v *Volume) Flush(ctx context.Context) error {
 		return errs.E(op, errs.Precondition, "writer lease lost")
 	}
 	if v.cache != nil {
-		idxs, _ := v.cache.dirty()
+		idxs := v.cache.dirty()
 		if err := v.writeBack(ctx, idxs); err != nil {
 			err = errs.E(op, errs.KindOf(err), "cached writes could not be written back", err)
 			v.s.count("flush", err)

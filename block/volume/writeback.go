@@ -22,10 +22,9 @@ const maxDirtyAge = time.Second
 // writeBackParallel bounds the extents one write-back pass stores at once.
 const writeBackParallel = 16
 
-// writeBackLoop stores cached writes until Close, while the cache is
-// half full or its oldest write waited maxDirtyAge: up to
-// writeBackParallel extents at a time, each next one started as soon as
-// one is done.
+// writeBackLoop stores cached writes until Close: the extents due (see
+// writeCache.due), up to writeBackParallel at a time, the next one chosen
+// each time one is done.
 func (v *Volume) writeBackLoop() {
 	defer close(v.wbDone)
 	t := time.NewTicker(maxDirtyAge / 4)
@@ -42,7 +41,7 @@ func (v *Volume) writeBackLoop() {
 		inFlight = map[uint64]bool{}
 	)
 	defer wg.Wait()
-	sem := make(chan struct{}, writeBackParallel)
+	busy := func(idx uint64) bool { return inFlight[idx] } // called with mu held
 	for {
 		select {
 		case <-v.stop:
@@ -50,24 +49,13 @@ func (v *Volume) writeBackLoop() {
 		case <-v.cache.wake:
 		case <-t.C:
 		}
-		idxs, age := v.cache.dirty()
-		if len(idxs) == 0 || age < maxDirtyAge && !v.cache.full() {
-			continue
-		}
-		v.cache.restart()
+		mu.Lock()
+		idxs := v.cache.due(writeBackParallel-len(inFlight), maxDirtyAge, busy)
 		for _, idx := range idxs {
-			mu.Lock()
-			busy := inFlight[idx]
 			inFlight[idx] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-v.stop:
-				return
-			}
+		}
+		mu.Unlock()
+		for _, idx := range idxs {
 			wg.Go(func() {
 				err := v.writeBackExtent(ctx, idx)
 				if err != nil && ctx.Err() == nil {
@@ -80,8 +68,7 @@ func (v *Volume) writeBackLoop() {
 				mu.Lock()
 				delete(inFlight, idx)
 				mu.Unlock()
-				<-sem
-				v.cache.poke() // more may be waiting
+				v.cache.poke() // a slot is free
 			})
 		}
 	}

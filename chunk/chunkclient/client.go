@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/wolke-cloud/wolke/chunk/internal/wire"
@@ -29,6 +30,11 @@ type Options struct {
 	MaxIdleConnsPerHost int
 	// Transport replaces the client's own pooled transport.
 	Transport http.RoundTripper
+	// Local, if set, returns the chunk server listening on addr when it
+	// runs in this process (nil otherwise): stream requests to it (patches,
+	// ranged reads, syncs, puts) are handed to it directly, after the
+	// resolver, with the same checks and errors as over the network.
+	Local func(addr string) LocalServer
 }
 
 // Resolver returns the address (host:port) of the server holding diskID.
@@ -41,6 +47,10 @@ type Client struct {
 	own     *http.Transport // nil when Options.Transport was given
 	streams *streams        // nil when Options.Transport was given
 	timeout time.Duration
+
+	local      func(addr string) LocalServer // Options.Local
+	localBufs  wire.Bufs                     // large local request bodies, pooled
+	localCalls atomic.Int64
 }
 
 // New returns a client that finds servers with resolve.
@@ -54,7 +64,7 @@ func New(resolve func(ctx context.Context, diskID string) (addr string, err erro
 	if opts.MaxIdleConnsPerHost <= 0 {
 		opts.MaxIdleConnsPerHost = 64
 	}
-	c := &Client{resolve: resolve, timeout: opts.Timeout}
+	c := &Client{resolve: resolve, timeout: opts.Timeout, local: opts.Local}
 	rt := opts.Transport
 	if rt == nil {
 		c.own = &http.Transport{

@@ -206,13 +206,18 @@ func (c *Client) ReadShardRangeGen(ctx context.Context, diskID, chunkID string, 
 // ShardGen returns the chunk's generation without reading it.
 func (c *Client) ShardGen(ctx context.Context, diskID, chunkID string) (uint64, error) {
 	const op = "chunkclient.ShardGen"
+	// Over the stream: a read of no bytes answers the generation.
+	gen, err := c.streamRead(ctx, op, diskID, chunkID, 0, 0, func([]byte) bool { return false })
+	if err != errNoStream {
+		return gen, err
+	}
 	resp, cancel, err := c.do(ctx, op, http.MethodHead, diskID, chunkID, "", nil, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer cancel()
 	drain(resp)
-	gen, err := strconv.ParseUint(resp.Header.Get(wire.HeaderGen), 10, 64)
+	gen, err = strconv.ParseUint(resp.Header.Get(wire.HeaderGen), 10, 64)
 	if err != nil {
 		return 0, errs.E(op, errs.Internal, "bad generation header", err)
 	}
@@ -261,7 +266,7 @@ func (c *Client) streamRead(ctx context.Context, op, diskID, chunkID string, off
 		return 0, errs.Errorf(op, errs.Invalid, "bad chunk id %q", chunkID)
 	}
 	for try := 0; ; try++ {
-		f, release, err := c.streamCall(ctx, op, diskID, wire.OpRead, len(diskID)+len(chunkID), func(b []byte) []byte {
+		a, err := c.streamCallData(ctx, op, diskID, wire.OpRead, len(diskID)+len(chunkID), func(b []byte) []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(off))
 			b = binary.BigEndian.AppendUint64(b, uint64(n))
 			return wire.AppendName(wire.AppendName(b, diskID), chunkID)
@@ -269,9 +274,13 @@ func (c *Client) streamRead(ctx context.Context, op, diskID, chunkID string, off
 		if err != nil {
 			return 0, err
 		}
-		d := &wire.Dec{B: f.Body}
+		release := a.release
+		d := &wire.Dec{B: a.body}
 		gen, crc := d.U64(), d.U32()
 		data := d.Rest()
+		if a.data != nil { // a local server's own buffer, not copied
+			data = a.data
+		}
 		if d.Err != nil {
 			release()
 			return 0, errs.E(op, errs.Internal, "bad answer", d.Err)

@@ -286,20 +286,34 @@ func (t *streams) closeAll() {
 
 // streamCall runs one request over the stream to diskID's server (hint:
 // the bytes build appends beyond the names, to size the frame once;
-// payload follows them). It returns errNoStream when the client has no
+// payload follows them), or hands it to that server when it runs in this
+// process (Options.Local). It returns errNoStream when the client has no
 // stream there (a server that refused it, or a client with its own HTTP
 // transport): the caller then uses HTTP. The answer's body is valid until
 // release is called (release may be skipped: the body is then left to
 // the garbage collector).
 func (c *Client) streamCall(ctx context.Context, op string, diskID string, code byte, hint int, build func(b []byte) []byte, payload []byte) (f wire.Frame, release func(), err error) {
-	if c.streams == nil {
-		return wire.Frame{}, nil, errNoStream
+	a, err := c.streamCallData(ctx, op, diskID, code, hint, build, payload)
+	if err != nil {
+		return wire.Frame{}, nil, err
+	}
+	if a.data != nil { // a local answer in two pieces: joined (reads use streamCallData)
+		a.body = append(a.body[:len(a.body):len(a.body)], a.data...)
+	}
+	return wire.Frame{Body: a.body}, a.release, nil
+}
+
+// streamCallData is streamCall answering with a reply: a local server's
+// data piece (a read's bytes) is not copied behind the answer's fields.
+func (c *Client) streamCallData(ctx context.Context, op string, diskID string, code byte, hint int, build func(b []byte) []byte, payload []byte) (reply, error) {
+	if c.streams == nil && c.local == nil {
+		return reply{}, errNoStream
 	}
 	if err := ctx.Err(); err != nil {
-		return wire.Frame{}, nil, errs.E(op, errs.Canceled, err)
+		return reply{}, errs.E(op, errs.Canceled, err)
 	}
 	if !wire.ValidID(diskID) {
-		return wire.Frame{}, nil, errs.Errorf(op, errs.Invalid, "bad disk id %q", diskID)
+		return reply{}, errs.Errorf(op, errs.Invalid, "bad disk id %q", diskID)
 	}
 	addr, err := c.resolve(ctx, diskID)
 	if err != nil {
@@ -307,25 +321,33 @@ func (c *Client) streamCall(ctx context.Context, op string, diskID string, code 
 		if kind == errs.Other {
 			kind = errs.Unavailable
 		}
-		return wire.Frame{}, nil, errs.E(op, kind, "resolving disk "+diskID, err)
+		return reply{}, errs.E(op, kind, "resolving disk "+diskID, err)
+	}
+	if c.local != nil {
+		if ls := c.local(addr); ls != nil {
+			return c.callLocal(ctx, ls, op, diskID, code, hint, build, payload)
+		}
+	}
+	if c.streams == nil {
+		return reply{}, errNoStream
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	sc, err := c.streams.conn(rctx, addr)
 	if err == errNoStream {
-		return wire.Frame{}, nil, err
+		return reply{}, err
 	}
 	if err != nil {
-		return wire.Frame{}, nil, c.transportErr(ctx, op, err)
+		return reply{}, c.transportErr(ctx, op, err)
 	}
 	a, err := sc.roundTrip(rctx, code, hint, build, payload)
 	if err != nil {
-		return wire.Frame{}, nil, c.transportErr(ctx, op, err)
+		return reply{}, c.transportErr(ctx, op, err)
 	}
 	if a.f.Op != 0 {
 		err := errs.E(op, wire.StatusKind(a.f.Op), "disk "+diskID+": "+string(a.f.Body))
 		a.release()
-		return wire.Frame{}, nil, err
+		return reply{}, err
 	}
-	return a.f, a.release, nil
+	return reply{body: a.f.Body, release: a.release}, nil
 }

@@ -126,20 +126,19 @@ func loadFree(db *pebble.DB) (*freelist, error) {
 		return nil, errs.E(op, errs.Internal, err)
 	}
 	defer it.Close()
-	f := &freelist{}
+	var exts []extent
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
 		if len(k) != len(freePrefix)+8 || len(v) != 8 {
 			return nil, errs.E(op, errs.Corrupt, "malformed free extent")
 		}
 		e := extent{int64(binary.BigEndian.Uint64(k[len(freePrefix):])), int64(binary.BigEndian.Uint64(v))}
-		if n := len(f.exts); n > 0 && f.exts[n-1].end() > e.off {
+		if n := len(exts); n > 0 && exts[n-1].end() > e.off {
 			return nil, errs.E(op, errs.Corrupt, "overlapping free extents")
 		}
-		f.exts = append(f.exts, e)
-		f.free += e.n
+		exts = append(exts, e)
 	}
-	return f, it.Error()
+	return newFreelist(exts), it.Error()
 }
 
 // usedExtents reads every chunk record's extents, sorted by offset.
@@ -167,23 +166,21 @@ func usedExtents(db *pebble.DB) ([]extent, int, error) {
 // freeFromUsed computes the free map of [start, end) given the used extents
 // (sorted). It fails if used extents overlap.
 func freeFromUsed(start, end int64, used []extent) (*freelist, error) {
-	f := &freelist{}
+	var exts []extent
 	pos := start
 	for _, e := range used {
 		if e.off < pos || e.end() > end {
 			return nil, fmt.Errorf("used extent [%d,+%d) overlaps another or leaves the data region", e.off, e.n)
 		}
 		if e.off > pos {
-			f.exts = append(f.exts, extent{pos, e.off - pos})
-			f.free += e.off - pos
+			exts = append(exts, extent{pos, e.off - pos})
 		}
 		pos = e.end()
 	}
 	if pos < end {
-		f.exts = append(f.exts, extent{pos, end - pos})
-		f.free += end - pos
+		exts = append(exts, extent{pos, end - pos})
 	}
-	return f, nil
+	return newFreelist(exts), nil
 }
 
 // writeFree replaces the stored free map with f.
@@ -191,7 +188,7 @@ func writeFree(db *pebble.DB, f *freelist) error {
 	b := db.NewBatch()
 	defer b.Close()
 	_ = b.DeleteRange([]byte(freePrefix), []byte("f0"), nil)
-	for _, e := range f.exts {
+	for _, e := range f.extents() {
 		_ = b.Set(freeKey(e.off), binary.BigEndian.AppendUint64(nil, uint64(e.n)), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

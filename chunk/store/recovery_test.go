@@ -67,7 +67,7 @@ func TestFreeMapRebuilt(t *testing.T) {
 	}
 	_, want := s.Usage()
 	// Forget the allocation in the free map only.
-	if err := writeFree(s.db, &freelist{exts: []extent{{s.sb.dataStart(), s.sb.dataEnd() - s.sb.dataStart()}}}); err != nil {
+	if err := writeFree(s.db, newFreelist([]extent{{s.sb.dataStart(), s.sb.dataEnd() - s.sb.dataStart()}})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

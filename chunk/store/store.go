@@ -256,7 +256,7 @@ func checkedFree(db *pebble.DB, sb superblock, log *slog.Logger) (*freelist, err
 		return nil, errs.E("store.Open", errs.Corrupt, err)
 	}
 	free, err := loadFree(db)
-	if err == nil && slices.Equal(free.exts, want.exts) {
+	if err == nil && slices.Equal(free.extents(), want.extents()) {
 		return free, nil
 	}
 	log.Warn("free map does not match the index, rebuilding it", "disk", sb.diskID, "chunks", n, "err", err)

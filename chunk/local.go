@@ -1,0 +1,31 @@
+package chunk
+
+import (
+	"context"
+
+	"github.com/wolke-cloud/wolke/chunk/internal/wire"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// ServeLocal runs one stream request handed over by a client in the same
+// process (chunkclient.Options.Local) instead of read from a socket: the
+// same request (op, id, body with the payload at its end), the same checks
+// (frame size, disk state, CRC32Cs, metrics) and the same answer frame, in
+// pieces (a read's data is the store's buffer, not copied). f.Body stays
+// the caller's: nothing refers to it once ServeLocal returns. A server that
+// stopped serving (Serve returned, or Close) answers errs.Unavailable, as a
+// refused connection would be reported.
+func (s *Server) ServeLocal(ctx context.Context, f wire.Frame) [][]byte {
+	if len(f.Body) > wire.MaxFrame-9 {
+		err := errs.Errorf("chunk.Stream", errs.Invalid, "bad frame length %d", len(f.Body)+9)
+		return [][]byte{wire.AppendFrame(nil, wire.StatusOf(err), f.ID, []byte(err.Error()))}
+	}
+	t := &s.streams
+	t.local.RLock()
+	defer t.local.RUnlock()
+	if t.localClosed {
+		err := errs.Errorf("chunk.Stream", errs.Unavailable, "chunk server %s stopped", s.cfg.ID)
+		return [][]byte{wire.AppendFrame(nil, wire.StatusOf(err), f.ID, []byte(err.Error()))}
+	}
+	return s.streamRequest(ctx, f)
+}

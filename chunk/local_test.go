@@ -1,0 +1,176 @@
+package chunk_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wolke-cloud/wolke/chunk"
+	"github.com/wolke-cloud/wolke/chunk/chunkclient"
+	"github.com/wolke-cloud/wolke/internal/errs"
+)
+
+// deadAddr is a loopback address nothing listens on: a request that made
+// it over TCP would fail.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// localClient hands stream requests for addr to srv.
+func localClient(addr string, srv *chunk.Server) *chunkclient.Client {
+	return chunkclient.New(func(context.Context, string) (string, error) { return addr, nil }, chunkclient.Options{
+		Timeout: 10 * time.Second,
+		Local: func(a string) chunkclient.LocalServer {
+			if a == addr {
+				return srv
+			}
+			return nil
+		},
+	})
+}
+
+// TestLocalCalls: a client told the server runs in process writes, patches
+// (one range, several, small and large), syncs and reads without any TCP
+// connection (its resolver names an address nothing listens on), with
+// the server's own checks and metrics.
+func TestLocalCalls(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli := localClient(deadAddr(t), srv)
+	defer cli.Close()
+	ctx := context.Background()
+	d := srv.Disks()[0].ID
+
+	want := bytes.Repeat([]byte("abcdefgh"), 256<<10/8)
+	if err := cli.WriteShard(ctx, d, "k1", want); err != nil {
+		t.Fatalf("WriteShard: %v", err)
+	}
+	p := bytes.Repeat([]byte{7}, 4096)
+	gen, epoch, err := cli.PatchShardNoSync(ctx, d, "k1", 8192, p, 0)
+	if err != nil || gen != 1 || epoch == 0 {
+		t.Fatalf("PatchShardNoSync: gen %d epoch %d: %v", gen, epoch, err)
+	}
+	copy(want[8192:], p)
+	big := bytes.Repeat([]byte{9}, 128<<10) // a pooled, page-aligned request body
+	small := bytes.Repeat([]byte{3}, 4096)
+	if gen, err = cli.PatchShardRanges(ctx, d, "k1", []int64{0, 64 << 10}, [][]byte{small, big}, 1); err != nil || gen != 2 {
+		t.Fatalf("PatchShardRanges: gen %d: %v", gen, err)
+	}
+	copy(want, small)
+	copy(want[64<<10:], big)
+	if _, err := cli.PatchShard(ctx, d, "k1", 0, p, 1); errs.KindOf(err) != errs.Precondition {
+		t.Fatalf("stale patch: %v, want Precondition", err)
+	}
+	if e2, err := cli.SyncDisk(ctx, d); err != nil || e2 != epoch {
+		t.Fatalf("SyncDisk: epoch %d want %d: %v", e2, epoch, err)
+	}
+	got := make([]byte, 100<<10)
+	if g, err := cli.ReadShardRangeInto(ctx, d, "k1", 4096, got); err != nil || g != 2 || !bytes.Equal(got, want[4096:4096+len(got)]) {
+		t.Fatalf("ReadShardRangeInto: gen %d, equal %v: %v", g, bytes.Equal(got, want[4096:4096+len(got)]), err)
+	}
+	if b, g, err := cli.ReadShardRangeGen(ctx, d, "k1", 1, 10); err != nil || g != 2 || !bytes.Equal(b, want[1:11]) {
+		t.Fatalf("ReadShardRangeGen: %q gen %d: %v", b, g, err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, d, "nope", 0, got[:10]); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("missing chunk: %v, want NotFound", err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, "d-unknown", "k1", 0, got[:10]); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("unknown disk: %v, want NotFound", err)
+	}
+	if n := cli.LocalCalls(); n != 9 {
+		t.Fatalf("%d local calls, want 9", n)
+	}
+	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(len(got)+10) {
+		t.Fatalf("read bytes metric %v, want %d", n, len(got)+10)
+	}
+}
+
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// TestLocalStoppedServer: once a server stops serving, a client handing it
+// requests in process fails them as Unavailable, as a client talking to
+// it over TCP does (callers fail over to other replicas on that kind).
+func TestLocalStoppedServer(t *testing.T) {
+	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	tcp := chunkclient.New(func(context.Context, string) (string, error) { return addr, nil }, chunkclient.Options{Timeout: 5 * time.Second})
+	defer tcp.Close()
+	local := localClient(addr, srv)
+	defer local.Close()
+	bg := context.Background()
+	d := srv.Disks()[0].ID
+	if err := tcp.WriteShard(bg, d, "k1", make([]byte, 8192)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for _, c := range []*chunkclient.Client{tcp, local} {
+		if _, err := c.ReadShardRangeInto(bg, d, "k1", 0, buf); err != nil {
+			t.Fatalf("read before stop: %v", err)
+		}
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	check := func(when string) {
+		t.Helper()
+		for name, c := range map[string]*chunkclient.Client{"tcp": tcp, "local": local} {
+			if _, err := c.ReadShardRangeInto(bg, d, "k1", 0, buf); errs.KindOf(err) != errs.Unavailable {
+				t.Errorf("%s: %s read: %v, want Unavailable", when, name, err)
+			}
+			if _, _, err := c.PatchShardNoSync(bg, d, "k1", 0, buf, 0); errs.KindOf(err) != errs.Unavailable {
+				t.Errorf("%s: %s patch: %v, want Unavailable", when, name, err)
+			}
+			if _, err := c.SyncDisk(bg, d); errs.KindOf(err) != errs.Unavailable {
+				t.Errorf("%s: %s sync: %v, want Unavailable", when, name, err)
+			}
+		}
+	}
+	check("stopped")
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("closed")
+	if n := local.LocalCalls(); n != 7 {
+		t.Fatalf("%d local calls, want 7", n)
+	}
+}

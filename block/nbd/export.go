@@ -9,8 +9,13 @@ import "context"
 // concurrently from the connection's workers.
 type Export interface {
 	Size() int64
+	// ReadAt fills all of p (holes with zeroes) from off. p comes from a
+	// pool and holds stale bytes on entry; it must not be kept after
+	// ReadAt returns.
 	ReadAt(ctx context.Context, p []byte, off int64) error
-	// WriteAt writes p at off; with fua the data is durable on return.
+	// WriteAt writes p at off; with fua the data is durable on return. p
+	// is reused for other requests once WriteAt returns: an export that
+	// keeps the data (a cache) copies it.
 	WriteAt(ctx context.Context, p []byte, off int64, fua bool) error
 	// Flush makes every completed write durable.
 	Flush(ctx context.Context) error

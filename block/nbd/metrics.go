@@ -10,6 +10,17 @@ type metrics struct {
 	inflight    prometheus.Gauge
 	connections prometheus.Gauge
 	handshakes  *prometheus.CounterVec // by result
+
+	byCommand [cmdResize + 2]prometheus.Counter // requests children, resolved once
+}
+
+// request counts one request of command typ.
+func (m *metrics) request(typ uint16) {
+	i := int(typ)
+	if i >= len(m.byCommand)-1 {
+		i = len(m.byCommand) - 1 // "other"
+	}
+	m.byCommand[i].Inc()
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,6 +46,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wolke_nbd_handshakes_total", Help: "NBD handshakes by result (ok, failed, aborted, shutdown).",
 		}, []string{"result"}),
+	}
+	for i := range m.byCommand {
+		m.byCommand[i] = m.requests.WithLabelValues(commandName(uint16(i)))
 	}
 	if reg == nil {
 		return m, nil

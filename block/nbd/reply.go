@@ -1,12 +1,24 @@
 package nbd
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net"
+)
 
-// send writes one reply frame made of parts; frames never interleave. A
+// Reply bytes are gathered in session.out and written when the last
+// sender in line is done, so that replies ready together leave in one
+// write; data of at least directData bytes is written from where it is
+// (after what is gathered, in one writev on TCP), not copied.
+const (
+	outBufSize = 64 << 10
+	directData = 16 << 10
+)
+
+// send writes one reply frame, hdr then data; frames never interleave. A
 // failed write closes the connection, which ends the request loop.
-// Replies queued behind this one are flushed with it: the last sender in
-// line flushes.
-func (ss *session) send(parts ...[]byte) {
+// Replies queued behind this one are written with it: the last sender in
+// line writes.
+func (ss *session) send(hdr, data []byte) {
 	ss.sending.Add(1)
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
@@ -15,13 +27,18 @@ func (ss *session) send(parts ...[]byte) {
 		return
 	}
 	var err error
-	for _, p := range parts {
-		if _, err = ss.c.bw.Write(p); err != nil {
-			break
+	ss.out = append(ss.out, hdr...)
+	switch {
+	case len(data) >= directData:
+		bufs := net.Buffers{ss.out, data}
+		_, err = bufs.WriteTo(ss.c.nc)
+		ss.out = ss.out[:0]
+	default:
+		ss.out = append(ss.out, data...)
+		if last || len(ss.out) >= outBufSize {
+			_, err = ss.c.nc.Write(ss.out)
+			ss.out = ss.out[:0]
 		}
-	}
-	if err == nil && last {
-		err = ss.c.bw.Flush()
 	}
 	if err != nil {
 		ss.broken.Store(true)
@@ -30,23 +47,22 @@ func (ss *session) send(parts ...[]byte) {
 	}
 }
 
-func (ss *session) replySimple(cookie uint64, errno uint32, data ...[]byte) {
+func (ss *session) replySimple(cookie uint64, errno uint32, data []byte) {
 	var h [16]byte
 	binary.BigEndian.PutUint32(h[0:], magicSimple)
 	binary.BigEndian.PutUint32(h[4:], errno)
 	binary.BigEndian.PutUint64(h[8:], cookie)
-	ss.send(append([][]byte{h[:]}, data...)...)
+	ss.send(h[:], data)
 }
 
-// chunkHeader builds a structured reply chunk header.
-func chunkHeader(cookie uint64, flags, typ uint16, length int) []byte {
-	h := make([]byte, 20)
+// chunkHeader puts a structured reply chunk header in h[:20].
+func chunkHeader(h []byte, cookie uint64, flags, typ uint16, length int) []byte {
 	binary.BigEndian.PutUint32(h[0:], magicStructured)
 	binary.BigEndian.PutUint16(h[4:], flags)
 	binary.BigEndian.PutUint16(h[6:], typ)
 	binary.BigEndian.PutUint64(h[8:], cookie)
 	binary.BigEndian.PutUint32(h[16:], uint32(length))
-	return h
+	return h[:20]
 }
 
 // replyRead sends the data of a successful READ: one OFFSET_DATA chunk
@@ -57,13 +73,14 @@ func (ss *session) replyRead(r request, data []byte) {
 		ss.replySimple(r.cookie, errnoOK, data)
 		return
 	}
+	var h [28]byte
 	if len(data) == 0 {
-		ss.send(chunkHeader(r.cookie, replyFlagDone, replyNone, 0))
+		ss.send(chunkHeader(h[:], r.cookie, replyFlagDone, replyNone, 0), nil)
 		return
 	}
-	h := chunkHeader(r.cookie, replyFlagDone, replyOffsetData, 8+len(data))
-	h = binary.BigEndian.AppendUint64(h, r.off)
-	ss.send(h, data)
+	chunkHeader(h[:], r.cookie, replyFlagDone, replyOffsetData, 8+len(data))
+	binary.BigEndian.PutUint64(h[20:], r.off)
+	ss.send(h[:], data)
 }
 
 // replyError answers a request with an errno: a structured error chunk
@@ -73,7 +90,7 @@ func (ss *session) replyRead(r request, data []byte) {
 func (ss *session) replyError(r request, errno uint32, msg string) {
 	ss.c.s.m.errors.WithLabelValues(errnoName(errno)).Inc()
 	if !ss.structured || (r.typ != cmdRead && r.typ != cmdBlockStatus) {
-		ss.replySimple(r.cookie, errno)
+		ss.replySimple(r.cookie, errno, nil)
 		return
 	}
 	if len(msg) > 1024 {
@@ -83,23 +100,23 @@ func (ss *session) replyError(r request, errno uint32, msg string) {
 	if msg == "" {
 		typ, extra, msg = replyErrorOffset, 8, "request failed"
 	}
-	h := chunkHeader(r.cookie, replyFlagDone, typ, 6+len(msg)+extra)
+	h := chunkHeader(make([]byte, 20, 34+len(msg)), r.cookie, replyFlagDone, typ, 6+len(msg)+extra)
 	h = binary.BigEndian.AppendUint32(h, errno)
 	h = binary.BigEndian.AppendUint16(h, uint16(len(msg)))
 	h = append(h, msg...)
 	if extra > 0 {
 		h = binary.BigEndian.AppendUint64(h, r.off)
 	}
-	ss.send(h)
+	ss.send(h, nil)
 }
 
 // replyBlockStatus sends the base:allocation descriptors d (length,
 // flags pairs) as the one chunk of the reply.
 func (ss *session) replyBlockStatus(r request, d []uint32) {
-	h := chunkHeader(r.cookie, replyFlagDone, replyBlockStatus, 4+4*len(d))
+	h := chunkHeader(make([]byte, 20, 24+4*len(d)), r.cookie, replyFlagDone, replyBlockStatus, 4+4*len(d))
 	h = binary.BigEndian.AppendUint32(h, metaAllocID)
 	for _, v := range d {
 		h = binary.BigEndian.AppendUint32(h, v)
 	}
-	ss.send(h)
+	ss.send(h, nil)
 }

@@ -17,6 +17,7 @@ type Server struct {
 	exports Exports
 	log     *slog.Logger
 	m       *metrics
+	pool    bufPool // READ and WRITE data buffers, shared by all connections
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once

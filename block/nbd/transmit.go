@@ -26,6 +26,9 @@ type session struct {
 	sem     chan struct{} // bounds the requests running at once
 	budget  *budget       // bounds the READ/WRITE buffer bytes held at once
 	wg      sync.WaitGroup
+	work    chan job // to idle workers
+	workers int      // workers started; only run touches it
+	out     []byte   // reply bytes not yet written; under wmu
 }
 
 func (c *conn) newSession(exp Export, info ExportInfo, name string) *session {
@@ -45,6 +48,8 @@ func (c *conn) newSession(exp Export, info ExportInfo, name string) *session {
 		metaOn:     c.metaOn && c.metaExport == name,
 		sem:        make(chan struct{}, c.s.cfg.Workers),
 		budget:     newBudget(c.s.cfg.MaxBufferBytes),
+		work:       make(chan job),
+		out:        make([]byte, 0, outBufSize),
 	}
 }
 
@@ -56,11 +61,22 @@ type request struct {
 	length uint32
 }
 
+// job is one validated request handed to a worker.
+type job struct {
+	req     request
+	payload *[]byte // WRITE data, from the server's buffer pool
+	cost    int64   // budget bytes held until the reply is sent
+}
+
 // run reads requests until NBD_CMD_DISC, an error or the end of a
 // shutdown grace, then finishes the requests in flight and closes.
+// Requests run on up to Config.Workers long-lived workers: a request is
+// handed to an idle worker, or a new one while there are fewer than
+// Workers (a goroutine per request would grow its stack every time).
 func (ss *session) run(ctx context.Context) {
 	c := ss.c
 	defer func() {
+		close(ss.work)
 		ss.wg.Wait()
 		if err := ss.exp.Close(); err != nil {
 			c.log.Warn("nbd export close failed", "export", ss.info.Name, "error", err)
@@ -88,15 +104,14 @@ func (ss *session) run(ctx context.Context) {
 			off:    binary.BigEndian.Uint64(h[16:]),
 			length: binary.BigEndian.Uint32(h[24:]),
 		}
-		c.s.m.requests.WithLabelValues(commandName(req.typ)).Inc()
+		c.s.m.request(req.typ)
 		if req.typ == cmdDisc {
 			c.log.Debug("nbd client disconnected")
 			return
 		}
-		var payload []byte
-		var cost int64 // buffer bytes this request holds until answered
+		j := job{req: req}
 		if req.typ == cmdWrite || req.typ == cmdRead {
-			cost = int64(min(req.length, ss.maxB))
+			j.cost = int64(min(req.length, ss.maxB))
 		}
 		if req.typ == cmdWrite {
 			if req.length > ss.maxB {
@@ -107,10 +122,11 @@ func (ss *session) run(ctx context.Context) {
 				ss.replyError(req, errnoEINVAL, "write larger than the maximum block size")
 				continue
 			}
-			ss.budget.acquire(cost)
-			payload = make([]byte, req.length)
-			if err := c.readFull(payload); err != nil {
-				ss.budget.release(cost)
+			ss.budget.acquire(j.cost)
+			j.payload = c.s.pool.get(int(req.length))
+			if err := c.readFull(*j.payload); err != nil {
+				c.s.pool.put(j.payload)
+				ss.budget.release(j.cost)
 				c.log.Info("nbd connection ended inside a write", "error", err)
 				return
 			}
@@ -121,26 +137,48 @@ func (ss *session) run(ctx context.Context) {
 		}
 		if e != errnoOK {
 			if req.typ == cmdWrite {
-				ss.budget.release(cost)
+				c.s.pool.put(j.payload)
+				ss.budget.release(j.cost)
 			}
 			ss.replyError(req, e, msg)
 			continue
 		}
 		if req.typ == cmdRead {
-			ss.budget.acquire(cost)
+			ss.budget.acquire(j.cost)
 		}
 		ss.sem <- struct{}{}
 		ss.wg.Add(1)
 		c.s.m.inflight.Inc()
-		go func() {
-			defer func() {
-				c.s.m.inflight.Dec()
-				<-ss.sem
-				ss.budget.release(cost)
-				ss.wg.Done()
-			}()
-			ss.do(ctx, req, payload)
-		}()
+		ss.dispatch(ctx, j)
+	}
+}
+
+// dispatch hands j to an idle worker, or starts one. At Workers workers
+// it waits for one: the caller holds a slot of sem, so at most Workers-1
+// of them are busy and one is, or soon will be, idle.
+func (ss *session) dispatch(ctx context.Context, j job) {
+	select {
+	case ss.work <- j:
+		return
+	default:
+	}
+	if ss.workers < cap(ss.sem) {
+		ss.workers++
+		go ss.worker(ctx, j)
+		return
+	}
+	ss.work <- j
+}
+
+// worker runs j, then every job it receives until the session ends.
+func (ss *session) worker(ctx context.Context, j job) {
+	for ok := true; ok; j, ok = <-ss.work {
+		ss.do(ctx, j.req, j.payload)
+		ss.c.s.pool.put(j.payload)
+		ss.c.s.m.inflight.Dec()
+		<-ss.sem
+		ss.budget.release(j.cost)
+		ss.wg.Done()
 	}
 }
 
@@ -208,7 +246,7 @@ type cacher interface {
 }
 
 // do runs one validated request and sends its reply.
-func (ss *session) do(ctx context.Context, r request, payload []byte) {
+func (ss *session) do(ctx context.Context, r request, payload *[]byte) {
 	off, n := int64(r.off), int64(r.length)
 	fua := r.flags&cflagFUA != 0
 	if n == 0 && r.typ != cmdFlush {
@@ -216,21 +254,23 @@ func (ss *session) do(ctx context.Context, r request, payload []byte) {
 		if r.typ == cmdRead {
 			ss.replyRead(r, nil)
 		} else {
-			ss.replySimple(r.cookie, errnoOK)
+			ss.replySimple(r.cookie, errnoOK, nil)
 		}
 		return
 	}
 	var err error
 	switch r.typ {
 	case cmdRead:
-		buf := make([]byte, n)
-		if err = ss.exp.ReadAt(ctx, buf, off); err == nil {
+		buf := ss.c.s.pool.get(int(n))
+		if err = ss.exp.ReadAt(ctx, *buf, off); err == nil {
 			ss.c.s.m.bytesRead.Add(float64(n))
-			ss.replyRead(r, buf)
+			ss.replyRead(r, *buf)
+			ss.c.s.pool.put(buf)
 			return
 		}
+		ss.c.s.pool.put(buf)
 	case cmdWrite:
-		if err = ss.exp.WriteAt(ctx, payload, off, fua); err == nil {
+		if err = ss.exp.WriteAt(ctx, *payload, off, fua); err == nil {
 			ss.c.s.m.bytesWrite.Add(float64(n))
 		}
 	case cmdFlush:
@@ -264,7 +304,7 @@ func (ss *session) do(ctx context.Context, r request, payload []byte) {
 		ss.replyError(r, e, "")
 		return
 	}
-	ss.replySimple(r.cookie, errnoOK)
+	ss.replySimple(r.cookie, errnoOK, nil)
 }
 
 // descriptors turns extents into base:allocation descriptors covering at

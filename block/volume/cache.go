@@ -72,6 +72,15 @@ func cacheable(in, n int64) bool {
 // put caches data at in of extent idx, waiting while the cache is full.
 func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte) error {
 	n := int64(len(data))
+	// One allocation for the whole piece, its blocks cached apart; made
+	// before the lock is taken.
+	buf := make([]byte, n)
+	copy(buf, data)
+	bs := make([]cachedBlock, n/blockSize)
+	for i := range bs {
+		o := i * blockSize
+		bs[i] = cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: buf, at: o}
+	}
 	var stall <-chan time.Time
 	c.mu.Lock()
 	for c.bytes > 0 && c.bytes+n > c.max && c.broken == nil {
@@ -98,19 +107,17 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 	if c.broken != nil {
 		return c.broken
 	}
-	// One allocation for the whole piece; its blocks are cached apart.
-	buf := make([]byte, n)
-	copy(buf, data)
 	x := c.extents[idx]
 	if x == nil {
 		x = &cachedExtent{blocks: map[int64]*cachedBlock{}, since: time.Now()}
 		c.extents[idx] = x
 	}
-	for o := int64(0); o < n; o += blockSize {
-		if _, ok := x.blocks[in+o]; !ok {
+	for i := range bs {
+		o := in + int64(i)*blockSize
+		if _, ok := x.blocks[o]; !ok {
 			c.bytes += blockSize
 		}
-		x.blocks[in+o] = &cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: buf, at: int(o)}
+		x.blocks[o] = &bs[i]
 	}
 	if c.bytes >= c.high() {
 		c.kick()
@@ -295,34 +302,55 @@ func (c *writeCache) dirty() []uint64 {
 func (c *writeCache) high() int64 { return c.max / 4 * 3 }
 
 // due returns up to n extents the write-back loop should store now, busy
-// ones left out: those cached longer than maxAge, oldest first, then,
-// while the cache is above its high mark, those with the most cached
-// blocks (one patch stores the most of the cache; random writes gather
-// more per extent the longer they wait).
-func (c *writeCache) due(n int, maxAge time.Duration, busy func(uint64) bool) []uint64 {
+// ones left out: with aged, those cached longer than maxAge, oldest
+// first; then, while the cache is above its high mark, those with the
+// most cached blocks (one patch stores the most of the cache; random
+// writes gather more per extent the longer they wait).
+func (c *writeCache) due(n int, aged bool, maxAge time.Duration, busy func(uint64) bool) []uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	type cand struct {
-		idx    uint64
-		since  time.Time
-		blocks int
-	}
-	var aged, dense []cand
 	over := c.bytes >= c.high()
+	if n <= 0 || !over && !aged {
+		return nil
+	}
+	// The n best of each kind, kept sorted best first: n is small.
+	type cand struct {
+		idx   uint64
+		since time.Time
+		size  int
+	}
+	var old, dense []cand
+	keep := func(cs []cand, x cand, better func(a, b cand) bool) []cand {
+		if len(cs) == n && !better(x, cs[n-1]) {
+			return cs
+		}
+		i := len(cs)
+		for i > 0 && better(x, cs[i-1]) {
+			i--
+		}
+		if len(cs) < n {
+			cs = append(cs, cand{})
+		}
+		copy(cs[i+1:], cs[i:])
+		cs[i] = x
+		return cs
+	}
+	older := func(a, b cand) bool { return a.since.Before(b.since) }
+	bigger := func(a, b cand) bool { return a.size > b.size }
 	now := time.Now()
 	for idx, x := range c.extents {
-		switch {
-		case busy(idx):
-		case now.Sub(x.since) >= maxAge:
-			aged = append(aged, cand{idx, x.since, len(x.blocks)})
-		case over:
-			dense = append(dense, cand{idx, x.since, len(x.blocks)})
+		if busy(idx) {
+			continue
+		}
+		cd := cand{idx, x.since, len(x.blocks)}
+		if aged && now.Sub(x.since) >= maxAge {
+			old = keep(old, cd, older)
+		} else if over {
+			dense = keep(dense, cd, bigger)
 		}
 	}
-	slices.SortFunc(aged, func(a, b cand) int { return a.since.Compare(b.since) })
-	slices.SortFunc(dense, func(a, b cand) int { return b.blocks - a.blocks })
 	out := make([]uint64, 0, n)
-	for _, cs := range [][]cand{aged, dense} {
+	for _, cs := range [][]cand{old, dense} {
 		for _, x := range cs {
 			if len(out) == n {
 				return out

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,5 +73,34 @@ func TestWriteCacheFull(t *testing.T) {
 	c.fail(errs.E("volume.write", errs.Precondition, "writer lease lost"))
 	if err := c.put(ctx, 0, 0, block(6)); !errs.Is(err, errs.Precondition) {
 		t.Fatalf("put after the lease was lost: %v", err)
+	}
+}
+
+// TestWriteCacheDue: the write-back takes writes that waited too long
+// first, oldest first, then, above the high mark, the extents with the
+// most cached blocks; busy extents are left out.
+func TestWriteCacheDue(t *testing.T) {
+	ctx := context.Background()
+	c := newWriteCache(16 * blockSize)
+	for idx, blocks := range []int{1, 5, 2, 3} {
+		for b := range blocks {
+			_ = c.put(ctx, uint64(idx), int64(b)*blockSize, block(1))
+		}
+	}
+	none := func(uint64) bool { return false }
+	if got := c.due(4, false, time.Hour, none); len(got) != 0 {
+		t.Fatalf("below the high mark: %v", got)
+	}
+	_ = c.put(ctx, 4, 0, bytes.Repeat(block(1), 4)) // 15 blocks: above 12
+	if got := c.due(3, false, time.Hour, none); !slices.Equal(got, []uint64{1, 4, 3}) {
+		t.Fatalf("densest first: %v", got)
+	}
+	if got := c.due(2, false, time.Hour, func(i uint64) bool { return i == 1 }); !slices.Equal(got, []uint64{4, 3}) {
+		t.Fatalf("busy left out: %v", got)
+	}
+	c.extents[2].since = time.Now().Add(-2 * time.Second)
+	c.extents[0].since = time.Now().Add(-3 * time.Second)
+	if got := c.due(3, true, time.Second, none); !slices.Equal(got, []uint64{0, 2, 1}) {
+		t.Fatalf("aged first, oldest first: %v", got)
 	}
 }

@@ -43,14 +43,16 @@ func (v *Volume) writeBackLoop() {
 	defer wg.Wait()
 	busy := func(idx uint64) bool { return inFlight[idx] } // called with mu held
 	for {
+		aged := false // writes waiting too long are looked for on the tick
 		select {
 		case <-v.stop:
 			return
 		case <-v.cache.wake:
 		case <-t.C:
+			aged = true
 		}
 		mu.Lock()
-		idxs := v.cache.due(writeBackParallel-len(inFlight), maxDirtyAge, busy)
+		idxs := v.cache.due(writeBackParallel-len(inFlight), aged, maxDirtyAge, busy)
 		for _, idx := range idxs {
 			inFlight[idx] = true
 		}

@@ -72,14 +72,20 @@ func (s *dirtySet) putBack(m map[string]*dirtyDisk) {
 }
 
 // Flush makes every write acknowledged before it stable on every replica.
-// Each disk patched in place since the last FLUSH syncs its store; a disk
+// Concurrent calls share rounds (rounds.go): a call joins the next round,
+// which starts after it and so covers its writes.
+func (v *Volume) Flush(ctx context.Context) error {
+	return v.flushes.join().wait(ctx, "volume.Flush")
+}
+
+// flushOnce is one round of Flush. Each disk patched in place since the last FLUSH syncs its store; a disk
 // that cannot, or whose store restarted since it acknowledged a patch (its
 // epoch changed: it may have lost the patch), has the extents patched on
 // it copied to new chunks from the replicas that hold the writes (stored
 // synced and committed in meta), so the FLUSH never claims stability a
 // replica does not have. It fails when that copy fails, and reports a
 // lost writer lease.
-func (v *Volume) Flush(ctx context.Context) error {
+func (v *Volume) flushOnce(ctx context.Context) error {
 	const op = "volume.Flush"
 	if v.lost.Load() {
 		return errs.E(op, errs.Precondition, "writer lease lost")

@@ -263,62 +263,31 @@ const snapshotTrust = 50 * time.Millisecond
 func (v *Volume) checkSnapshots(ctx context.Context) error {
 	now := time.Now()
 	v.cmu.Lock()
-	if now.Before(v.snapValid) {
-		if v.snapValid.Sub(now) < snapshotTrust/2 && v.nextCheck == nil && !v.checking {
-			v.nextCheck = &checkRound{done: make(chan struct{})}
-			v.checking = true
-			go v.runChecks()
+	valid := v.snapValid
+	v.cmu.Unlock()
+	if now.Before(valid) {
+		if valid.Sub(now) < snapshotTrust/2 {
+			v.snapChecks.poke()
 		}
-		v.cmu.Unlock()
 		return nil
 	}
-	r := v.nextCheck
-	if r == nil {
-		r = &checkRound{done: make(chan struct{})}
-		v.nextCheck = r
-		if !v.checking {
-			v.checking = true
-			go v.runChecks()
-		}
-	}
-	v.cmu.Unlock()
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		return errs.E("volume.write", errs.Canceled, ctx.Err())
-	}
+	return v.snapChecks.join().wait(ctx, "volume.write")
 }
 
-type checkRound struct {
-	done chan struct{}
-	err  error
-}
-
-func (v *Volume) runChecks() {
-	for {
-		v.cmu.Lock()
-		r := v.nextCheck
-		v.nextCheck = nil
-		if r == nil {
-			v.checking = false
-			v.cmu.Unlock()
-			return
-		}
-		v.cmu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		asked := time.Now()
-		resp, err := v.s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: v.spec.id})
-		cancel()
-		if err != nil {
-			r.err = errs.E("volume.write", errs.Other, err)
-		} else {
-			// Extents are marked shared before the answer is trusted.
-			v.noteSnapshotSeq(resp.GetVolume().GetSnapshotSeq())
-			v.trustSnapshotsFrom(asked)
-		}
-		close(r.done)
+// checkOnce is one round of checkSnapshots: it asks meta for the volume's
+// snapshot sequence.
+func (v *Volume) checkOnce() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	asked := time.Now()
+	resp, err := v.s.meta.GetVolume(ctx, &metapb.GetVolumeRequest{Id: v.spec.id})
+	if err != nil {
+		return errs.E("volume.write", errs.Other, err)
 	}
+	// Extents are marked shared before the answer is trusted.
+	v.noteSnapshotSeq(resp.GetVolume().GetSnapshotSeq())
+	v.trustSnapshotsFrom(asked)
+	return nil
 }
 
 // trustSnapshotsFrom extends the trust in the snapshot sequence to

@@ -45,10 +45,10 @@ type Volume struct {
 	seq     uint64             // the volume's snapshot sequence last seen
 	loaded  time.Time          // when extents was read from meta
 
-	cmu       sync.Mutex // guards the snapshot checks
-	nextCheck *checkRound
-	checking  bool
-	snapValid time.Time // seq is trusted until then (see snapshotTrust)
+	cmu        sync.Mutex // guards snapValid
+	snapValid  time.Time  // seq is trusted until then (see snapshotTrust)
+	snapChecks rounds     // checkOnce, shared by the writes waiting for it
+	flushes    rounds     // flushOnce, shared by concurrent FLUSHes
 
 	dirty dirtySet    // unsynced in-place writes since the last Flush
 	cache *writeCache // plain writes not yet written back; nil: writes go through
@@ -70,6 +70,8 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 		return nil, errs.Errorf(op, errs.Internal, "%s: size %d extent %d", spec.id, spec.size, spec.extent)
 	}
 	v := &Volume{s: s, spec: spec, stop: make(chan struct{})}
+	v.snapChecks.run = v.checkOnce
+	v.flushes.run = func() error { return v.flushOnce(context.Background()) }
 	if !spec.readOnly {
 		v.holder = newHolder()
 		asked := time.Now()

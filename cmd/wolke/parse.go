@@ -108,6 +108,9 @@ to its replicas; FLUSH and FUA make them stable ("0" writes every WRITE through)
 // parseWriteCache parses --volume-write-cache into volume.Config.WriteCache
 // (negative: no cache).
 func parseWriteCache(s string) (int64, error) {
+	if s == "0" {
+		return -1, nil
+	}
 	n, err := parseSize(s)
 	if err != nil {
 		return 0, fmt.Errorf("--volume-write-cache: %w", err)

@@ -140,6 +140,14 @@ func newNBDServer(cfg nbd.Config, svc *volume.Service, log *slog.Logger, reg pro
 // Volumes is the block service of the cluster (an nbd.Exports).
 func (c *Cluster) Volumes() *volume.Service { return c.block.svc }
 
+// blockService is Volumes, nil when the block service is not running.
+func (c *Cluster) blockService() *volume.Service {
+	if c.block == nil {
+		return nil
+	}
+	return c.block.svc
+}
+
 // NBDAddr is the NBD server's address, "" when NBD is off.
 func (c *Cluster) NBDAddr() string { return c.block.addr }
 
@@ -147,8 +155,11 @@ func (c *Cluster) NBDAddr() string { return c.block.addr }
 func gatewayServices(w gatewayWiring) (map[string]gateway.Service, error) {
 	out := map[string]gateway.Service{}
 	if w.volumes != nil {
-		h, err := ec2api.New(ec2api.Config{Region: w.region, ExtentSize: volume.DefaultExtentSize},
-			ec2api.Deps{Volumes: w.volumes, Disks: w.meta, Logger: w.log})
+		deps := ec2api.Deps{Volumes: w.volumes, Disks: w.meta, Logger: w.log}
+		if w.blockSvc != nil {
+			deps.Flusher = w.blockSvc // CreateSnapshot flushes a volume attached here first
+		}
+		h, err := ec2api.New(ec2api.Config{Region: w.region, ExtentSize: volume.DefaultExtentSize}, deps)
 		if err != nil {
 			return nil, err
 		}

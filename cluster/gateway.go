@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/wolke-cloud/wolke/block/volume"
 	"github.com/wolke-cloud/wolke/chunk/chunkclient"
 	"github.com/wolke-cloud/wolke/core"
 	"github.com/wolke-cloud/wolke/gateway"
@@ -53,7 +54,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 		meta: c.mc, masterKey: masterKey, volumes: c.mc.Volumes(), etcd: c.etcdCl, cluster: c.st.ClusterID, k: c.opts.DataShards, m: c.opts.ParityShards,
 		region: c.opts.Region, domain: c.opts.Domain, root: c.root, users: c.opts.Users,
 		log: c.log.With("node", "gw0"), reg: c.nodeRegistry("gw0"), gather: c.Registry,
-		intentAfter: c.opts.Durability.intentAfter(), local: &c.local,
+		intentAfter: c.opts.Durability.intentAfter(), local: &c.local, blockSvc: c.blockService(),
 	})
 	if err != nil {
 		return err
@@ -79,16 +80,19 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 type gatewayWiring struct {
 	meta    metapb.MetaClient
 	volumes metapb.VolumesClient // the EC2 volume API; nil serves none
-	etcd    *clientv3.Client
-	cluster string
-	k, m    int
-	region  string
-	domain  string // virtual-hosted-style requests under this domain
-	root    Credentials
-	users   []User
-	log     *slog.Logger
-	reg     prometheus.Registerer
-	gather  prometheus.Gatherer // served at /_wolke/metrics
+	// blockSvc is the block service of this process, if any: CreateSnapshot
+	// flushes a volume it has attached.
+	blockSvc *volume.Service
+	etcd     *clientv3.Client
+	cluster  string
+	k, m     int
+	region   string
+	domain   string // virtual-hosted-style requests under this domain
+	root     Credentials
+	users    []User
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	gather   prometheus.Gatherer // served at /_wolke/metrics
 
 	masterKey []byte // SSE-S3 master key; nil refuses SSE-S3
 	// intentAfter is core.Config.IntentAfter: negative when garbage is

@@ -60,7 +60,14 @@ type Config struct {
 type Deps struct {
 	Volumes Volumes
 	Disks   Disks
-	Logger  *slog.Logger // nil: discard
+	// Flusher, if set, makes the writes a volume attached in this process
+	// acknowledged stable (its write cache) before CreateSnapshot; nil:
+	// volumes are attached elsewhere, and a snapshot holds what their
+	// writers flushed.
+	Flusher interface {
+		FlushVolume(ctx context.Context, id string) error
+	}
+	Logger *slog.Logger // nil: discard
 	// Next answers the EC2 actions this package does not know (instances,
 	// say); nil answers them InvalidAction.
 	Next interface {

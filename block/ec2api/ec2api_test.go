@@ -1,6 +1,7 @@
 package ec2api_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -124,5 +125,48 @@ func TestEC2(t *testing.T) {
 	}
 	if all, err = cli.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err != nil || len(all.Volumes) != 0 {
 		t.Fatalf("after delete: %d volumes, %v", len(all.Volumes), err)
+	}
+}
+
+// TestSnapshotOfAttachedVolume: CreateSnapshot of a volume attached in the
+// same process holds a write its writer acknowledged (from the write
+// cache, not yet flushed) before the snapshot was asked for.
+func TestSnapshotOfAttachedVolume(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	ctx := context.Background()
+	root := c.Root()
+	cli := ec2.New(ec2.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(c.S3Endpoint()),
+		Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKey, root.SecretKey, ""),
+	})
+	vol, err := cli.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("z1"), Size: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _, err := c.Volumes().Open(ctx, aws.ToString(vol.VolumeId), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	want := bytes.Repeat([]byte{0x5a}, 8192)
+	if err := x.WriteAt(ctx, want, 1<<20, false); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := cli.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: vol.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sx, _, err := c.Volumes().Open(ctx, aws.ToString(snap.SnapshotId), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sx.Close()
+	got := make([]byte, len(want))
+	if err := sx.ReadAt(ctx, got, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the snapshot misses a write acknowledged before CreateSnapshot")
 	}
 }

@@ -46,6 +46,11 @@ func (h *Handler) createSnapshot(ctx context.Context, q url.Values) (any, error)
 	if err := unsupported(q, "TagSpecification.1.ResourceType", "OutpostArn"); err != nil {
 		return nil, err
 	}
+	if h.deps.Flusher != nil {
+		if err := h.deps.Flusher.FlushVolume(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := h.deps.Volumes.CreateSnapshot(ctx, &metapb.CreateSnapshotRequest{Snapshot: &metapb.Snapshot{
 		VolumeId: id, Description: q.Get("Description"),
 	}})

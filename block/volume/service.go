@@ -180,8 +180,9 @@ type Service struct {
 	ops    *prometheus.CounterVec
 	bytes  *prometheus.CounterVec
 
-	closeMu sync.Mutex
+	closeMu sync.Mutex               // guards closing and cached
 	closing map[string]chan struct{} // writer handles being closed, by volume: closed when done
+	cached  map[string]*Volume       // open writer handles with a write cache, by volume
 }
 
 var _ nbd.Exports = (*Service)(nil)
@@ -282,6 +283,37 @@ func (s *Service) closeStarted(id string) func() {
 		s.closeMu.Unlock()
 		close(ch)
 	}
+}
+
+// FlushVolume makes the writes acknowledged so far by the writer of
+// volume id that is attached here stable, its write cache included (a
+// handle being closed is waited for): the EC2 API's CreateSnapshot calls
+// it first, so that a snapshot holds every write acknowledged before it
+// was asked for when the volume is attached in this process. Nothing to
+// do when it is not.
+func (s *Service) FlushVolume(ctx context.Context, id string) error {
+	s.closeMu.Lock()
+	v := s.cached[id]
+	s.closeMu.Unlock()
+	if v == nil {
+		return s.waitClosed(ctx, id)
+	}
+	return v.Flush(ctx)
+}
+
+// setCached registers (v non-nil) or forgets the writer handle of volume
+// id that has a write cache.
+func (s *Service) setCached(id string, v *Volume) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if v == nil {
+		delete(s.cached, id)
+		return
+	}
+	if s.cached == nil {
+		s.cached = map[string]*Volume{}
+	}
+	s.cached[id] = v
 }
 
 // waitClosed waits for a writer handle of volume id that is closing here:

@@ -99,6 +99,7 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 				v.cache = newWriteCache(s.cfg.WriteCache)
 				v.wbDone = make(chan struct{})
 				go v.writeBackLoop()
+				s.setCached(spec.id, v)
 			}
 		}
 	}
@@ -225,6 +226,9 @@ func (v *Volume) Close() error {
 	v.closeOnce.Do(func() {
 		if v.holder != "" && !v.spec.snapshot {
 			defer v.s.closeStarted(v.spec.id)()
+		}
+		if v.cache != nil {
+			v.s.setCached(v.spec.id, nil)
 		}
 		if v.holder != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -19,7 +19,8 @@ type edit struct {
 // write-back loop stores it (librbd's default too).
 const maxDirtyAge = time.Second
 
-// writeBackParallel bounds the extents one write-back pass stores at once.
+// writeBackParallel bounds the extents the write-back loop, and a FLUSH,
+// store at once.
 const writeBackParallel = 16
 
 // writeBackLoop stores cached writes until Close: the extents due (see

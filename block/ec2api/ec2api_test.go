@@ -15,16 +15,21 @@ import (
 	"github.com/wolke-cloud/wolke/cluster"
 )
 
-// TestEC2 drives the volume actions through the gateway with the AWS SDK.
-func TestEC2(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{})
-	ctx := context.Background()
+// ec2Client is an AWS SDK EC2 client of c's gateway, with root's keys.
+func ec2Client(c *cluster.Cluster) *ec2.Client {
 	root := c.Root()
-	cli := ec2.New(ec2.Options{
+	return ec2.New(ec2.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(c.S3Endpoint()),
 		Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKey, root.SecretKey, ""),
 	})
+}
+
+// TestEC2 drives the volume actions through the gateway with the AWS SDK.
+func TestEC2(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{})
+	ctx := context.Background()
+	cli := ec2Client(c)
 	code := func(err error) string {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
@@ -134,12 +139,7 @@ func TestEC2(t *testing.T) {
 func TestSnapshotOfAttachedVolume(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{})
 	ctx := context.Background()
-	root := c.Root()
-	cli := ec2.New(ec2.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(c.S3Endpoint()),
-		Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKey, root.SecretKey, ""),
-	})
+	cli := ec2Client(c)
 	vol, err := cli.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("z1"), Size: aws.Int32(1)})
 	if err != nil {
 		t.Fatal(err)

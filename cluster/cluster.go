@@ -208,10 +208,14 @@ func Open(ctx context.Context, opts Options) (_ *Cluster, err error) {
 func (c *Cluster) startEtcd(ctx context.Context) error {
 	eps := c.opts.Etcd
 	if len(eps) == 0 {
+		// A new cluster lets etcd pick its ports, so that it can pick again
+		// when one is taken between the pick and its bind (another
+		// process's connection may get it as its local port); they are
+		// kept for restarts.
 		e, err := control.StartEmbedded(ctx, control.EmbedConfig{
 			Dir:        filepath.Join(c.dir, "etcd"),
-			ClientAddr: c.port("etcd-client"),
-			PeerAddr:   c.port("etcd-peer"),
+			ClientAddr: c.keptPort("etcd-client"),
+			PeerAddr:   c.keptPort("etcd-peer"),
 			Logger:     c.log.With("node", "etcd"),
 		})
 		if err != nil {
@@ -220,6 +224,9 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 		c.etcd = e
 		eps = e.Endpoints()
 		c.rememberURL("etcd-client", eps[0])
+		if peers := e.PeerURLs(); len(peers) > 0 {
+			c.rememberURL("etcd-peer", peers[0])
+		}
 	}
 	cl, err := control.Dial(ctx, eps)
 	if err != nil {
@@ -230,17 +237,12 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 }
 
 // port returns the remembered address of role, or a free loopback port.
-func (c *Cluster) port(role string) string {
+// keptPort is the address role used before, or 127.0.0.1:0 for a new one.
+func (c *Cluster) keptPort(role string) string {
 	if a := c.st.Ports[role]; a != "" {
 		return a
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	c.st.Ports[role] = ln.Addr().String()
-	return c.st.Ports[role]
+	return "127.0.0.1:0"
 }
 
 func (c *Cluster) rememberURL(role, url string) {

@@ -57,6 +57,7 @@ type Embedded struct {
 	cli       *clientv3.Client
 	quiet     *atomic.Bool // set while closing: shutdown errors are expected
 	endpoints []string
+	peers     []string
 	closeOnce sync.Once
 }
 
@@ -129,6 +130,9 @@ func StartEmbedded(ctx context.Context, cfg EmbedConfig) (*Embedded, error) {
 	for _, l := range e.Clients {
 		m.endpoints = append(m.endpoints, "http://"+l.Addr().String())
 	}
+	for _, p := range e.Peers {
+		m.peers = append(m.peers, "http://"+p.Addr().String())
+	}
 	m.cli, err = dial(ctx, m.endpoints, cfg.Logger)
 	if err != nil {
 		quiet.Store(true)
@@ -199,6 +203,11 @@ func resolveAddr(addr string) (resolved string, picked bool, err error) {
 	resolved = l.Addr().String()
 	l.Close()
 	return resolved, true, nil
+}
+
+// PeerURLs returns the URLs etcd listens on for peers.
+func (m *Embedded) PeerURLs() []string {
+	return append([]string(nil), m.peers...)
 }
 
 // Endpoints returns the client URLs etcd serves on.

@@ -78,7 +78,8 @@ func (v *Volume) Flush(ctx context.Context) error {
 	return v.flushes.join().wait(ctx, "volume.Flush")
 }
 
-// flushOnce is one round of Flush. Each disk patched in place since the last FLUSH syncs its store; a disk
+// flushOnce is one round of Flush. Cached writes are written back first.
+// Each disk patched in place since the last FLUSH syncs its store; a disk
 // that cannot, or whose store restarted since it acknowledged a patch (its
 // epoch changed: it may have lost the patch), has the extents patched on
 // it copied to new chunks from the replicas that hold the writes (stored

@@ -22,19 +22,27 @@ import (
 // faultyDisks hands out the disk.Faulty wrapping each chunk server's disk,
 // by server id; a restarted server gets a fresh one.
 type faultyDisks struct {
-	mu sync.Mutex
-	by map[string]*disk.Faulty
+	mu   sync.Mutex
+	by   map[string]*disk.Faulty
+	logs map[string]*readLog // under each Faulty, the reads that reach the disk
 }
 
 func (f *faultyDisks) wrap(server, _ string, d disk.Disk) disk.Disk {
-	fd := disk.NewFaulty(d)
+	rl := &readLog{Disk: d}
+	fd := disk.NewFaulty(rl)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.by == nil {
-		f.by = map[string]*disk.Faulty{}
+		f.by, f.logs = map[string]*disk.Faulty{}, map[string]*readLog{}
 	}
-	f.by[server] = fd
+	f.by[server], f.logs[server] = fd, rl
 	return fd
+}
+
+func (f *faultyDisks) readLog(server string) *readLog {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logs[server]
 }
 
 func (f *faultyDisks) of(server string) *disk.Faulty {
@@ -130,10 +138,21 @@ func TestDiskEIO(t *testing.T) {
 	diskID := serverDisk(t, c, victim)
 	node := map[string]string{"node": fmt.Sprintf("c%d", victim)}
 	degraded := metricSum(t, c, "wolke_core_degraded_reads_total", nil)
-	f.Set(disk.Fault{Ops: disk.OpRead, Off: 256 << 10, Len: 1792 << 10}) // bad sectors
+	// The bad sectors go where c2 keeps the most shards that GETs read
+	// (data shards; parity is read only around a failure).
+	rl := fd.readLog(fmt.Sprintf("c%d", victim))
+	rl.record(true)
+	verify(t, mc, "eio", led)
+	rl.record(false)
+	const badLen = 1792 << 10
+	badOff, ok := rl.densest(badLen, 4096)
+	if !ok {
+		t.Fatalf("no GET read c%d's disk", victim)
+	}
+	f.Set(disk.Fault{Ops: disk.OpRead, Off: badOff, Len: badLen}) // bad sectors
 	cfg.Seed, cfg.Duration = 22, pick(5*time.Second, 30*time.Second)
 	st := Load(ctx, mc, "eio", led, cfg)
-	t.Logf("load while reads of 1.75 MiB of c%d's disk fail: %v", victim, st)
+	t.Logf("load while reads of 1.75 MiB of c%d's disk (from byte %d) fail: %v", victim, badOff, st)
 	if st.Errors > 0 || st.Wrong > 0 {
 		t.Errorf("%d operations failed and %d GETs were wrong with bad sectors on one disk", st.Errors, st.Wrong)
 	}

@@ -151,7 +151,7 @@ func (sc *Scrubber) scrubDisk(ctx context.Context, ds *diskState) error {
 			if err := sc.lim.Wait(ctx, int(info.Length)); err != nil {
 				return err
 			}
-			data, err := ds.st.Get(ctx, info.ID)
+			data, err := ds.st.GetFromMedia(ctx, info.ID)
 			switch {
 			case errs.Is(err, errs.NotFound):
 				continue // deleted since the listing

@@ -14,7 +14,15 @@ import (
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
-// Device is a Disk on a file or a block device opened with O_DIRECT.
+// Device is a Disk on a file or a block device. Writes bypass the page
+// cache (O_DIRECT) and are durable after Sync; reads go through it, on a
+// second descriptor without readahead, so that data read again (a
+// volume's hot blocks, an object read twice) comes from memory the kernel
+// can take back, as MinIO's and SeaweedFS's reads do. The kernel keeps the
+// two coherent: a direct write or a hole punch drops the cached pages of
+// its range, and the store never reads a range while it is being written
+// (new data goes to free space; freed space is reused only once no reader
+// can still be on it).
 type Device struct {
 	path   string
 	block  bool // a block device (ioctl discard) rather than a file (hole punch)
@@ -24,6 +32,8 @@ type Device struct {
 	mu     sync.RWMutex // I/O holds it shared; Close exclusive
 	f      *os.File
 	fd     int
+	rf     *os.File // reads; f itself when not direct
+	rfd    int
 	closed bool
 }
 
@@ -92,7 +102,7 @@ func openDevice(op, path string, block bool) (*Device, error) {
 	if err != nil {
 		return nil, errs.E(op, fileKind(err), err)
 	}
-	d := &Device{path: path, block: block, direct: direct, f: f, fd: int(f.Fd())}
+	d := &Device{path: path, block: block, direct: direct, f: f, fd: int(f.Fd()), rf: f, rfd: int(f.Fd())}
 	st, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
@@ -121,14 +131,25 @@ func openDevice(op, path string, block bool) (*Device, error) {
 		_ = f.Close()
 		return nil, errs.Errorf(op, errs.Invalid, "%s is smaller than one block", path)
 	}
+	if direct {
+		rf, err := os.OpenFile(path, os.O_RDONLY, 0)
+		if err != nil {
+			_ = f.Close()
+			return nil, errs.E(op, fileKind(err), err)
+		}
+		// Reads are exact: readahead would fill the cache with blocks
+		// no one asked for.
+		_ = unix.Fadvise(int(rf.Fd()), 0, 0, unix.FADV_RANDOM)
+		d.rf, d.rfd = rf, int(rf.Fd())
+	}
 	return d, nil
 }
 
 // Path is the file or device path.
 func (d *Device) Path() string { return d.path }
 
-// Direct reports whether I/O bypasses the page cache (O_DIRECT). Only a file
-// on a file system without O_DIRECT support is opened without it.
+// Direct reports whether writes bypass the page cache (O_DIRECT). Only a
+// file on a file system without O_DIRECT support is opened without it.
 func (d *Device) Direct() bool { return d.direct }
 
 // ReadAt implements Disk.
@@ -141,12 +162,9 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
-	buf := p
-	if !IsAligned(p) {
-		buf = AlignedBuffer(len(p))
-	}
-	for done := 0; done < len(buf); {
-		n, err := unix.Pread(d.fd, buf[done:], off+int64(done))
+	// The read descriptor is not O_DIRECT: any buffer will do.
+	for done := 0; done < len(p); {
+		n, err := unix.Pread(d.rfd, p[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue
 		}
@@ -158,8 +176,18 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) error {
 		}
 		done += n
 	}
-	if &buf[0] != &p[0] {
-		copy(p, buf)
+	return nil
+}
+
+// DropCache drops the page cache's copy of [off, off+n), so that the next
+// read of it comes from the medium (a scrubber's read).
+func (d *Device) DropCache(off, n int64) error {
+	if err := d.begin(context.Background(), "disk.DropCache", off, n); err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	if err := unix.Fadvise(d.rfd, off, n, unix.FADV_DONTNEED); err != nil {
+		return errs.E("disk.DropCache", errs.Internal, d.path, err)
 	}
 	return nil
 }
@@ -250,6 +278,9 @@ func (d *Device) Close() error {
 		return nil
 	}
 	d.closed = true
+	if d.rf != d.f {
+		_ = d.rf.Close()
+	}
 	if err := d.f.Close(); err != nil {
 		return errs.E("disk.Close", errs.Internal, d.path, err)
 	}

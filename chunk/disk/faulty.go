@@ -122,6 +122,14 @@ func (f *Faulty) ReadAt(ctx context.Context, p []byte, off int64) error {
 	return nil
 }
 
+// DropCache passes the call to the wrapped disk when it caches reads.
+func (f *Faulty) DropCache(off, n int64) error {
+	if cd, ok := f.inner.(interface{ DropCache(off, n int64) error }); ok {
+		return cd.DropCache(off, n)
+	}
+	return nil
+}
+
 // WriteAt implements Disk.
 func (f *Faulty) WriteAt(ctx context.Context, p []byte, off int64) error {
 	if fail, _ := f.match(OpWrite, off, int64(len(p)), true); fail {

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"OutOfRange", testOutOfRange},
 		{"UnalignedMemory", testUnalignedMemory},
 		{"Discard", testDiscard},
+		{"Rewrite", testRewrite},
 		{"Concurrent", testConcurrent},
 		{"Canceled", testCanceled},
 		{"Closed", testClosed},
@@ -217,6 +218,7 @@ func testDiscard(t *testing.T, d disk.Disk) {
 	if err := d.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
+	mustRead(t, d, len(data), 16*disk.BlockSize) // now cached, where reads are
 	if err := d.Discard(ctx, 18*disk.BlockSize, 4*disk.BlockSize); err != nil {
 		t.Fatalf("Discard: %v", err)
 	}
@@ -228,6 +230,26 @@ func testDiscard(t *testing.T, d disk.Disk) {
 	}
 	if err := d.Discard(ctx, 0, 0); err != nil {
 		t.Fatalf("empty Discard: %v", err)
+	}
+}
+
+// testRewrite reads blocks, writes them again and reads the new data: a
+// disk that caches reads must drop what a write replaces.
+func testRewrite(t *testing.T, d disk.Disk) {
+	off := int64(32 * disk.BlockSize)
+	for i := range uint64(3) {
+		want := pattern(4*disk.BlockSize, 40+i)
+		mustWrite(t, d, want, off)
+		if got := mustRead(t, d, len(want), off); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: read back the old data after a rewrite", i)
+		}
+		// A read of one block in the middle, then a write of it alone.
+		one := pattern(disk.BlockSize, 50+i)
+		mustRead(t, d, disk.BlockSize, off+disk.BlockSize)
+		mustWrite(t, d, one, off+disk.BlockSize)
+		if got := mustRead(t, d, disk.BlockSize, off+disk.BlockSize); !bytes.Equal(got, one) {
+			t.Fatalf("round %d: a one-block rewrite read back old data", i)
+		}
 	}
 }
 

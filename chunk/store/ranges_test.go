@@ -65,12 +65,12 @@ func TestPatchRanges(t *testing.T) {
 			t.Fatalf("after patch %d: gen %d want %d, equal %v, %v", i, g, gen, bytes.Equal(got, want), err)
 		}
 	}
-	if rec, err := s.lookup("c"); err != nil || len(rec.exts) >= maxFragments+2*16 {
-		t.Fatalf("chunk in %d extents after patches (a patch of a chunk in %d or more rewrites it): %v", len(rec.exts), maxFragments, err)
+	if rec, err := s.lookup("c"); err != nil || len(rec.exts) > int(rec.length/disk.BlockSize) {
+		t.Fatalf("chunk in %d extents after patches: %v", len(rec.exts), err)
 	}
-	// Every other block: the chunk ends up in more than maxFragments
-	// extents, and the next patch rewrites it whole, all its ranges
-	// applied.
+	// Every other block: the chunk ends up in one extent per block, and
+	// patches go on (TestRewriteScattered: a larger chunk so scattered is
+	// rewritten whole).
 	var every []Range
 	for b := int64(0); b < int64(len(want))/disk.BlockSize; b += 2 {
 		every = append(every, Range{Off: b * disk.BlockSize, Data: randBytes(disk.BlockSize, uint64(b))})
@@ -85,11 +85,8 @@ func TestPatchRanges(t *testing.T) {
 			copy(want[rg.Off:], rg.Data)
 		}
 	}
-	if rec, err := s.lookup("c"); err != nil || len(rec.exts) > 4 {
-		t.Fatalf("chunk in %d extents after a whole rewrite: %v", len(rec.exts), err)
-	}
 	if got, g, err := s.GetRangeGen(ctx, "c", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
-		t.Fatalf("after a whole rewrite: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
+		t.Fatalf("after scattering patches: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
 	}
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -315,4 +312,41 @@ func total(ranges []Range) int {
 		n += len(r.Data)
 	}
 	return n
+}
+
+// TestRewriteScattered: a Patch of a chunk in maxFragments extents or
+// more rewrites it whole first, its ranges applied, as one generation.
+func TestRewriteScattered(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 64<<20, "d1")
+	want := randBytes(4<<20, 8) // 1024 blocks: every other one patched is 512 extents
+	if err := s.Put(ctx, "big", want); err != nil {
+		t.Fatal(err)
+	}
+	want = bytes.Clone(want)
+	var every []Range
+	for b := int64(0); b < int64(len(want))/disk.BlockSize; b += 2 {
+		every = append(every, Range{Off: b * disk.BlockSize, Data: randBytes(disk.BlockSize, uint64(b))})
+	}
+	gen := uint64(0)
+	for _, ranges := range [][]Range{every, {{Off: disk.BlockSize, Data: randBytes(2*disk.BlockSize, 9)}}} {
+		g, err := s.PatchRangesNoSync(ctx, "big", ranges, gen)
+		if err != nil || g != gen+1 {
+			t.Fatalf("patch of %d ranges: gen %d want %d: %v", len(ranges), g, gen+1, err)
+		}
+		gen = g
+		for _, rg := range ranges {
+			copy(want[rg.Off:], rg.Data)
+		}
+		if rec, err := s.lookup("big"); err != nil || gen == 1 && len(rec.exts) < maxFragments {
+			t.Fatalf("after patch %d: %d extents, want at least %d: %v", gen, len(rec.exts), maxFragments, err)
+		}
+	}
+	if rec, err := s.lookup("big"); err != nil || len(rec.exts) > 4 {
+		t.Fatalf("chunk in %d extents after a whole rewrite: %v", len(rec.exts), err)
+	}
+	if got, g, err := s.GetRangeGen(ctx, "big", 0, -1); err != nil || g != gen || !bytes.Equal(got, want) {
+		t.Fatalf("after a whole rewrite: gen %d want %d, equal %v, %v", g, gen, bytes.Equal(got, want), err)
+	}
 }

@@ -67,7 +67,10 @@ func (c *Client) localCall(ctx context.Context, ls LocalServer, code byte, hint 
 	c.localCalls.Add(1)
 	f := wire.Frame{Op: code}
 	releaseReq := noRelease
-	if len(payload) == 0 {
+	if len(payload) == 0 && hint >= minLocalPooled { // data built into the fields (multi-range patches)
+		buf, release := c.localBufs.Get(64 + hint)
+		f.Body, releaseReq = build(buf[:0]), release
+	} else if len(payload) == 0 {
 		f.Body = build(make([]byte, 0, 64+hint))
 	} else if fields := build(make([]byte, 0, 64+hint)); len(fields)+len(payload) < minLocalPooled {
 		f.Body = append(append(make([]byte, 0, len(fields)+len(payload)), fields...), payload...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -263,65 +262,6 @@ func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64)
 		return nil, err
 	}
 	return buf, nil
-}
-
-// readParallel bounds the disk reads one readInto of a fragmented chunk
-// (a volume extent patched in place) has in flight.
-const readParallel = 8
-
-// readInto reads count logical blocks of rec from block first into buf.
-// The pieces of a fragmented chunk are read concurrently.
-func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, count int64) error {
-	type piece struct {
-		dst []byte
-		off int64
-	}
-	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
-	var pieces []piece
-	logical := int64(0)
-	for _, e := range rec.exts {
-		lo, hi := max(logical, want.off), min(logical+e.n, want.end())
-		if lo < hi {
-			pieces = append(pieces, piece{buf[lo-want.off : hi-want.off], e.off + (lo - logical)})
-		}
-		logical += e.n
-		if logical >= want.end() {
-			break
-		}
-	}
-	if len(pieces) <= 2 {
-		for _, p := range pieces {
-			if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		ferr error
-		next = make(chan piece)
-	)
-	for range min(readParallel, len(pieces)) {
-		wg.Go(func() {
-			for p := range next {
-				if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
-					mu.Lock()
-					if ferr == nil {
-						ferr = err
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, p := range pieces {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	return ferr
 }
 
 // Delete removes chunk id and frees its space; errs.NotFound if absent.

@@ -69,6 +69,10 @@ func (b *Bufs) InUse() int64 {
 	return b.used
 }
 
+// Get returns n bytes (pooled when large) and the function giving them
+// back once nothing refers to them any more.
+func (b *Bufs) Get(n int) ([]byte, func()) { return b.get(n) }
+
 // get returns a body of n bytes that ends on a page boundary when it is
 // pooled, and the function giving it back.
 func (b *Bufs) get(n int) ([]byte, func()) {

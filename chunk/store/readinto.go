@@ -1,0 +1,118 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/wolke-cloud/wolke/chunk/disk"
+)
+
+// readParallel bounds the disk reads one readInto of a fragmented chunk
+// (a volume extent patched in place) has in flight.
+const readParallel = 8
+
+// maxSpan bounds one read that gathers several pieces of a chunk.
+const maxSpan = 1 << 20
+
+// piece is a part of a read: dst is filled from the disk at off.
+type piece struct {
+	dst []byte
+	off int64
+}
+
+// span is one disk read of [off, off+n) that fills the pieces in it.
+type span struct {
+	off, n int64
+	parts  []piece
+}
+
+// readInto reads count logical blocks of rec from block first into buf.
+// The pieces of a fragmented chunk are read concurrently, and pieces that
+// lie next to each other on the disk in one read: a patch writes all its
+// blocks in one run, so an extent patched by multi-range write-backs is
+// in about as many runs as it had write-backs, however its blocks
+// interleave. Only blocks of the chunk are read (never the space between
+// them, which a concurrent write may be filling).
+func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, count int64) error {
+	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
+	var pieces []piece
+	logical := int64(0)
+	for _, e := range rec.exts {
+		lo, hi := max(logical, want.off), min(logical+e.n, want.end())
+		if lo < hi {
+			pieces = append(pieces, piece{buf[lo-want.off : hi-want.off], e.off + (lo - logical)})
+		}
+		logical += e.n
+		if logical >= want.end() {
+			break
+		}
+	}
+	if len(pieces) <= 2 {
+		for _, p := range pieces {
+			if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	spans := gather(pieces)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ferr error
+		next = make(chan span)
+	)
+	for range min(readParallel, len(spans)) {
+		wg.Go(func() {
+			for sp := range next {
+				if err := s.readSpan(ctx, sp); err != nil {
+					mu.Lock()
+					if ferr == nil {
+						ferr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, sp := range spans {
+		next <- sp
+	}
+	close(next)
+	wg.Wait()
+	return ferr
+}
+
+// gather sorts pieces by disk offset and groups those that follow each
+// other on the disk into spans of at most maxSpan bytes.
+func gather(pieces []piece) []span {
+	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.off, b.off) })
+	var out []span
+	for _, p := range pieces {
+		n := int64(len(p.dst))
+		if k := len(out) - 1; k >= 0 && out[k].off+out[k].n == p.off && out[k].n+n <= maxSpan {
+			out[k].n += n
+			out[k].parts = append(out[k].parts, p)
+			continue
+		}
+		out = append(out, span{off: p.off, n: n, parts: []piece{p}})
+	}
+	return out
+}
+
+// readSpan reads sp in one request and hands each part its bytes.
+func (s *Store) readSpan(ctx context.Context, sp span) error {
+	if len(sp.parts) == 1 {
+		return s.d.ReadAt(ctx, sp.parts[0].dst, sp.off)
+	}
+	tmp := disk.AlignedBuffer(int(sp.n))
+	if err := s.d.ReadAt(ctx, tmp, sp.off); err != nil {
+		return err
+	}
+	for _, p := range sp.parts {
+		copy(p.dst, tmp[p.off-sp.off:])
+	}
+	return nil
+}

@@ -129,14 +129,19 @@ func TestPatchRanges(t *testing.T) {
 	}
 }
 
-// countWrites counts the WriteAt calls to a disk.
-type countWrites struct {
+// countIO counts the ReadAt and WriteAt calls to a disk.
+type countIO struct {
 	disk.Disk
-	n atomic.Int32
+	reads, writes atomic.Int32
 }
 
-func (c *countWrites) WriteAt(ctx context.Context, p []byte, off int64) error {
-	c.n.Add(1)
+func (c *countIO) ReadAt(ctx context.Context, p []byte, off int64) error {
+	c.reads.Add(1)
+	return c.Disk.ReadAt(ctx, p, off)
+}
+
+func (c *countIO) WriteAt(ctx context.Context, p []byte, off int64) error {
+	c.writes.Add(1)
 	return c.Disk.WriteAt(ctx, p, off)
 }
 
@@ -149,7 +154,7 @@ func TestPatchRangesOneWrite(t *testing.T) {
 	if err := s.Put(ctx, "c", randBytes(1<<20, 1)); err != nil {
 		t.Fatal(err)
 	}
-	cw := &countWrites{Disk: s.d}
+	cw := &countIO{Disk: s.d}
 	s.d = cw
 	ranges := make([]Range, 16)
 	for i := range ranges {
@@ -158,7 +163,7 @@ func TestPatchRangesOneWrite(t *testing.T) {
 	if _, err := s.PatchRangesNoSync(ctx, "c", ranges, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n := cw.n.Load(); n != 1 {
+	if n := cw.writes.Load(); n != 1 {
 		t.Fatalf("%d disk writes for 16 ranges in contiguous free space, want 1", n)
 	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
@@ -35,16 +34,6 @@ func TestGather(t *testing.T) {
 	if got := gather(many); len(got) != 2 || got[0].n != maxSpan {
 		t.Fatalf("%d spans over maxSpan, first %d bytes", len(got), got[0].n)
 	}
-}
-
-type countReads struct {
-	disk.Disk
-	n atomic.Int32
-}
-
-func (c *countReads) ReadAt(ctx context.Context, p []byte, off int64) error {
-	c.n.Add(1)
-	return c.Disk.ReadAt(ctx, p, off)
 }
 
 // TestReadInterleavedRuns: four multi-range patches, each of every fourth
@@ -79,14 +68,14 @@ func TestReadInterleavedRuns(t *testing.T) {
 	if err != nil || len(rec.exts) < 200 {
 		t.Fatalf("chunk in %d extents, want a piece per block: %v", len(rec.exts), err)
 	}
-	cr := &countReads{Disk: s.d}
+	cr := &countIO{Disk: s.d}
 	s.d = cr
 	got, err := s.Get(ctx, "c")
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("whole read: equal %v, %v", bytes.Equal(got, want), err)
 	}
 	// readVerified reads verifyPiece blocks at a time: 4 runs in each.
-	if n, most := cr.n.Load(), int32(4*256/verifyPiece); n > most {
+	if n, most := cr.reads.Load(), int32(4*256/verifyPiece); n > most {
 		t.Errorf("whole read of a chunk in 4 runs took %d disk reads, want at most %d", n, most)
 	}
 	for _, rg := range [][2]int64{{4096, 8192}, {100 * 4096, 37 * 4096}, {0, 1 << 20}} {

@@ -179,8 +179,7 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) error {
 	return nil
 }
 
-// DropCache drops the page cache's copy of [off, off+n), so that the next
-// read of it comes from the medium (a scrubber's read).
+// DropCache implements Disk: it drops the page cache's copy of the range.
 func (d *Device) DropCache(off, n int64) error {
 	if err := d.begin(context.Background(), "disk.DropCache", off, n); err != nil {
 		return err

@@ -29,6 +29,10 @@ type Disk interface {
 	// Discard releases the range (hole punch / TRIM). Files, memory and
 	// loop devices read it back as zeros; a physical device may not.
 	Discard(ctx context.Context, off, n int64) error
+	// DropCache forgets any cached copy of the range, so that the next
+	// read of it comes from the medium (a scrubber's read); a disk that
+	// caches nothing does nothing.
+	DropCache(off, n int64) error
 	// Size is the usable size in bytes, a multiple of BlockSize.
 	Size() int64
 	// BlockSize is the alignment unit in bytes.

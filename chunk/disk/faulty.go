@@ -122,13 +122,8 @@ func (f *Faulty) ReadAt(ctx context.Context, p []byte, off int64) error {
 	return nil
 }
 
-// DropCache passes the call to the wrapped disk when it caches reads.
-func (f *Faulty) DropCache(off, n int64) error {
-	if cd, ok := f.inner.(interface{ DropCache(off, n int64) error }); ok {
-		return cd.DropCache(off, n)
-	}
-	return nil
-}
+// DropCache implements Disk: the wrapped disk's.
+func (f *Faulty) DropCache(off, n int64) error { return f.inner.DropCache(off, n) }
 
 // WriteAt implements Disk.
 func (f *Faulty) WriteAt(ctx context.Context, p []byte, off int64) error {

@@ -72,6 +72,9 @@ func (m *Memory) Sync(ctx context.Context) error {
 	return nil
 }
 
+// DropCache implements Disk: memory is the medium, there is no cache.
+func (m *Memory) DropCache(off, n int64) error { return nil }
+
 // Discard implements Disk by zeroing the range.
 func (m *Memory) Discard(ctx context.Context, off, n int64) error {
 	const op = "disk.Memory.Discard"

@@ -92,27 +92,19 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
 	return b, err
 }
 
-// cacheDropper is a disk whose reads go through a cache: DropCache forgets
-// what it holds of a range, so the next read comes from the media.
-type cacheDropper interface {
-	DropCache(off, n int64) error
-}
-
 // GetFromMedia is Get reading the medium itself, not a cached copy: what a
 // scrubber needs to find what has rotted on the disk. (A concurrent read
 // may cache a block again before this one reads it; that block is then
 // checked on the next pass.)
 func (s *Store) GetFromMedia(ctx context.Context, id string) ([]byte, error) {
-	if cd, ok := s.d.(cacheDropper); ok {
-		s.gate.RLock()
-		rec, err := s.lookupCached(id)
-		if err == nil {
-			for _, e := range rec.exts {
-				_ = cd.DropCache(e.off, e.n)
-			}
+	s.gate.RLock()
+	rec, err := s.lookupCached(id)
+	if err == nil {
+		for _, e := range rec.exts {
+			_ = s.d.DropCache(e.off, e.n)
 		}
-		s.gate.RUnlock()
 	}
+	s.gate.RUnlock()
 	return s.Get(ctx, id)
 }
 

@@ -250,6 +250,13 @@ func testRewrite(t *testing.T, d disk.Disk) {
 		if got := mustRead(t, d, disk.BlockSize, off+disk.BlockSize); !bytes.Equal(got, one) {
 			t.Fatalf("round %d: a one-block rewrite read back old data", i)
 		}
+		// Dropping the cached copy leaves the data as it is.
+		if err := d.DropCache(off, 4*disk.BlockSize); err != nil {
+			t.Fatalf("round %d: DropCache: %v", i, err)
+		}
+		if got := mustRead(t, d, disk.BlockSize, off+disk.BlockSize); !bytes.Equal(got, one) {
+			t.Fatalf("round %d: read after DropCache differs", i)
+		}
 	}
 }
 

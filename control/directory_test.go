@@ -142,17 +142,23 @@ func TestDirectoryResumesAfterEtcdRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	e := startEtcdIn(t, dir, "")
-	addr := e.Endpoints()[0][len("http://"):]
+	proxy := startProxy(t, hostOf(e))
 	ctx := testCtx(t)
-	watcher := dialTest(t, e)
+	watcher, err := Dial(ctx, []string{proxy.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
 	d, err := NewDirectory(ctx, watcher, "c", "chunk")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	proxy.point("")
 	e.Close()
 
-	e2 := startEtcdIn(t, dir, addr)
+	e2 := startEtcdIn(t, dir, "")
+	proxy.point(hostOf(e2))
 	r, err := Register(ctx, e2.Client(), "c", "chunk", "late", []byte("v"), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
@@ -120,20 +119,23 @@ func TestRegisterSurvivesEtcdRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	e := startEtcdIn(t, dir, "")
-	u, err := url.Parse(e.Endpoints()[0])
+	proxy := startProxy(t, hostOf(e))
+	ctx := testCtx(t)
+	cli, err := Dial(ctx, []string{proxy.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
-	cli := dialTest(t, e)
+	defer cli.Close()
 	r, err := Register(ctx, cli, "c", "meta", "m1", []byte("v"), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	proxy.point("")
 	e.Close()
 	time.Sleep(3 * time.Second) // longer than the TTL: the client gives the lease up
-	e2 := startEtcdIn(t, dir, u.Host)
+	e2 := startEtcdIn(t, dir, "")
+	proxy.point(hostOf(e2))
 	eventually(t, 15*time.Second, "key back after restart", func() bool {
 		return string(members(t, e2.Client(), "c", "meta")["m1"]) == "v"
 	})

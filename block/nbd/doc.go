@@ -16,7 +16,11 @@
 // Transmission: READ, WRITE, FLUSH, TRIM, WRITE_ZEROES (NO_HOLE), CACHE,
 // BLOCK_STATUS (REQ_ONE) and DISC, with FUA. Requests of one connection
 // run concurrently on at most Config.Workers goroutines and are answered
-// as they finish; one mutex keeps reply frames whole. With structured
+// as they finish; one mutex keeps reply frames whole. A plain WRITE the
+// export can take at once (its write cache has room: the optional
+// TryWriteAt) runs on the connection's reader instead, and a run of such
+// replies leaves in one socket write before the reader waits for the
+// client. With structured
 // replies READ answers with one OFFSET_DATA chunk (or ERROR/ERROR_OFFSET)
 // and BLOCK_STATUS with one BLOCK_STATUS chunk; other commands always get
 // simple replies, which the protocol allows.

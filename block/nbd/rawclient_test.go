@@ -306,11 +306,19 @@ type harness struct {
 
 func startServer(t testing.TB, cfg nbd.Config, exports *nbdtest.Exports) *harness {
 	t.Helper()
+	h := serve(t, cfg, exports)
+	h.exports = exports
+	return h
+}
+
+// serve starts a server on any nbd.Exports.
+func serve(t testing.TB, cfg nbd.Config, exports nbd.Exports) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{reg: prometheus.NewRegistry(), exports: exports, logs: &logBuffer{}, done: make(chan error, 1)}
+	h := &harness{reg: prometheus.NewRegistry(), logs: &logBuffer{}, done: make(chan error, 1)}
 	h.srv, err = nbd.New(cfg, nbd.Deps{
 		Exports:  exports,
 		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -47,6 +47,44 @@ func (ss *session) send(hdr, data []byte) {
 	}
 }
 
+// replyQueued adds the success reply of a quick write to the gathered
+// replies; it leaves with the next reply sent, or at the latest when the
+// reader has no complete request left and flushes.
+func (ss *session) replyQueued(cookie uint64) {
+	var h [16]byte
+	binary.BigEndian.PutUint32(h[0:], magicSimple)
+	binary.BigEndian.PutUint64(h[8:], cookie)
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	if ss.broken.Load() {
+		return
+	}
+	ss.out = append(ss.out, h[:]...)
+	if len(ss.out) >= outBufSize {
+		ss.writeOutLocked()
+	}
+}
+
+// flushOut writes the gathered replies, if any.
+func (ss *session) flushOut() {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	if len(ss.out) > 0 && !ss.broken.Load() {
+		ss.writeOutLocked()
+	}
+}
+
+// writeOutLocked writes ss.out; the caller holds wmu.
+func (ss *session) writeOutLocked() {
+	_, err := ss.c.nc.Write(ss.out)
+	ss.out = ss.out[:0]
+	if err != nil {
+		ss.broken.Store(true)
+		ss.c.log.Info("nbd reply failed; closing", "error", err)
+		_ = ss.c.raw.Close()
+	}
+}
+
 func (ss *session) replySimple(cookie uint64, errno uint32, data []byte) {
 	var h [16]byte
 	binary.BigEndian.PutUint32(h[0:], magicSimple)

@@ -69,18 +69,43 @@ func cacheable(in, n int64) bool {
 	return in%blockSize == 0 && n%blockSize == 0 && n > 0
 }
 
-// put caches data at in of extent idx, waiting while the cache is full.
-func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte) error {
-	n := int64(len(data))
-	// One allocation for the whole piece, its blocks cached apart; made
-	// before the lock is taken.
-	buf := make([]byte, n)
+// blocksOf copies data into one allocation for the whole piece, its
+// blocks cached apart; made before the cache's lock is taken.
+func blocksOf(data []byte) []cachedBlock {
+	buf := make([]byte, len(data))
 	copy(buf, data)
-	bs := make([]cachedBlock, n/blockSize)
+	bs := make([]cachedBlock, len(data)/blockSize)
 	for i := range bs {
 		o := i * blockSize
 		bs[i] = cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: buf, at: o}
 	}
+	return bs
+}
+
+// tryPut caches data at in of extent idx if the cache has room for it
+// now; false means it did nothing.
+func (c *writeCache) tryPut(idx uint64, in int64, data []byte) bool {
+	n := int64(len(data))
+	c.mu.Lock()
+	full := c.broken != nil || c.bytes > 0 && c.bytes+n > c.max
+	c.mu.Unlock()
+	if full {
+		return false
+	}
+	bs := blocksOf(data)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil || c.bytes > 0 && c.bytes+n > c.max {
+		return false
+	}
+	c.insertLocked(idx, in, bs)
+	return true
+}
+
+// put caches data at in of extent idx, waiting while the cache is full.
+func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte) error {
+	n := int64(len(data))
+	bs := blocksOf(data)
 	var stall <-chan time.Time
 	c.mu.Lock()
 	for c.bytes > 0 && c.bytes+n > c.max && c.broken == nil {
@@ -107,6 +132,13 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 	if c.broken != nil {
 		return c.broken
 	}
+	c.insertLocked(idx, in, bs)
+	return nil
+}
+
+// insertLocked caches the blocks bs at in of extent idx; the caller holds
+// mu.
+func (c *writeCache) insertLocked(idx uint64, in int64, bs []cachedBlock) {
 	x := c.extents[idx]
 	if x == nil {
 		x = &cachedExtent{blocks: map[int64]*cachedBlock{}, since: time.Now()}
@@ -122,7 +154,6 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 	if c.bytes >= c.high() {
 		c.kick()
 	}
-	return nil
 }
 
 // poke wakes the write-back loop.

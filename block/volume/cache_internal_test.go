@@ -59,10 +59,20 @@ func TestWriteCacheFull(t *testing.T) {
 		t.Fatalf("put into a full cache returned %v", err)
 	case <-time.After(50 * time.Millisecond):
 	}
+	if c.tryPut(4, 0, block(7)) {
+		t.Fatal("tryPut took a write into a full cache")
+	}
 	c.written(0, c.ranges(0))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	if !c.tryPut(4, 0, block(7)) {
+		t.Fatal("tryPut refused a write the cache has room for")
+	}
+	if rs := c.ranges(4); len(rs) != 1 || !bytes.Equal(rs[0].bytes(), block(7)) {
+		t.Fatalf("tryPut cached %v", rs)
+	}
+	c.written(4, c.ranges(4))
 	_ = c.put(ctx, 2, 0, block(4))
 	c.failed(errors.New("no servers"))
 	start := time.Now()
@@ -73,6 +83,10 @@ func TestWriteCacheFull(t *testing.T) {
 	c.fail(errs.E("volume.write", errs.Precondition, "writer lease lost"))
 	if err := c.put(ctx, 0, 0, block(6)); !errs.Is(err, errs.Precondition) {
 		t.Fatalf("put after the lease was lost: %v", err)
+	}
+	c.written(2, c.ranges(2))
+	if c.tryPut(5, 0, block(8)) {
+		t.Fatal("tryPut took a write after the lease was lost")
 	}
 }
 

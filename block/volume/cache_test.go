@@ -14,6 +14,7 @@ func TestWriteCache(t *testing.T) {
 	t.Run("OnePatchPerExtent", func(t *testing.T) { testOnePatchPerExtent(t, e) })
 	t.Run("HoleAndClose", func(t *testing.T) { testCacheHoleAndClose(t, e) })
 	t.Run("OverwriteInside", func(t *testing.T) { testCacheOverwriteInside(t, e) })
+	t.Run("TryWriteAt", func(t *testing.T) { testTryWriteAt(t, e) })
 	// A cache of 16 blocks keeps writers waiting for write-backs.
 	small := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: 64 << 10}}), ctx: t.Context()}
 	t.Run("RandomMix", func(t *testing.T) { testCacheRandomMix(t, small) })
@@ -178,5 +179,46 @@ func testCacheOverwriteInside(t *testing.T, e *env) {
 		if err != nil || !bytes.Equal(b, want) {
 			t.Errorf("replica on %s: %q... (%v)", d, b[4090:4100], err)
 		}
+	}
+}
+
+// testTryWriteAt: the NBD server's quick path takes whole blocks inside
+// one extent into the cache, and leaves every other write (and any write
+// to a read-only handle) to WriteAt; what it took is read back and
+// stored by FLUSH.
+func testTryWriteAt(t *testing.T, e *env) {
+	vid := e.create(t, 4<<20, "")
+	// The shape block/nbd looks for (its quickWriter).
+	type quickWriter interface {
+		TryWriteAt(p []byte, off int64) bool
+	}
+	xe := e.open(t, vid, false)
+	defer xe.Close()
+	x, ok := xe.(quickWriter)
+	if !ok {
+		t.Fatal("a writable volume handle has no TryWriteAt")
+	}
+	p := fill(8192, 'q')
+	if !x.TryWriteAt(p, 1<<20+4096) {
+		t.Fatal("TryWriteAt refused two whole blocks inside an extent")
+	}
+	for _, w := range []struct {
+		off int64
+		n   int
+	}{{512, 4096}, {4096, 1000}, {1<<20 - 4096, 8192}} {
+		if x.TryWriteAt(fill(w.n, 'z'), w.off) {
+			t.Errorf("TryWriteAt took %d bytes at %d", w.n, w.off)
+		}
+	}
+	if err := xe.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	y := e.open(t, vid, true)
+	defer y.Close()
+	if !bytes.Equal(e.read(t, y, 1<<20, 16384), append(append(make([]byte, 4096), p...), make([]byte, 4096)...)) {
+		t.Fatal("a quick write is not stored by FLUSH")
+	}
+	if y.(quickWriter).TryWriteAt(p, 0) {
+		t.Fatal("a read-only handle took a quick write")
 	}
 }

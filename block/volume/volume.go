@@ -333,6 +333,23 @@ func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, fua bool) err
 	return err
 }
 
+// TryWriteAt is WriteAt without FUA for a write the cache takes at once:
+// whole blocks inside one extent, while the cache has room. For any other
+// write it does nothing and reports false (the NBD server then calls
+// WriteAt, which waits for room or writes through).
+func (v *Volume) TryWriteAt(p []byte, off int64) bool {
+	x, n := v.spec.extent, int64(len(p))
+	if v.cache == nil || off%x+n > x || !cacheable(off%x, n) || v.writable() != nil {
+		return false
+	}
+	if !v.cache.tryPut(uint64(off/x), off%x, p) {
+		return false
+	}
+	v.s.count("write", nil)
+	v.s.bytes.WithLabelValues("write").Add(float64(n))
+	return true
+}
+
 // Trim deallocates the range; it reads as zeroes afterwards.
 func (v *Volume) Trim(ctx context.Context, off, n int64) error {
 	err := v.zero(ctx, off, n, false)

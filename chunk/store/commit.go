@@ -43,6 +43,10 @@ type change struct {
 	// wrote over fresh, journaled with its index change (journal.go).
 	nosync bool
 	data   []byte
+	// pooled: data came from the store's buffer pool, to which it goes
+	// back once the commit loop answered (never if the caller gave up
+	// waiting: the loop may still journal it).
+	pooled []byte
 }
 
 // maxJournal is the largest unsynced patch whose blocks are journaled in

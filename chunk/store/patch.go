@@ -145,14 +145,17 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	// Patch returns, even canceled: a change the commit loop journals
 	// later carries its own copy.
 	buf := ranges[0].Data
+	var pooled []byte
 	if len(ranges) > 1 || !disk.IsAligned(buf) || (!sync && n <= maxJournal) {
-		buf = disk.AlignedBuffer(int(n))
+		buf = s.bufs.get(int(n))
+		pooled = buf
 		pos := 0
 		for _, r := range ranges {
 			pos += copy(buf[pos:], r.Data)
 		}
 	}
 	if err := s.writeOver(ctx, fresh, buf); err != nil {
+		s.bufs.put(pooled)
 		return 0, err
 	}
 	rec, drop := patched(cur, ranges, fresh)
@@ -166,7 +169,7 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
 	rec.gen = base + 1
-	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, done: make(chan error, 1)})
+	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, pooled: pooled, done: make(chan error, 1)})
 }
 
 // writeOver writes buf to the extents of fresh, in order, and releases
@@ -232,6 +235,9 @@ func (s *Store) commitPatch(ctx context.Context, o *change) (uint64, error) {
 	}
 	select {
 	case err := <-o.done:
+		// The commit loop is done with the change: its journal entry, if
+		// any, is a copy in the index batch.
+		s.bufs.put(o.pooled)
 		if err != nil {
 			return 0, err
 		}

@@ -112,6 +112,7 @@ type Store struct {
 
 	patchMu    [patchStripes]sync.Mutex // Patches of one chunk run one at a time
 	blockShift shiftTable               // advances a CRC32C over one block
+	bufs       bufPool                  // patch buffers
 
 	committed *freelist // the free map on record; committer only
 	// Committer only: unsynced is set while an index commit awaits its

@@ -16,7 +16,14 @@ func gateExports() (*nbdtest.Exports, *nbdtest.Mem, chan struct{}) {
 	mem := nbdtest.NewMem(1 << 20)
 	release := make(chan struct{})
 	x := nbdtest.NewExports()
-	x.Add(nbd.ExportInfo{Name: "g"}, &hookExport{Export: mem, hook: func(ctx context.Context, op string, off int64) error {
+	x.Add(nbd.ExportInfo{Name: "g"}, &hookExport{Export: mem, hook: gateReads(release)})
+	return x, mem, release
+}
+
+// gateReads is a hook that holds reads below 4 KiB until release is
+// closed (or their context ends).
+func gateReads(release chan struct{}) func(ctx context.Context, op string, off int64) error {
+	return func(ctx context.Context, op string, off int64) error {
 		if op == "read" && off < 4096 {
 			select {
 			case <-release:
@@ -25,8 +32,7 @@ func gateExports() (*nbdtest.Exports, *nbdtest.Mem, chan struct{}) {
 			}
 		}
 		return nil
-	}})
-	return x, mem, release
+	}
 }
 
 // TestPipelined: requests run concurrently and replies come back as they

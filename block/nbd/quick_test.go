@@ -39,16 +39,7 @@ func TestQuickWrites(t *testing.T) {
 	release := make(chan struct{})
 	mem := nbdtest.NewMem(1 << 20)
 	q := &quickExport{Export: mem}
-	x := oneExport{quickHook{hookExport: &hookExport{Export: q, hook: func(ctx context.Context, op string, off int64) error {
-		if op == "read" && off < 4096 {
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	}}, q: q}}
+	x := oneExport{quickHook{hookExport: &hookExport{Export: q, hook: gateReads(release)}, q: q}}
 	h := serve(t, nbd.Config{}, x)
 	c := dialRaw(t, h.addr)
 	c.start()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wolke-cloud/wolke/control"
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 // RunBlock, the production block role, greets NBD clients, serves its
@@ -110,9 +111,10 @@ func TestBlockRoleValidate(t *testing.T) {
 	}
 }
 
+// freeTCPPort is a free port below the kernel's ephemeral range.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := freeport.Listen("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

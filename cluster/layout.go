@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 // state is what a dev cluster keeps in DIR/cluster.json so that a restart
@@ -58,7 +59,14 @@ func (st *state) listen(role, fallback string) (net.Listener, error) {
 	if addr == "" {
 		addr = fallback
 	}
-	ln, err := net.Listen("tcp", addr)
+	var ln net.Listener
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && port == "0" {
+		// Kept for the next start: a port the kernel never hands out.
+		ln, err = freeport.Listen(host)
+	} else {
+		ln, err = net.Listen("tcp", addr)
+	}
 	if err != nil {
 		return nil, errs.E("cluster.listen", errs.Unavailable, fmt.Sprintf("%s cannot listen on %s", role, addr), err)
 	}

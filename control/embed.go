@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 // EmbedConfig configures a single-node etcd that runs inside the process
@@ -196,12 +197,12 @@ func resolveAddr(addr string) (resolved string, picked bool, err error) {
 			host = h
 		}
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	// Below the kernel's ephemeral range: a cluster keeps the port for
+	// its next start, and the kernel never gives it to anyone else.
+	resolved, err = freeport.Pick(host)
 	if err != nil {
 		return "", false, err
 	}
-	resolved = l.Addr().String()
-	l.Close()
 	return resolved, true, nil
 }
 

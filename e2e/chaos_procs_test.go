@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,12 +111,7 @@ func (d *chaosDeploy) stopAll() {
 // addrOn finds a free port on the loopback address ip.
 func addrOn(t *testing.T, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return pickAddr(t, ip)
 }
 
 func waitHTTP200(t *testing.T, url string, d time.Duration) time.Duration {

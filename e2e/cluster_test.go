@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 const (
@@ -292,15 +294,34 @@ func tail(path string, n int64) string {
 	return string(b)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// below the kernel's ephemeral range (no other socket is given it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return portOf(t, pickAddr(t, "127.0.0.1"))
+}
+
+// pickAddr returns a free ip:port as freeport.Pick chooses it.
+func pickAddr(t *testing.T, ip string) string {
+	t.Helper()
+	addr, err := freeport.Pick(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return addr
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 const (

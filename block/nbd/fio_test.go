@@ -17,6 +17,7 @@ import (
 
 	"github.com/wolke-cloud/wolke/block/nbd"
 	"github.com/wolke-cloud/wolke/block/nbd/nbdtest"
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 // TestFioMemory measures the server's own per-request cost: fio's libnbd
@@ -191,9 +192,10 @@ func parseSize(s string) (int64, error) {
 	return n * mult, err
 }
 
+// freePort is a free port below the kernel's ephemeral range.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := freeport.Listen("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wolke-cloud/wolke/chaos"
 	"github.com/wolke-cloud/wolke/cluster"
 	"github.com/wolke-cloud/wolke/control"
+	"github.com/wolke-cloud/wolke/internal/freeport"
 )
 
 // chaosProc is one wolke process of the deployment, restartable with the
@@ -111,7 +112,11 @@ func (d *chaosDeploy) stopAll() {
 // addrOn finds a free port on the loopback address ip.
 func addrOn(t *testing.T, ip string) string {
 	t.Helper()
-	return pickAddr(t, ip)
+	addr, err := freeport.Pick(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func waitHTTP200(t *testing.T, url string, d time.Duration) time.Duration {

@@ -298,30 +298,12 @@ func tail(path string, n int64) string {
 // below the kernel's ephemeral range (no other socket is given it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	return portOf(t, pickAddr(t, "127.0.0.1"))
-}
-
-// pickAddr returns a free ip:port as freeport.Pick chooses it.
-func pickAddr(t *testing.T, ip string) string {
-	t.Helper()
-	addr, err := freeport.Pick(ip)
+	ln, err := freeport.Listen("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return addr
-}
-
-func portOf(t *testing.T, addr string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 const (

@@ -111,10 +111,11 @@ func TestBlockRoleValidate(t *testing.T) {
 	}
 }
 
-// freeTCPPort is a free port below the kernel's ephemeral range.
+// freeTCPPort is a free TCP port on 127.0.0.1 below the kernel's ephemeral
+// range, reserved for the rest of the test (internal/freeport).
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	ln, err := freeport.Listen("127.0.0.1")
+	ln, err := freeport.Listen("127.0.0.1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

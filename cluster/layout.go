@@ -22,11 +22,13 @@ import (
 type state struct {
 	ClusterID string            `json:"cluster_id"`
 	Ports     map[string]string `json:"ports"` // role name → host:port
+
+	dir string // owns the ports picked (internal/freeport)
 }
 
 func loadState(dir string) (*state, error) {
 	const op = "cluster.loadState"
-	st := &state{Ports: map[string]string{}}
+	st := &state{Ports: map[string]string{}, dir: dir}
 	b, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -41,6 +43,7 @@ func loadState(dir string) (*state, error) {
 	if st.Ports == nil {
 		st.Ports = map[string]string{}
 	}
+	st.dir = dir
 	return st, nil
 }
 
@@ -62,10 +65,11 @@ func (st *state) listen(role, fallback string) (net.Listener, error) {
 	var ln net.Listener
 	host, port, err := net.SplitHostPort(addr)
 	if err == nil && port == "0" {
-		// Kept for the next start: a port the kernel never hands out.
-		ln, err = freeport.Listen(host)
+		// Kept for the next start: a port the kernel never hands out,
+		// reserved for this cluster while its directory is there.
+		ln, err = freeport.Listen(host, st.dir)
 	} else {
-		ln, err = net.Listen("tcp", addr)
+		ln, err = freeport.Relisten(addr, st.dir)
 	}
 	if err != nil {
 		return nil, errs.E("cluster.listen", errs.Unavailable, fmt.Sprintf("%s cannot listen on %s", role, addr), err)

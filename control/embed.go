@@ -89,12 +89,12 @@ func StartEmbedded(ctx context.Context, cfg EmbedConfig) (*Embedded, error) {
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		var clientAddr, peerAddr string
 		var picked bool
-		clientAddr, picked, err = resolveAddr(cfg.ClientAddr)
+		clientAddr, picked, err = resolveAddr(cfg.ClientAddr, cfg.Dir)
 		if err != nil {
 			return nil, errs.E(op, errs.Invalid, err)
 		}
 		var pickedPeer bool
-		peerAddr, pickedPeer, err = resolveAddr(cfg.PeerAddr)
+		peerAddr, pickedPeer, err = resolveAddr(cfg.PeerAddr, cfg.Dir)
 		if err != nil {
 			return nil, errs.E(op, errs.Invalid, err)
 		}
@@ -178,9 +178,9 @@ func etcdConfig(cfg EmbedConfig, clientAddr, peerAddr string, quiet *atomic.Bool
 	return ec
 }
 
-// resolveAddr returns addr, or a free 127.0.0.1 port when addr is empty or
-// has port 0; picked reports the latter.
-func resolveAddr(addr string) (resolved string, picked bool, err error) {
+// resolveAddr returns addr, or a free 127.0.0.1 port reserved for owner
+// when addr is empty or has port 0; picked reports the latter.
+func resolveAddr(addr, owner string) (resolved string, picked bool, err error) {
 	host := "127.0.0.1"
 	if addr != "" {
 		h, p, err := net.SplitHostPort(addr)
@@ -199,7 +199,7 @@ func resolveAddr(addr string) (resolved string, picked bool, err error) {
 	}
 	// Below the kernel's ephemeral range: a cluster keeps the port for
 	// its next start, and the kernel never gives it to anyone else.
-	resolved, err = freeport.Pick(host)
+	resolved, err = freeport.Pick(host, owner)
 	if err != nil {
 		return "", false, err
 	}

@@ -54,7 +54,7 @@ func TestStartEmbeddedValidates(t *testing.T) {
 func TestDialFailsWithoutServer(t *testing.T) {
 	t.Parallel()
 	// A port that was free a moment ago: nothing listens there.
-	addr, _, err := resolveAddr("")
+	addr, _, err := resolveAddr("", "")
 	if err != nil {
 		t.Fatal(err)
 	}

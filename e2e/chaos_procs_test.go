@@ -109,10 +109,11 @@ func (d *chaosDeploy) stopAll() {
 	}
 }
 
-// addrOn finds a free port on the loopback address ip.
+// addrOn finds a free port on the loopback address ip, reserved for the
+// rest of the test (internal/freeport).
 func addrOn(t *testing.T, ip string) string {
 	t.Helper()
-	addr, err := freeport.Pick(ip)
+	addr, err := freeport.Pick(ip, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

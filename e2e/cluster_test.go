@@ -294,11 +294,11 @@ func tail(path string, n int64) string {
 	return string(b)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago,
-// below the kernel's ephemeral range (no other socket is given it).
+// freePort is a free TCP port on 127.0.0.1 below the kernel's ephemeral
+// range, reserved for the rest of the test (internal/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := freeport.Listen("127.0.0.1")
+	ln, err := freeport.Listen("127.0.0.1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

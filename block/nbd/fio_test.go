@@ -192,10 +192,11 @@ func parseSize(s string) (int64, error) {
 	return n * mult, err
 }
 
-// freePort is a free port below the kernel's ephemeral range.
+// freePort is a free TCP port on 127.0.0.1 below the kernel's ephemeral
+// range, reserved for the rest of the test (internal/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := freeport.Listen("127.0.0.1")
+	ln, err := freeport.Listen("127.0.0.1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -254,42 +254,56 @@ func stripeOf(id string) int {
 }
 
 // patched returns a copy of cur whose blocks in ranges live in fresh (in
-// order), and the extents those blocks leave.
+// order), and the extents those blocks leave. It walks the extents and
+// the ranges once: its cost does not grow with the blocks of the chunk.
 func patched(cur *record, ranges []Range, fresh []extent) (*record, []extent) {
-	offs := make([]int64, 0, len(cur.blocks))
-	for _, e := range cur.exts {
-		for o := e.off; o < e.end(); o += disk.BlockSize {
-			offs = append(offs, o)
-		}
-	}
-	var drop []extent
-	k, o := 0, fresh[0].off // the next fresh block
-	for _, r := range ranges {
-		for b := r.Off / disk.BlockSize; b < (r.Off+int64(len(r.Data)))/disk.BlockSize; b++ {
-			drop = appendBlock(drop, offs[b])
-			offs[b] = o
-			if o += disk.BlockSize; o == fresh[k].end() && k+1 < len(fresh) {
-				k++
-				o = fresh[k].off
+	exts := make([]extent, 0, len(cur.exts)+2*len(ranges)+len(fresh))
+	drop := make([]extent, 0, len(ranges))
+	fi, fo := 0, int64(0) // the next fresh byte: fresh[fi].off+fo
+	takeFresh := func(n int64) {
+		for n > 0 {
+			k := min(n, fresh[fi].n-fo)
+			exts = appendExtent(exts, fresh[fi].off+fo, k)
+			if fo += k; fo == fresh[fi].n {
+				fi, fo = fi+1, 0
 			}
+			n -= k
 		}
 	}
-	var exts []extent
-	for _, o := range offs {
-		exts = appendBlock(exts, o)
+	ri, pos := 0, int64(0) // pos: the chunk offset where e starts
+	for _, e := range cur.exts {
+		end := pos + e.n
+		for x := pos; x < end; {
+			for ri < len(ranges) && ranges[ri].Off+int64(len(ranges[ri].Data)) <= x {
+				ri++
+			}
+			if ri == len(ranges) || ranges[ri].Off >= end {
+				exts = appendExtent(exts, e.off+x-pos, end-x)
+				break
+			}
+			if r0 := ranges[ri].Off; r0 > x {
+				exts = appendExtent(exts, e.off+x-pos, r0-x)
+				x = r0
+			}
+			y := min(ranges[ri].Off+int64(len(ranges[ri].Data)), end)
+			drop = appendExtent(drop, e.off+x-pos, y-x)
+			takeFresh(y - x)
+			x = y
+		}
+		pos = end
 	}
 	rec := &record{length: cur.length, created: cur.created, gen: cur.gen, exts: exts, blocks: slices.Clone(cur.blocks)}
 	return rec, drop
 }
 
-// appendBlock appends the block at off to exts, merging it into the last
-// extent when it follows it.
-func appendBlock(exts []extent, off int64) []extent {
+// appendExtent appends n bytes at off to exts, merging them into the last
+// extent when they follow it.
+func appendExtent(exts []extent, off, n int64) []extent {
 	if k := len(exts) - 1; k >= 0 && exts[k].end() == off {
-		exts[k].n += disk.BlockSize
+		exts[k].n += n
 		return exts
 	}
-	return append(exts, extent{off, disk.BlockSize})
+	return append(exts, extent{off, n})
 }
 
 // Sync makes every change committed before it stable: once it returns, the

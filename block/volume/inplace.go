@@ -172,7 +172,7 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done
 	defer cancel()
 	epochs := make([]uint64, len(e.Disks))
 	for i, d := range e.Disks {
-		wg.Go(func() {
+		v.workers.Go(&wg, func() {
 			g, ep, err := v.patch(pctx, d, e.ChunkId, edits, gen)
 			if err == nil && g != gen+1 {
 				err = errs.Errorf("volume.write", errs.Internal, "chunk %s on %s went to generation %d, want %d", e.ChunkId, d, g, gen+1)

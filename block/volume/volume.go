@@ -50,6 +50,8 @@ type Volume struct {
 	snapChecks rounds     // checkOnce, shared by the writes waiting for it
 	flushes    rounds     // flushOnce, shared by concurrent FLUSHes
 
+	workers *workers // run the patches and write-backs a volume fans out
+
 	dirty dirtySet    // unsynced in-place writes since the last Flush
 	cache *writeCache // plain writes not yet written back; nil: writes go through
 
@@ -70,6 +72,7 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 		return nil, errs.Errorf(op, errs.Internal, "%s: size %d extent %d", spec.id, spec.size, spec.extent)
 	}
 	v := &Volume{s: s, spec: spec, stop: make(chan struct{})}
+	v.workers = newWorkers(v.stop)
 	v.snapChecks.run = v.checkOnce
 	v.flushes.run = func() error { return v.flushOnce(context.Background()) }
 	if !spec.readOnly {

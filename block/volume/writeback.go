@@ -59,7 +59,7 @@ func (v *Volume) writeBackLoop() {
 		}
 		mu.Unlock()
 		for _, idx := range idxs {
-			wg.Go(func() {
+			v.workers.Go(&wg, func() {
 				err := v.writeBackExtent(ctx, idx)
 				if err != nil && ctx.Err() == nil {
 					v.s.log.Warn("volume write-back failed", "volume", v.spec.id, "extent", idx, "err", err)
@@ -102,7 +102,7 @@ func (v *Volume) writeBack(ctx context.Context, idxs []uint64) error {
 	sem := make(chan struct{}, writeBackParallel)
 	for _, idx := range idxs {
 		sem <- struct{}{}
-		wg.Go(func() {
+		v.workers.Go(&wg, func() {
 			defer func() { <-sem }()
 			if err := v.writeBackExtent(ctx, idx); err != nil {
 				mu.Lock()

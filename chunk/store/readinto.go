@@ -107,7 +107,8 @@ func (s *Store) readSpan(ctx context.Context, sp span) error {
 	if len(sp.parts) == 1 {
 		return s.d.ReadAt(ctx, sp.parts[0].dst, sp.off)
 	}
-	tmp := disk.AlignedBuffer(int(sp.n))
+	tmp := s.bufs.get(int(sp.n))
+	defer s.bufs.put(tmp)
 	if err := s.d.ReadAt(ctx, tmp, sp.off); err != nil {
 		return err
 	}

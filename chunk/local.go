@@ -29,3 +29,27 @@ func (s *Server) ServeLocal(ctx context.Context, f wire.Frame) [][]byte {
 	}
 	return s.streamRequest(ctx, f)
 }
+
+// ReadLocalInto is a read (OpRead) for a client in the same process that
+// reads whole blocks: [off, off+len(p)) of chunk on disk goes straight
+// from the store into p, checked block by block, with neither an answer
+// frame nor the store's own buffer and its copy. It returns the chunk's
+// generation; errors are those the stream would answer.
+func (s *Server) ReadLocalInto(ctx context.Context, diskID, chunk string, off int64, p []byte) (uint64, error) {
+	t := &s.streams
+	t.local.RLock()
+	defer t.local.RUnlock()
+	if t.localClosed {
+		return 0, errs.Errorf("chunk.Stream", errs.Unavailable, "chunk server %s stopped", s.cfg.ID)
+	}
+	ds := s.byID[diskID]
+	if ds == nil {
+		return 0, errs.Errorf("chunk.disk", errs.NotFound, "no disk %s on server %s", diskID, s.cfg.ID)
+	}
+	gen, err := ds.st.ReadInto(ctx, chunk, off, p)
+	s.count(ds, "get", err)
+	if err == nil {
+		s.m.readBytes.WithLabelValues(ds.info.ID).Add(float64(len(p)))
+	}
+	return gen, err
+}

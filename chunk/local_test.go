@@ -91,8 +91,19 @@ func TestLocalCalls(t *testing.T) {
 	if _, err := cli.ReadShardRangeInto(ctx, "d-unknown", "k1", 0, got[:10]); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("unknown disk: %v, want NotFound", err)
 	}
-	if n := cli.LocalCalls(); n != 9 {
-		t.Fatalf("%d local calls, want 9", n)
+	// Whole blocks go straight into the buffer (chunk.Server.ReadLocalInto),
+	// with the same errors.
+	if _, err := cli.ReadShardRangeInto(ctx, d, "nope", 0, got[:4096]); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("missing chunk, whole block: %v, want NotFound", err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, "d-unknown", "k1", 0, got[:4096]); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("unknown disk, whole block: %v, want NotFound", err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, d, "k1", 1<<20, got[:4096]); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("block past the chunk: %v, want Invalid", err)
+	}
+	if n := cli.LocalCalls(); n != 12 {
+		t.Fatalf("%d local calls, want 12", n)
 	}
 	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(len(got)+10) {
 		t.Fatalf("read bytes metric %v, want %d", n, len(got)+10)

@@ -21,6 +21,38 @@ type LocalServer interface {
 	ServeLocal(ctx context.Context, f wire.Frame) [][]byte
 }
 
+// localReader is what a LocalServer may offer for reads of whole blocks
+// straight into the caller's buffer (chunk.Server.ReadLocalInto).
+type localReader interface {
+	ReadLocalInto(ctx context.Context, diskID, chunk string, off int64, p []byte) (uint64, error)
+}
+
+// readLocalInto reads [off, off+len(p)) of chunk on disk into p when the
+// disk's server runs in this process and offers localReader and the range
+// is whole blocks; ok false means it did nothing.
+func (c *Client) readLocalInto(ctx context.Context, op, diskID, chunk string, off int64, p []byte) (gen uint64, err error, ok bool) {
+	const block = 4096
+	if c.local == nil || len(p) == 0 || off%block != 0 || len(p)%block != 0 || !wire.ValidID(diskID) || !wire.ValidID(chunk) {
+		return 0, nil, false
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, errs.E(op, errs.Canceled, err), true
+	}
+	addr, err := c.resolve(ctx, diskID)
+	if err != nil {
+		return 0, nil, false // the usual path reports it
+	}
+	lr, isReader := c.local(addr).(localReader)
+	if !isReader {
+		return 0, nil, false
+	}
+	c.localCalls.Add(1)
+	if gen, err = lr.ReadLocalInto(ctx, diskID, chunk, off, p); err != nil {
+		return 0, errs.E(op, errs.KindOf(err), "disk "+diskID, err), true
+	}
+	return gen, nil, true
+}
+
 // minLocalPooled is the smallest request body built in a pooled frame
 // (see wire.Bufs): smaller ones are allocated.
 const minLocalPooled = 64 << 10

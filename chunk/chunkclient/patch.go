@@ -233,6 +233,9 @@ func (c *Client) ReadShardRangeInto(ctx context.Context, diskID, chunkID string,
 	short := func(got int) error {
 		return errs.Errorf(op, errs.Corrupt, "disk %s chunk %s: %d bytes, want %d", diskID, chunkID, got, n)
 	}
+	if gen, err, ok := c.readLocalInto(ctx, op, diskID, chunkID, off, p); ok {
+		return gen, err
+	}
 	var serr error
 	gen, err := c.streamRead(ctx, op, diskID, chunkID, off, n, func(b []byte) bool {
 		if len(b) != len(p) {

@@ -177,9 +177,7 @@ func (s *Store) read(ctx context.Context, op, id string, off, n int64, wantCRC b
 		return nil, 0, 0, errs.E(op, errs.KindOf(err), err)
 	}
 	if bad >= 0 {
-		s.badSum.Inc()
-		s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", bad)
-		return nil, 0, 0, errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, bad, s.sb.diskID))
+		return nil, 0, 0, s.corrupt(op, id, bad)
 	}
 	start := off - first*disk.BlockSize
 	out := buf[start : start+n]
@@ -194,6 +192,14 @@ func (s *Store) read(ctx context.Context, op, id string, off, n int64, wantCRC b
 	return out, rec.gen, crc, nil
 }
 
+// corrupt counts and logs block bad of chunk id failing its checksum on a
+// read, and returns the error for it.
+func (s *Store) corrupt(op, id string, bad int64) error {
+	s.badSum.Inc()
+	s.log.Error("chunk block checksum mismatch", "disk", s.sb.diskID, "chunk", id, "block", bad)
+	return errs.E(op, errs.Corrupt, fmt.Sprintf("chunk %s block %d on disk %s failed its checksum", id, bad, s.sb.diskID))
+}
+
 // verifyPiece is how many blocks are checked at a time while the next
 // piece is being read: checksumming overlaps the disk's next transfer.
 const verifyPiece = 64
@@ -204,11 +210,19 @@ const verifyPiece = 64
 // full. bad is the first block that failed its checksum, or -1.
 func (s *Store) readVerified(ctx context.Context, rec *record, first, count int64) (buf []byte, bad int64, err error) {
 	buf = disk.AlignedBuffer(int(count * disk.BlockSize))
+	if bad, err = s.readVerifiedInto(ctx, rec, buf, first, count); err != nil {
+		return nil, -1, err
+	}
+	return buf, bad, nil
+}
+
+// readVerifiedInto is readVerified into buf, count blocks long.
+func (s *Store) readVerifiedInto(ctx context.Context, rec *record, buf []byte, first, count int64) (bad int64, err error) {
 	if count <= verifyPiece {
 		if err := s.readInto(ctx, rec, buf, first, count); err != nil {
-			return nil, -1, err
+			return -1, err
 		}
-		return buf, s.firstBad(rec, buf, first, 0, count), nil
+		return s.firstBad(rec, buf, first, 0, count), nil
 	}
 	pieces := (count + verifyPiece - 1) / verifyPiece
 	ready := make(chan error, pieces)
@@ -226,14 +240,14 @@ func (s *Store) readVerified(ctx context.Context, rec *record, first, count int6
 	bad = -1
 	for p := int64(0); p < pieces; p++ {
 		if err := <-ready; err != nil {
-			return nil, -1, err
+			return -1, err
 		}
 		lo := p * verifyPiece
 		if bad < 0 {
 			bad = s.firstBad(rec, buf, first, lo, min(lo+verifyPiece, count))
 		}
 	}
-	return buf, bad, nil
+	return bad, nil
 }
 
 // firstBad checks blocks [lo, hi) of buf (block first+i at buf offset i)

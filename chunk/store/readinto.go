@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
 // readParallel bounds the disk reads one readInto of a fragmented chunk
@@ -116,4 +117,47 @@ func (s *Store) readSpan(ctx context.Context, sp span) error {
 		copy(p.dst, tmp[p.off-sp.off:])
 	}
 	return nil
+}
+
+// ReadInto fills p with the bytes of chunk id at off, checking every block
+// it reads against its CRC32C, and returns the chunk's generation: GetRange
+// into the caller's buffer, without a buffer of its own and a copy. off
+// and len(p) must be multiples of disk.BlockSize (else errs.Invalid). A
+// failed read leaves p undefined.
+func (s *Store) ReadInto(ctx context.Context, id string, off int64, p []byte) (uint64, error) {
+	const op = "store.GetRange"
+	n := int64(len(p))
+	if off < 0 || off%disk.BlockSize != 0 || n%disk.BlockSize != 0 {
+		return 0, errs.Errorf(op, errs.Invalid, "range %d+%d is not whole blocks", off, n)
+	}
+	if err := checkID(op, id); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, errs.E(op, errs.Canceled, err)
+	}
+	if err := s.enter(op); err != nil {
+		return 0, err
+	}
+	defer s.closeMu.RUnlock()
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	rec, err := s.lookupCached(id)
+	if err != nil {
+		return 0, err
+	}
+	if off > rec.length || n > rec.length-off {
+		return 0, errs.Errorf(op, errs.Invalid, "range %d+%d outside chunk %s of %d bytes", off, n, id, rec.length)
+	}
+	if n == 0 {
+		return rec.gen, nil
+	}
+	bad, err := s.readVerifiedInto(ctx, rec, p, off/disk.BlockSize, n/disk.BlockSize)
+	if err != nil {
+		return 0, errs.E(op, errs.KindOf(err), err)
+	}
+	if bad >= 0 {
+		return 0, s.corrupt(op, id, bad)
+	}
+	return rec.gen, nil
 }

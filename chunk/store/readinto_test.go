@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
 func TestGather(t *testing.T) {
@@ -83,5 +85,63 @@ func TestReadInterleavedRuns(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want[rg[0]:rg[0]+rg[1]]) {
 			t.Fatalf("range %v: equal %v, %v", rg, bytes.Equal(got, want[rg[0]:rg[0]+rg[1]]), err)
 		}
+	}
+}
+
+// TestReadIntoCaller: ReadInto fills the caller's buffer with what
+// GetRange returns, for whole-block ranges of a chunk scattered by
+// patches, refuses ranges that are not whole blocks or leave the chunk,
+// and reports a block that fails its checksum as Corrupt.
+func TestReadIntoCaller(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 64<<20, "d1")
+	want := randBytes(1<<20, 5)
+	if err := s.Put(ctx, "c", want); err != nil {
+		t.Fatal(err)
+	}
+	gen := uint64(0)
+	for k := range int64(40) {
+		off := (k * 37 % 256) * disk.BlockSize
+		data := randBytes(disk.BlockSize, uint64(k+1))
+		g, err := s.PatchNoSync(ctx, "c", off, data, gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen = g
+		copy(want[off:], data)
+	}
+	for _, r := range []struct{ off, n int64 }{{0, 1 << 20}, {4096, 4096}, {37 * 4096, 300 * 1024}, {1<<20 - 8192, 8192}} {
+		p := make([]byte, r.n)
+		g, err := s.ReadInto(ctx, "c", r.off, p)
+		if err != nil || g != gen || !bytes.Equal(p, want[r.off:r.off+r.n]) {
+			t.Fatalf("ReadInto %d+%d: gen %d (want %d), %v, equal %v", r.off, r.n, g, gen, err, bytes.Equal(p, want[r.off:r.off+r.n]))
+		}
+	}
+	for _, r := range []struct{ off, n int64 }{{100, 4096}, {0, 4000}, {1 << 20, 4096}, {-4096, 4096}} {
+		if _, err := s.ReadInto(ctx, "c", r.off, make([]byte, r.n)); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ReadInto %d+%d: %v, want Invalid", r.off, r.n, err)
+		}
+	}
+	if _, err := s.ReadInto(ctx, "nope", 0, make([]byte, 4096)); !errs.Is(err, errs.NotFound) {
+		t.Errorf("ReadInto of a missing chunk: %v, want NotFound", err)
+	}
+
+	// Rot one block of the chunk on the disk.
+	rec, err := s.lookup("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.WriteAt([]byte{0xde, 0xad}, rec.exts[0].off+10); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Close()
+	s.d.DropCache(rec.exts[0].off, disk.BlockSize)
+	if _, err := s.ReadInto(ctx, "c", 0, make([]byte, 8192)); !errs.Is(err, errs.Corrupt) {
+		t.Fatalf("ReadInto over a rotten block: %v, want Corrupt", err)
 	}
 }

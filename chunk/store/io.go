@@ -141,13 +141,7 @@ func (s *Store) GetRangeCRC(ctx context.Context, id string, off, n int64) ([]byt
 // read returns [off, off+n) of chunk id (n < 0: the whole chunk), its
 // generation and, with wantCRC, the CRC32C of the bytes.
 func (s *Store) read(ctx context.Context, op, id string, off, n int64, wantCRC bool) ([]byte, uint64, uint32, error) {
-	if err := checkID(op, id); err != nil {
-		return nil, 0, 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, 0, 0, errs.E(op, errs.Canceled, err)
-	}
-	if err := s.enter(op); err != nil {
+	if err := s.enterChunk(ctx, op, id); err != nil {
 		return nil, 0, 0, err
 	}
 	defer s.closeMu.RUnlock()
@@ -273,13 +267,7 @@ func (s *Store) readBlocks(ctx context.Context, rec *record, first, count int64)
 // Delete removes chunk id and frees its space; errs.NotFound if absent.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	const op = "store.Delete"
-	if err := checkID(op, id); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return errs.E(op, errs.Canceled, err)
-	}
-	if err := s.enter(op); err != nil {
+	if err := s.enterChunk(ctx, op, id); err != nil {
 		return err
 	}
 	defer s.closeMu.RUnlock()

@@ -100,17 +100,11 @@ func checkRanges(op string, ranges []Range) (int64, error) {
 
 func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint64, sync bool) (uint64, error) {
 	const op = "store.Patch"
-	if err := checkID(op, id); err != nil {
-		return 0, err
-	}
 	n, err := checkRanges(op, ranges)
 	if err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, errs.E(op, errs.Canceled, err)
-	}
-	if err := s.enter(op); err != nil {
+	if err := s.enterChunk(ctx, op, id); err != nil {
 		return 0, err
 	}
 	defer s.closeMu.RUnlock()

@@ -130,13 +130,7 @@ func (s *Store) ReadInto(ctx context.Context, id string, off int64, p []byte) (u
 	if off < 0 || off%disk.BlockSize != 0 || n%disk.BlockSize != 0 {
 		return 0, errs.Errorf(op, errs.Invalid, "range %d+%d is not whole blocks", off, n)
 	}
-	if err := checkID(op, id); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, errs.E(op, errs.Canceled, err)
-	}
-	if err := s.enter(op); err != nil {
+	if err := s.enterChunk(ctx, op, id); err != nil {
 		return 0, err
 	}
 	defer s.closeMu.RUnlock()

@@ -328,3 +328,15 @@ func (s *Store) enter(op string) error {
 	}
 	return nil
 }
+
+// enterChunk is enter for an operation on chunk id: the id is checked and
+// a ctx already done refuses it first.
+func (s *Store) enterChunk(ctx context.Context, op, id string) error {
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return errs.E(op, errs.Canceled, err)
+	}
+	return s.enter(op)
+}

@@ -1,6 +1,9 @@
 package volume
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // workers runs the short tasks a volume fans out (a patch per replica, a
 // write-back per extent) on goroutines that outlive them. A new goroutine
@@ -12,6 +15,8 @@ import "sync"
 type workers struct {
 	tasks chan func()
 	stop  <-chan struct{}
+
+	started, running atomic.Int32 // goroutines started, and not yet ended
 }
 
 func newWorkers(stop <-chan struct{}) *workers {
@@ -33,6 +38,9 @@ func (w *workers) Go(wg *sync.WaitGroup, f func()) {
 }
 
 func (w *workers) work(task func()) {
+	w.started.Add(1)
+	w.running.Add(1)
+	defer w.running.Add(-1)
 	for {
 		task()
 		select {

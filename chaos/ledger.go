@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -62,12 +64,60 @@ type entry struct {
 type Ledger struct {
 	mu                 sync.Mutex
 	keys               map[string]*entry
+	hist               map[string][]event // the last writes of each key
 	puts, dels, failed int
 	problems           []string // reads under load that CheckRead refused
 }
 
+// event is a write the ledger recorded, kept to explain a problem.
+type event struct {
+	at   time.Time // when it was recorded: the operation's end
+	del  bool
+	size int64
+	sum  [32]byte
+	err  error
+}
+
+// keepHist is how many writes of a key a problem report shows.
+const keepHist = 8
+
 // NewLedger returns an empty ledger.
-func NewLedger() *Ledger { return &Ledger{keys: map[string]*entry{}} }
+func NewLedger() *Ledger { return &Ledger{keys: map[string]*entry{}, hist: map[string][]event{}} }
+
+// record adds a write of key to its history; l.mu is held.
+func (l *Ledger) record(key string, ev event) {
+	ev.at = time.Now()
+	h := append(l.hist[key], ev)
+	if len(h) > keepHist {
+		h = h[len(h)-keepHist:]
+	}
+	l.hist[key] = h
+}
+
+// explain appends the recorded writes of key to problem p, marking those
+// whose body is the one read (sum), so that a report tells a late write
+// that failed from an acknowledged one lost; l.mu is held.
+func (l *Ledger) explain(p, key string, sum [32]byte, missing bool) string {
+	var b strings.Builder
+	b.WriteString(p)
+	b.WriteString("; its last writes:")
+	for _, ev := range l.hist[key] {
+		what := fmt.Sprintf("PUT %d bytes", ev.size)
+		if ev.del {
+			what = "DELETE"
+		}
+		res := "acknowledged"
+		if ev.err != nil {
+			res = "failed: " + ev.err.Error()
+		}
+		mark := ""
+		if !ev.del && !missing && ev.sum == sum {
+			mark = " [the body read]"
+		}
+		fmt.Fprintf(&b, " %s %s %s%s;", ev.at.Format("15:04:05.000"), what, res, mark)
+	}
+	return b.String()
+}
 
 func (l *Ledger) get(key string) *entry {
 	e := l.keys[key]
@@ -83,6 +133,7 @@ func (l *Ledger) Put(key string, size int64, sum [32]byte, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.get(key)
+	l.record(key, event{size: size, sum: sum, err: err})
 	if err != nil {
 		l.failed++
 		e.uncertain = true
@@ -98,6 +149,7 @@ func (l *Ledger) Delete(key string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.get(key)
+	l.record(key, event{del: true, err: err})
 	if err != nil {
 		l.failed++
 		e.uncertain = true
@@ -150,7 +202,9 @@ func (l *Ledger) Verify(ctx context.Context, mc *minio.Client, bucket string) (R
 		}
 		r.Bytes += n
 		if p := judge(k, e, sum, n, missing); p != "" {
-			r.Problems = append(r.Problems, p)
+			l.mu.Lock()
+			r.Problems = append(r.Problems, l.explain(p, k, sum, missing))
+			l.mu.Unlock()
 			continue
 		}
 		switch {
@@ -198,7 +252,7 @@ func (l *Ledger) CheckRead(key string, sum [32]byte, n int64, missing bool) bool
 	if p == "" {
 		return true
 	}
-	l.problems = append(l.problems, "read under load: "+p)
+	l.problems = append(l.problems, "read under load: "+l.explain(p, key, sum, missing))
 	return false
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"os"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
@@ -132,15 +131,7 @@ func TestReadIntoCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.OpenFile(f.path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.WriteAt([]byte{0xde, 0xad}, rec.exts[0].off+10); err != nil {
-		t.Fatal(err)
-	}
-	_ = raw.Close()
-	s.d.DropCache(rec.exts[0].off, disk.BlockSize)
+	smash(t, f.path, rec.exts[0].off+10)
 	if _, err := s.ReadInto(ctx, "c", 0, make([]byte, 8192)); !errs.Is(err, errs.Corrupt) {
 		t.Fatalf("ReadInto over a rotten block: %v, want Corrupt", err)
 	}

@@ -41,6 +41,7 @@ first start, kept in the data directory and printed.`,
   aws --endpoint-url http://127.0.0.1:9000 s3 mb s3://photos`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			useIOProcs()
 			var err error
 			if opts.DataShards, opts.ParityShards, err = parseEC(ec); err != nil {
 				return err

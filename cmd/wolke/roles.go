@@ -63,6 +63,7 @@ under the id of a current member is refused.`,
   wolke meta --cluster prod --id m2 --dir /var/lib/wolke/meta --join 10.0.0.1:7100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			useIOProcs()
 			log, eps, err := rf.setup()
 			if err != nil {
 				return err
@@ -109,6 +110,7 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
   wolke chunk --cluster prod --id c2 --zone z2 --disk /srv/wolke/d0.img:100GiB`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			useIOProcs()
 			log, eps, err := rf.setup()
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/wolke-cloud/wolke/chunk/internal/wire"
+	"github.com/wolke-cloud/wolke/chunk/store"
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
@@ -52,4 +53,36 @@ func (s *Server) ReadLocalInto(ctx context.Context, diskID, chunk string, off in
 		s.m.readBytes.WithLabelValues(ds.info.ID).Add(float64(len(p)))
 	}
 	return gen, err
+}
+
+// PatchLocal is a patch (OpPatch, OpPatchRanges) for a client in the same
+// process: data[i] replaces [offs[i], offs[i]+len(data[i])) of chunk on
+// disk if the chunk is at generation base, with neither a request frame
+// (a copy of the data) nor the CRC32Cs that guard it on a wire. The data
+// must not change during the call; the store keeps no reference to it
+// once PatchLocal returns. It returns the chunk's new generation and the
+// store's epoch; errors are those the stream would answer.
+func (s *Server) PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error) {
+	const op = "chunk.PatchRanges"
+	if len(offs) != len(data) || len(offs) == 0 || len(offs) > wire.MaxPatchRanges {
+		return 0, 0, errs.Errorf(op, errs.Invalid, "%d offsets for %d ranges (1 to %d)", len(offs), len(data), wire.MaxPatchRanges)
+	}
+	t := &s.streams
+	t.local.RLock()
+	defer t.local.RUnlock()
+	if t.localClosed {
+		return 0, 0, errs.Errorf("chunk.Stream", errs.Unavailable, "chunk server %s stopped", s.cfg.ID)
+	}
+	ds := s.byID[diskID]
+	if ds == nil {
+		return 0, 0, errs.Errorf("chunk.disk", errs.NotFound, "no disk %s on server %s", diskID, s.cfg.ID)
+	}
+	ranges := make([]store.Range, len(offs))
+	for i, off := range offs {
+		ranges[i] = store.Range{Off: off, Data: data[i]}
+	}
+	if gen, err = s.patchRanges(ctx, ds, chunk, ranges, base, sync); err != nil {
+		return 0, 0, err
+	}
+	return gen, ds.st.Epoch(), nil
 }

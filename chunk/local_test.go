@@ -72,6 +72,11 @@ func TestLocalCalls(t *testing.T) {
 	}
 	copy(want, small)
 	copy(want[64<<10:], big)
+	// The store kept no reference to what the patch handed it.
+	for i := range big {
+		big[i] = 0xee
+	}
+	small[0] = 0xee
 	if _, err := cli.PatchShard(ctx, d, "k1", 0, p, 1); errs.KindOf(err) != errs.Precondition {
 		t.Fatalf("stale patch: %v, want Precondition", err)
 	}
@@ -102,11 +107,28 @@ func TestLocalCalls(t *testing.T) {
 	if _, err := cli.ReadShardRangeInto(ctx, d, "k1", 1<<20, got[:4096]); errs.KindOf(err) != errs.Invalid {
 		t.Fatalf("block past the chunk: %v, want Invalid", err)
 	}
-	if n := cli.LocalCalls(); n != 12 {
-		t.Fatalf("%d local calls, want 12", n)
+	// Patches go to the store without a frame (chunk.Server.PatchLocal),
+	// with the same errors.
+	if _, _, err := cli.PatchShardNoSync(ctx, "d-unknown", "k1", 0, p, 2); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("patch of an unknown disk: %v, want NotFound", err)
 	}
-	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(len(got)+10) {
-		t.Fatalf("read bytes metric %v, want %d", n, len(got)+10)
+	if _, _, err := cli.PatchShardNoSync(ctx, d, "k1", 100, p, 2); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("misaligned patch: %v, want Invalid", err)
+	}
+	if _, err := cli.PatchShardRanges(ctx, d, "k1", []int64{0, 256 << 10}, [][]byte{p, p}, 2); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("patch past the chunk: %v, want Invalid", err)
+	}
+	if _, err := cli.PatchShardRanges(ctx, d, "nope", []int64{0}, [][]byte{p}, 0); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("patch of a missing chunk: %v, want NotFound", err)
+	}
+	if g, err := cli.ReadShardRangeInto(ctx, d, "k1", 0, got); err != nil || g != 2 || !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("after refused patches: gen %d, equal %v: %v", g, bytes.Equal(got, want[:len(got)]), err)
+	}
+	if n := cli.LocalCalls(); n != 17 {
+		t.Fatalf("%d local calls, want 17", n)
+	}
+	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(2*len(got)+10) {
+		t.Fatalf("read bytes metric %v, want %d", n, 2*len(got)+10)
 	}
 }
 

@@ -27,6 +27,43 @@ type localReader interface {
 	ReadLocalInto(ctx context.Context, diskID, chunk string, off int64, p []byte) (uint64, error)
 }
 
+// localPatcher is what a LocalServer may offer for patches without a
+// request frame (chunk.Server.PatchLocal).
+type localPatcher interface {
+	PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error)
+}
+
+// patchLocal patches chunk on disk (see PatchShardRanges) when the disk's
+// server runs in this process and offers localPatcher, within the
+// client's timeout as over the stream; ok false means it did nothing.
+func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error, ok bool) {
+	if c.local == nil || !wire.ValidID(diskID) || !wire.ValidID(chunk) {
+		return 0, 0, nil, false
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, errs.E(op, errs.Canceled, err), true
+	}
+	addr, err := c.resolve(ctx, diskID)
+	if err != nil {
+		return 0, 0, nil, false // the usual path reports it
+	}
+	lp, isPatcher := c.local(addr).(localPatcher)
+	if !isPatcher {
+		return 0, 0, nil, false
+	}
+	c.localCalls.Add(1)
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	gen, epoch, err = lp.PatchLocal(rctx, diskID, chunk, offs, data, base, sync)
+	switch {
+	case err == nil:
+		return gen, epoch, nil, true
+	case rctx.Err() != nil: // as a stream given up on
+		return 0, 0, c.transportErr(ctx, op, rctx.Err()), true
+	}
+	return 0, 0, errs.E(op, errs.KindOf(err), "disk "+diskID, err), true
+}
+
 // readLocalInto reads [off, off+len(p)) of chunk on disk into p when the
 // disk's server runs in this process and offers localReader and the range
 // is whole blocks; ok false means it did nothing.

@@ -29,6 +29,9 @@ func (c *Client) PatchShardNoSync(ctx context.Context, diskID, chunkID string, o
 
 func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunkclient.PatchShard"
+	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, []int64{off}, [][]byte{data}, base, sync); ok {
+		return gen, epoch, err
+	}
 	crc := wire.CRC32C(data)
 	return c.patchCall(ctx, op, diskID, chunkID, wire.OpPatch, len(diskID)+len(chunkID), func(b []byte) []byte {
 		b = append(b, noSyncFlag(sync))
@@ -59,6 +62,9 @@ func (c *Client) patchRanges(ctx context.Context, diskID, chunkID string, offs [
 	const op = "chunkclient.PatchShardRanges"
 	if len(offs) != len(data) || len(offs) == 0 || len(offs) > wire.MaxPatchRanges {
 		return 0, 0, errs.Errorf(op, errs.Invalid, "%d offsets for %d ranges (1 to %d)", len(offs), len(data), wire.MaxPatchRanges)
+	}
+	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, offs, data, base, sync); ok {
+		return gen, epoch, err
 	}
 	total := 0
 	for _, p := range data {

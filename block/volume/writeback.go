@@ -23,6 +23,11 @@ const maxDirtyAge = time.Second
 // store at once.
 const writeBackParallel = 16
 
+// refillAt is how many of the writeBackParallel slots must be free before
+// the write-back loop picks more extents (but for aged writes, and when
+// none is in flight).
+const refillAt = writeBackParallel / 4
+
 // writeBackLoop stores cached writes until Close: the extents due (see
 // writeCache.due), up to writeBackParallel at a time, the next one chosen
 // each time one is done.
@@ -53,7 +58,14 @@ func (v *Volume) writeBackLoop() {
 			aged = true
 		}
 		mu.Lock()
-		idxs := v.cache.due(writeBackParallel-len(inFlight), aged, maxDirtyAge, busy)
+		free := writeBackParallel - len(inFlight)
+		if !aged && free < refillAt && free < writeBackParallel {
+			// Looking for the best extents scans the whole cache: wait
+			// until a few slots are free rather than scan for each one.
+			mu.Unlock()
+			continue
+		}
+		idxs := v.cache.due(free, aged, maxDirtyAge, busy)
 		for _, idx := range idxs {
 			inFlight[idx] = true
 		}

@@ -214,24 +214,28 @@ type cachedRange struct {
 
 func (r cachedRange) end() int64 { return r.off + int64(len(r.blocks))*blockSize }
 
-// bytes returns the run's data in one buffer: a part of the buffer of
-// the write that cached it if it came in one write.
-func (r cachedRange) bytes() []byte {
-	first, whole := r.blocks[0], true
-	for i, b := range r.blocks {
-		if &b.buf[0] != &first.buf[0] || b.at != first.at+i*blockSize {
-			whole = false // a later write replaced a block in between
-			break
+// appendEdits appends the run to es as edits without copying its data:
+// one edit per piece that came in one write (consecutive in its buffer).
+// A run gathered from several writes becomes several adjacent edits,
+// which one patch stores together as it would one.
+func (r cachedRange) appendEdits(es []edit) []edit {
+	start := 0
+	for i := 1; i <= len(r.blocks); i++ {
+		if i < len(r.blocks) {
+			a, b := r.blocks[i-1], r.blocks[i]
+			if &a.buf[0] == &b.buf[0] && b.at == a.at+blockSize {
+				continue
+			}
 		}
+		first, n := r.blocks[start], (i-start)*blockSize
+		es = append(es, edit{
+			in:   r.off + int64(start)*blockSize,
+			l:    int64(n),
+			data: first.buf[first.at : first.at+n : first.at+n],
+		})
+		start = i
 	}
-	if whole {
-		return first.buf[first.at : first.at+len(r.blocks)*blockSize]
-	}
-	out := make([]byte, 0, len(r.blocks)*blockSize)
-	for _, b := range r.blocks {
-		out = append(out, b.data...)
-	}
-	return out
+	return es
 }
 
 // ranges returns the cached blocks of extent idx as sorted runs of

@@ -26,8 +26,13 @@ func TestWriteCacheRanges(t *testing.T) {
 	if len(rs) != 2 || rs[0].off != 0 || len(rs[0].blocks) != 1 || rs[1].off != 2*blockSize || len(rs[1].blocks) != 3 {
 		t.Fatalf("ranges %+v", rs)
 	}
-	if !bytes.Equal(rs[1].bytes(), append(append(block(1), block(2)...), block(4)...)) {
-		t.Fatal("run data")
+	// The run of three blocks from two writes is two edits, the data not
+	// copied: blocks 2-3 as they came in one write, block 4 from another.
+	es := rs[1].appendEdits(nil)
+	if len(es) != 2 || es[0].in != 2*blockSize || es[0].l != 2*blockSize || es[1].in != 4*blockSize || es[1].l != blockSize ||
+		!bytes.Equal(es[0].data, append(block(1), block(2)...)) || !bytes.Equal(es[1].data, block(4)) ||
+		&es[0].data[0] != &rs[1].blocks[0].data[0] {
+		t.Fatalf("run edits %+v", es)
 	}
 	_ = c.put(ctx, 0, 8192, block(9)) // replaces a block the write-back holds
 	c.written(0, rs)
@@ -69,7 +74,7 @@ func TestWriteCacheFull(t *testing.T) {
 	if !c.tryPut(4, 0, block(7)) {
 		t.Fatal("tryPut refused a write the cache has room for")
 	}
-	if rs := c.ranges(4); len(rs) != 1 || !bytes.Equal(rs[0].bytes(), block(7)) {
+	if rs := c.ranges(4); len(rs) != 1 || !bytes.Equal(rs[0].appendEdits(nil)[0].data, block(7)) {
 		t.Fatalf("tryPut cached %v", rs)
 	}
 	c.written(4, c.ranges(4))

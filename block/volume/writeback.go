@@ -139,9 +139,9 @@ func (v *Volume) writeBackLocked(ctx context.Context, idx uint64) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	edits := make([]edit, len(rs))
-	for i, r := range rs {
-		edits[i] = edit{in: r.off, l: r.end() - r.off, data: r.bytes()}
+	edits := make([]edit, 0, len(rs))
+	for _, r := range rs {
+		edits = r.appendEdits(edits)
 	}
 	if err := v.applyLocked(ctx, idx, edits, false); err != nil {
 		return err

@@ -24,8 +24,8 @@ const maxDirtyAge = time.Second
 const writeBackParallel = 16
 
 // refillAt is how many of the writeBackParallel slots must be free before
-// the write-back loop picks more extents (but for aged writes, and when
-// none is in flight).
+// the write-back loop picks more extents, but for writes that waited too
+// long.
 const refillAt = writeBackParallel / 4
 
 // writeBackLoop stores cached writes until Close: the extents due (see
@@ -59,7 +59,7 @@ func (v *Volume) writeBackLoop() {
 		}
 		mu.Lock()
 		free := writeBackParallel - len(inFlight)
-		if !aged && free < refillAt && free < writeBackParallel {
+		if !aged && free < refillAt {
 			// Looking for the best extents scans the whole cache: wait
 			// until a few slots are free rather than scan for each one.
 			mu.Unlock()

@@ -15,7 +15,7 @@ import (
 // fdatasyncs leave CPUs idle while the NBD and chunk goroutines that could
 // run wait for a P: on the 2-core bench machine `wolke dev` ran fio's 4 KiB
 // random writes at QD32 at 22-27k IOPS with GOMAXPROCS=2 and 32-34k with 8,
-// 1 MiB sequential reads at 0.9-1.0 against 1.4-1.5 GB/s
+// 1 MiB sequential reads at 880-990 against 1370-1480 MiB/s
 // (bench/results/2026-11-27-nbd-round7.md). The kernel shares the CPUs
 // among the extra threads.
 const extraProcs = 6

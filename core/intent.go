@@ -41,6 +41,7 @@ type intent struct {
 	err      error     // a failed registration: the write must fail
 	timer    *time.Timer
 	done     bool
+	fenced   bool // deleted in meta by fence: close has nothing left to do
 }
 
 // newIntent starts tracking a write; it costs nothing until IntentAfter.
@@ -179,7 +180,10 @@ func (it *intent) close(ctx context.Context, committed bool) {
 	it.flushMu.Lock()
 	recorded := it.recorded
 	it.flushMu.Unlock()
-	if committed || !recorded {
+	it.mu.Lock()
+	fenced := it.fenced
+	it.mu.Unlock()
+	if committed || !recorded || fenced {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
@@ -187,4 +191,36 @@ func (it *intent) close(ctx context.Context, committed bool) {
 	if _, err := it.s.meta.DeleteIntent(ctx, &metapb.DeleteIntentRequest{Id: it.id}); err != nil {
 		it.s.log.Warn("write intent not deleted; it will expire", "intent", it.id, "err", err)
 	}
+}
+
+// fence settles a commit that named the intent and failed without a
+// definite answer (it may still be applied: a raft entry outlives the
+// request that proposed it). Meta applies such a commit only while the
+// intent exists, so once the intent's deletion is applied no later apply
+// of the commit can succeed, and a linearizable read made afterwards
+// tells for good whether the commit happened. fence reports whether that
+// holds: false when the intent was never recorded (the commit named none
+// and nothing can stop it) or the deletion's own outcome is unknown.
+func (it *intent) fence(ctx context.Context) bool {
+	if it == nil {
+		return false
+	}
+	it.flushMu.Lock()
+	recorded := it.recorded
+	it.flushMu.Unlock()
+	if !recorded {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
+	defer cancel()
+	// NotFound: the commit consumed it, or it expired; either way it is
+	// gone for any later apply too.
+	if _, err := it.s.meta.DeleteIntent(ctx, &metapb.DeleteIntentRequest{Id: it.id}); err != nil && !errs.Is(err, errs.NotFound) {
+		it.s.log.Warn("write intent not deleted; commit outcome stays unknown", "intent", it.id, "err", err)
+		return false
+	}
+	it.mu.Lock()
+	it.fenced = true
+	it.mu.Unlock()
+	return true
 }

@@ -22,6 +22,7 @@ type metrics struct {
 	groupRefreshes prometheus.Counter
 	intents        prometheus.Counter
 	shardTimeouts  prometheus.Counter
+	unsettled      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -54,12 +55,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "wolke_core_write_intents_total", Help: "Write intents recorded or extended in meta by long writes."}),
 		shardTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wolke_core_shard_write_timeouts_total", Help: "Stripe writes that missed their quorum within ShardWriteTimeout."}),
+		unsettled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wolke_core_unsettled_commits_total", Help: "Failed commits (PUTs, parts) whose outcome stayed unknown: their shards are left to garbage collection."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.putBytes, m.getBytes, m.stripes, m.degraded, m.shardErrors,
-		m.putSeconds, m.getSeconds, m.freeFailures, m.freedStripes, m.hedgedReads, m.groupRefreshes, m.intents, m.shardTimeouts} {
+		m.putSeconds, m.getSeconds, m.freeFailures, m.freedStripes, m.hedgedReads, m.groupRefreshes, m.intents, m.shardTimeouts, m.unsettled} {
 		if err := reg.Register(c); err != nil {
 			return nil, errs.E("core.New", errs.Invalid, "registering metrics", err)
 		}

@@ -133,7 +133,7 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 	}
 	put, err := s.meta.PutPart(ctx, &metapb.PutPartRequest{Bucket: bucket, Key: key, UploadId: uploadID, Part: part, IntentId: intentID})
 	if err != nil {
-		ok := s.settlePart(ctx, bucket, key, uploadID, part, err)
+		ok := s.settlePart(ctx, bucket, key, uploadID, part, err, it)
 		it.close(ctx, ok)
 		if ok {
 			return part, nil
@@ -148,30 +148,37 @@ func (s *Store) UploadPartWith(ctx context.Context, bucket, key, uploadID string
 }
 
 // settlePart is settleObject for parts: it reports whether meta recorded
-// part after all, and deletes the part's shards when it surely did not.
-func (s *Store) settlePart(ctx context.Context, bucket, key, uploadID string, part *metapb.Part, err error) bool {
+// part after all, deletes the part's shards when it surely did not, and
+// leaves them to garbage collection when that stays unknown.
+func (s *Store) settlePart(ctx context.Context, bucket, key, uploadID string, part *metapb.Part, err error, it *intent) bool {
 	if len(part.GetStripes()) == 0 {
 		return false
 	}
-	if !definite(err) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
-		defer cancel()
-		resp, lookErr := s.meta.ListParts(lctx, &metapb.ListPartsRequest{
-			Bucket: bucket, Key: key, UploadId: uploadID, PartNumberMarker: part.GetNumber() - 1, MaxParts: 1})
-		switch {
-		case lookErr != nil && !errs.Is(lookErr, errs.NotFound):
-			s.log.Warn("part commit outcome unknown; shards left for garbage collection",
-				"bucket", bucket, "key", key, "upload", uploadID, "part", part.GetNumber(), "err", err, "lookup_err", lookErr)
-			return false
-		case lookErr == nil:
-			for _, p := range resp.GetParts() {
-				if p.GetNumber() == part.GetNumber() && sameFirstStripe(p.GetStripes(), part.GetStripes()) {
-					return true
-				}
+	if definite(err) {
+		s.deleteStripes(ctx, part.GetStripes())
+		return false
+	}
+	fenced := it.fence(ctx)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), freeTimeout)
+	defer cancel()
+	resp, lookErr := s.meta.ListParts(lctx, &metapb.ListPartsRequest{
+		Bucket: bucket, Key: key, UploadId: uploadID, PartNumberMarker: part.GetNumber() - 1, MaxParts: 1})
+	if lookErr == nil {
+		for _, p := range resp.GetParts() {
+			if p.GetNumber() == part.GetNumber() && sameFirstStripe(p.GetStripes(), part.GetStripes()) {
+				return true
 			}
 		}
 	}
-	s.deleteStripes(ctx, part.GetStripes())
+	// NotFound: the upload is gone, and a part applied later would find
+	// it gone too.
+	if errs.Is(lookErr, errs.NotFound) || fenced && lookErr == nil {
+		s.deleteStripes(ctx, part.GetStripes())
+		return false
+	}
+	s.log.Warn("part commit outcome unknown; shards left for garbage collection",
+		"bucket", bucket, "key", key, "upload", uploadID, "part", part.GetNumber(), "err", err, "lookup_err", lookErr)
+	s.metrics.unsettled.Inc()
 	return false
 }
 

@@ -258,7 +258,7 @@ func (s *Store) commitObject(ctx context.Context, obj *metapb.Object, opts PutOp
 	}
 	resp, err := s.meta.PutObject(ctx, &metapb.PutObjectRequest{Object: obj, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, IntentId: intentID})
 	if err != nil {
-		stored, ok := s.settleObject(ctx, obj, err)
+		stored, ok := s.settleObject(ctx, obj, err, it)
 		it.close(ctx, ok)
 		if ok {
 			return stored, nil
@@ -276,25 +276,33 @@ func (s *Store) commitObject(ctx context.Context, obj *metapb.Object, opts PutOp
 
 // settleObject decides what to do with the shards of obj after meta
 // PutObject failed with err. A definite refusal means the shards are
-// garbage; after an ambiguous failure (the request may have been applied)
-// meta is asked whether obj is there. It returns the stored manifest when
-// the commit happened after all.
-func (s *Store) settleObject(ctx context.Context, obj *metapb.Object, err error) (*metapb.Object, bool) {
+// garbage. After an ambiguous failure the request may have been applied,
+// or may still be (its raft entry can commit after the request gave up):
+// meta is asked whether obj is there, which settles it only once the
+// commit's write intent is deleted (see intent.fence). Shards whose
+// commit stays unsettled are left to garbage collection, which keeps them
+// while young and for as long as a manifest names them. It returns the
+// stored manifest when the commit happened.
+func (s *Store) settleObject(ctx context.Context, obj *metapb.Object, err error, it *intent) (*metapb.Object, bool) {
 	if len(obj.GetStripes()) == 0 {
 		return nil, false
 	}
-	if !definite(err) {
-		stored, found, lookErr := s.findObject(ctx, obj)
-		if lookErr != nil {
-			s.log.Warn("commit outcome unknown; shards left for garbage collection",
-				"bucket", obj.GetBucket(), "key", obj.GetKey(), "stripes", len(obj.GetStripes()), "err", err, "lookup_err", lookErr)
-			return nil, false
-		}
-		if found {
-			return stored, true
-		}
+	if definite(err) {
+		s.deleteStripes(ctx, obj.GetStripes())
+		return nil, false
 	}
-	s.deleteStripes(ctx, obj.GetStripes())
+	fenced := it.fence(ctx)
+	stored, found, lookErr := s.findObject(ctx, obj)
+	switch {
+	case lookErr == nil && found:
+		return stored, true
+	case lookErr == nil && fenced:
+		s.deleteStripes(ctx, obj.GetStripes())
+		return nil, false
+	}
+	s.log.Warn("commit outcome unknown; shards left for garbage collection",
+		"bucket", obj.GetBucket(), "key", obj.GetKey(), "stripes", len(obj.GetStripes()), "err", err, "lookup_err", lookErr)
+	s.metrics.unsettled.Inc()
 	return nil, false
 }
 

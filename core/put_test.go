@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metapb"
@@ -181,27 +182,71 @@ func TestPutTriesAnotherGroup(t *testing.T) {
 	}
 }
 
+// TestPutCommitFailure: after a failed commit the shards are deleted only
+// when the commit surely did not and cannot apply: a refusal, or an
+// ambiguous failure once the write intent the commit named is deleted
+// (a raft entry may apply after its request gave up). A commit that named
+// no intent stays unsettled: its shards are left to garbage collection.
 func TestPutCommitFailure(t *testing.T) {
 	cases := []struct {
-		name string
-		err  error
+		name        string
+		err         error
+		intentAfter time.Duration
+		left        bool // shards left for garbage collection
 	}{
-		{"refused", errs.E("meta", errs.Precondition, "if-match")},
-		{"ambiguous", errs.E("meta", errs.Unavailable, "leader lost")},
+		{"refused", errs.E("meta", errs.Precondition, "if-match"), 0, false},
+		{"ambiguous, intent recorded", errs.E("meta", errs.Unavailable, "leader lost"), -1, false},
+		{"ambiguous, no intent", errs.E("meta", errs.Unavailable, "leader lost"), 0, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, testConfig(), 6)
+			cfg := testConfig()
+			cfg.IntentAfter = c.intentAfter
+			e := newEnv(t, cfg, 6)
 			e.meta.Fail("PutObject", c.err)
 			data := payload(1, 2*testStripe)
 			_, err := e.s.PutObject(context.Background(), &metapb.Object{Bucket: testBucket, Key: "k"}, bytes.NewReader(data), int64(len(data)))
 			if errs.KindOf(err) != errs.KindOf(c.err) {
 				t.Fatalf("error %v, want kind %v", err, errs.KindOf(c.err))
 			}
-			if left := e.shards.Chunks(); len(left) != 0 {
-				t.Fatalf("shards left behind: %v", left)
+			if left := len(e.shards.Chunks()); (left != 0) != c.left {
+				t.Fatalf("%d shards left behind, want them left: %v", left, c.left)
+			}
+			if n := e.metric("wolke_core_unsettled_commits_total"); (n == 1) != c.left {
+				t.Fatalf("unsettled commits counted %v", n)
+			}
+			if c.intentAfter < 0 {
+				// The intent is gone: the commit, applied now, fails.
+				if n := e.meta.Calls("DeleteIntent"); n != 1 {
+					t.Fatalf("DeleteIntent called %d times, want once", n)
+				}
+				if ids := e.meta.Intents(); len(ids) != 0 {
+					t.Fatalf("intents left: %v", ids)
+				}
 			}
 		})
+	}
+}
+
+// TestUploadPartCommitFailure: the same for a part whose commit failed
+// without a definite answer.
+func TestUploadPartCommitFailure(t *testing.T) {
+	for _, intentAfter := range []time.Duration{-1, 0} {
+		cfg := testConfig()
+		cfg.IntentAfter = intentAfter
+		e := newEnv(t, cfg, 6)
+		id, err := e.s.CreateMultipartUpload(context.Background(), &metapb.Object{Bucket: testBucket, Key: "mp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.meta.Fail("PutPart", errs.E("meta", errs.Unavailable, "leader lost"))
+		data := payload(1, 2*testStripe)
+		if _, err := e.s.UploadPart(context.Background(), testBucket, "mp", id, 1, bytes.NewReader(data), int64(len(data))); !errs.Is(err, errs.Unavailable) {
+			t.Fatalf("intent after %v: UploadPart: %v, want Unavailable", intentAfter, err)
+		}
+		if left, want := len(e.shards.Chunks()) != 0, intentAfter >= 0; left != want {
+			t.Fatalf("intent after %v: shards left %v, want %v", intentAfter, left, want)
+		}
 	}
 }
 

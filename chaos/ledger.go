@@ -78,7 +78,9 @@ type event struct {
 	err  error
 }
 
-// keepHist is how many writes of a key a problem report shows.
+// keepHist is how many acknowledged writes of a key a problem report
+// shows, the latest; it shows every failed one (they are few, and the
+// ones that may take effect late).
 const keepHist = 8
 
 // NewLedger returns an empty ledger.
@@ -88,8 +90,22 @@ func NewLedger() *Ledger { return &Ledger{keys: map[string]*entry{}, hist: map[s
 func (l *Ledger) record(key string, ev event) {
 	ev.at = time.Now()
 	h := append(l.hist[key], ev)
-	if len(h) > keepHist {
-		h = h[len(h)-keepHist:]
+	acked := 0
+	for _, e := range h {
+		if e.err == nil {
+			acked++
+		}
+	}
+	if acked > keepHist {
+		drop, kept := acked-keepHist, h[:0:0]
+		for _, e := range h {
+			if drop > 0 && e.err == nil {
+				drop--
+				continue
+			}
+			kept = append(kept, e)
+		}
+		h = kept
 	}
 	l.hist[key] = h
 }
@@ -197,7 +213,9 @@ func (l *Ledger) Verify(ctx context.Context, mc *minio.Client, bucket string) (R
 		sum, n, err := readSum(ctx, mc, bucket, k)
 		missing := err != nil && minio.ToErrorResponse(err).Code == "NoSuchKey"
 		if err != nil && !missing {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: read: %v", k, err))
+			l.mu.Lock()
+			r.Problems = append(r.Problems, l.explain(fmt.Sprintf("%s: read: %v", k, err), k, [32]byte{}, true))
+			l.mu.Unlock()
 			continue
 		}
 		r.Bytes += n

@@ -43,4 +43,16 @@ func TestLedgerExplains(t *testing.T) {
 	if strings.Count(p[0], "[the body read]") != 1 {
 		t.Errorf("problem %q marks more than the failed PUT", p[0])
 	}
+	// Many acknowledged writes later, the failed PUT is still listed; the
+	// oldest acknowledged ones are not.
+	for i := range 20 {
+		led.Put("k", int64(10+i), Body{Size: int64(10 + i), Seed: 3}.Sum(), nil)
+	}
+	led.Delete("k", nil)
+	led.CheckRead("k", late, 5, false)
+	p = led.Problems()
+	if last := p[len(p)-1]; !strings.Contains(last, "PUT 5 bytes failed") || strings.Contains(last, "PUT 3 bytes") ||
+		!strings.Contains(last, "PUT 29 bytes acknowledged") || strings.Count(last, "acknowledged;") != 8 {
+		t.Errorf("problem %q: want the failed PUT and the last 8 acknowledged writes", last)
+	}
 }

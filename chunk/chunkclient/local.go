@@ -33,21 +33,31 @@ type localPatcher interface {
 	PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error)
 }
 
+// localServer returns the server of disk diskID if it runs in this
+// process; nil when it does not, or when the ids are bad or the disk does
+// not resolve (the usual path reports those).
+func (c *Client) localServer(ctx context.Context, diskID, chunk string) LocalServer {
+	if !wire.ValidID(diskID) || !wire.ValidID(chunk) {
+		return nil
+	}
+	addr, err := c.resolve(ctx, diskID)
+	if err != nil {
+		return nil
+	}
+	return c.local(addr)
+}
+
 // patchLocal patches chunk on disk (see PatchShardRanges) when the disk's
 // server runs in this process and offers localPatcher, within the
 // client's timeout as over the stream; ok false means it did nothing.
 func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error, ok bool) {
-	if c.local == nil || !wire.ValidID(diskID) || !wire.ValidID(chunk) {
+	if c.local == nil {
 		return 0, 0, nil, false
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, 0, errs.E(op, errs.Canceled, err), true
 	}
-	addr, err := c.resolve(ctx, diskID)
-	if err != nil {
-		return 0, 0, nil, false // the usual path reports it
-	}
-	lp, isPatcher := c.local(addr).(localPatcher)
+	lp, isPatcher := c.localServer(ctx, diskID, chunk).(localPatcher)
 	if !isPatcher {
 		return 0, 0, nil, false
 	}
@@ -69,17 +79,13 @@ func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs 
 // is whole blocks; ok false means it did nothing.
 func (c *Client) readLocalInto(ctx context.Context, op, diskID, chunk string, off int64, p []byte) (gen uint64, err error, ok bool) {
 	const block = 4096
-	if c.local == nil || len(p) == 0 || off%block != 0 || len(p)%block != 0 || !wire.ValidID(diskID) || !wire.ValidID(chunk) {
+	if c.local == nil || len(p) == 0 || off%block != 0 || len(p)%block != 0 {
 		return 0, nil, false
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, errs.E(op, errs.Canceled, err), true
 	}
-	addr, err := c.resolve(ctx, diskID)
-	if err != nil {
-		return 0, nil, false // the usual path reports it
-	}
-	lr, isReader := c.local(addr).(localReader)
+	lr, isReader := c.localServer(ctx, diskID, chunk).(localReader)
 	if !isReader {
 		return 0, nil, false
 	}

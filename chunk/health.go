@@ -52,6 +52,11 @@ func (w *watchedDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
 	return w.note(w.Disk.WriteAt(ctx, p, off))
 }
 
+// WriteVAt implements disk.VectorWriter: the wrapped disk's, if it is one.
+func (w *watchedDisk) WriteVAt(ctx context.Context, bufs [][]byte, off int64) error {
+	return w.note(disk.WriteV(ctx, w.Disk, bufs, off))
+}
+
 func (w *watchedDisk) Sync(ctx context.Context) error { return w.note(w.Disk.Sync(ctx)) }
 
 func (w *watchedDisk) Discard(ctx context.Context, off, n int64) error {

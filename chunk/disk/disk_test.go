@@ -1,6 +1,8 @@
 package disk_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,5 +128,35 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("err = %v, want kind %v", err, c.kind)
 			}
 		})
+	}
+}
+
+// TestFileWriteVMany: a vector write of more buffers than one pwritev
+// takes (IOV_MAX) goes out in several and reads back whole.
+func TestFileWriteVMany(t *testing.T) {
+	const blocks = 2500
+	d, err := disk.CreateFile(filepath.Join(t.TempDir(), "disk"), 2*blocks*disk.BlockSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	src := disk.AlignedBuffer(blocks * disk.BlockSize)
+	for i := range src {
+		src[i] = byte(i*7 + i/disk.BlockSize)
+	}
+	bufs := make([][]byte, blocks)
+	for i := range bufs {
+		bufs[i] = src[i*disk.BlockSize : (i+1)*disk.BlockSize]
+	}
+	ctx := context.Background()
+	if err := disk.WriteV(ctx, d, bufs, disk.BlockSize); err != nil {
+		t.Fatal(err)
+	}
+	got := disk.AlignedBuffer(len(src))
+	if err := d.ReadAt(ctx, got, disk.BlockSize); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatal("a vector write of 2500 buffers reads back different")
 	}
 }

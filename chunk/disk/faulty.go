@@ -157,3 +157,16 @@ func (f *Faulty) BlockSize() int { return f.inner.BlockSize() }
 
 // Close implements Disk; it is never failed.
 func (f *Faulty) Close() error { return f.inner.Close() }
+
+// WriteVAt implements VectorWriter: hit as one write of the buffers'
+// total length.
+func (f *Faulty) WriteVAt(ctx context.Context, bufs [][]byte, off int64) error {
+	n := int64(0)
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	if fail, _ := f.match(OpWrite, off, n, true); fail {
+		return f.eio("disk.Faulty.WriteVAt")
+	}
+	return WriteV(ctx, f.inner, bufs, off)
+}

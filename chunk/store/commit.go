@@ -59,8 +59,9 @@ type change struct {
 // writes, whose syncs would not amortize, stay journaled.
 const maxJournal = 32 << 10
 
-// journaled reports whether an unsynced patch's blocks go to the journal.
-func (o *change) journaled() bool { return len(o.data) <= maxJournal }
+// journaled reports whether an unsynced patch's blocks go to the journal:
+// Patch gives the change their copy (data) only then.
+func (o *change) journaled() bool { return o.data != nil && len(o.data) <= maxJournal }
 
 // durable reports whether the change needs a synced index commit.
 func (o *change) durable() bool { return o.kind != opPatch || !o.nosync }

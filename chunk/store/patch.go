@@ -134,31 +134,34 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	if err != nil {
 		return 0, err
 	}
-	// The ranges go out as one buffer laid out over fresh: as few writes
-	// as fresh has extents. The caller's data is not referenced once
-	// Patch returns, even canceled: a change the commit loop journals
-	// later carries its own copy.
-	buf := ranges[0].Data
-	var pooled []byte
-	if len(ranges) > 1 || !disk.IsAligned(buf) || (!sync && n <= maxJournal) {
+	// The ranges go out as they are, in as few writes as fresh has
+	// extents, unless the commit loop journals them: then as a copy the
+	// change carries (the loop may write the journal entry after the
+	// caller gave up). Either way the caller's data is not referenced
+	// once Patch returns.
+	var buf, pooled []byte
+	bufs := make([][]byte, len(ranges))
+	for i, r := range ranges {
+		bufs[i] = r.Data
+	}
+	if !sync && n <= maxJournal {
 		buf = s.bufs.get(int(n))
 		pooled = buf
 		pos := 0
 		for _, r := range ranges {
 			pos += copy(buf[pos:], r.Data)
 		}
+		bufs = [][]byte{buf}
 	}
-	if err := s.writeOver(ctx, fresh, buf); err != nil {
+	if err := s.writeOver(ctx, fresh, bufs); err != nil {
 		s.bufs.put(pooled)
 		return 0, err
 	}
 	rec, drop := patched(cur, ranges, fresh)
-	pos := int64(0)
 	for _, r := range ranges {
 		first := r.Off / disk.BlockSize
 		for i := range int64(len(r.Data)) / disk.BlockSize {
-			rec.blocks[first+i] = crc32c(buf[pos : pos+disk.BlockSize])
-			pos += disk.BlockSize
+			rec.blocks[first+i] = crc32c(r.Data[i*disk.BlockSize : (i+1)*disk.BlockSize])
 		}
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
@@ -166,16 +169,25 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, pooled: pooled, done: make(chan error, 1)})
 }
 
-// writeOver writes buf to the extents of fresh, in order, and releases
-// them if a write fails.
-func (s *Store) writeOver(ctx context.Context, fresh []extent, buf []byte) error {
-	pos := int64(0)
+// writeOver writes bufs, one after the other, to the extents of fresh,
+// in order, and releases them if a write fails.
+func (s *Store) writeOver(ctx context.Context, fresh []extent, bufs [][]byte) error {
+	var pieces [][]byte
 	for _, e := range fresh {
-		if err := s.d.WriteAt(ctx, buf[pos:pos+e.n], e.off); err != nil {
+		pieces = pieces[:0]
+		for left := e.n; left > 0; {
+			b := bufs[0]
+			k := min(int64(len(b)), left)
+			pieces = append(pieces, b[:k])
+			if bufs[0] = b[k:]; len(bufs[0]) == 0 {
+				bufs = bufs[1:]
+			}
+			left -= k
+		}
+		if err := disk.WriteV(ctx, s.d, pieces, e.off); err != nil {
 			s.release(fresh)
 			return errs.E("store.Patch", errs.KindOf(err), err)
 		}
-		pos += e.n
 	}
 	return nil
 }
@@ -204,7 +216,7 @@ func (s *Store) patchWhole(ctx context.Context, id string, cur *record, ranges [
 	if err != nil {
 		return 0, err
 	}
-	if err := s.writeOver(ctx, fresh, buf); err != nil {
+	if err := s.writeOver(ctx, fresh, [][]byte{buf}); err != nil {
 		return 0, err
 	}
 	rec := &record{length: cur.length, created: cur.created, gen: cur.gen + 1, exts: fresh, blocks: slices.Clone(cur.blocks)}

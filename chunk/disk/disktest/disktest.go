@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Unaligned", testUnaligned},
 		{"OutOfRange", testOutOfRange},
 		{"UnalignedMemory", testUnalignedMemory},
+		{"WriteV", testWriteV},
 		{"Discard", testDiscard},
 		{"Rewrite", testRewrite},
 		{"Concurrent", testConcurrent},
@@ -208,6 +209,42 @@ func testUnalignedMemory(t *testing.T, d disk.Disk) {
 	}
 	if !bytes.Equal(q, want) {
 		t.Fatal("unaligned memory round trip differs")
+	}
+}
+
+// testWriteV: disk.WriteV writes its buffers back to back, aligned or
+// not, and refuses a range past the end
+// without writing any of it.
+func testWriteV(t *testing.T, d disk.Disk) {
+	ctx := context.Background()
+	src := pattern(200*disk.BlockSize, 9)
+	var bufs [][]byte
+	for i := 0; i < 200; i++ {
+		bufs = append(bufs, src[i*disk.BlockSize:(i+1)*disk.BlockSize])
+	}
+	if err := disk.WriteV(ctx, d, bufs, 4*disk.BlockSize); err != nil {
+		t.Fatalf("WriteV of %d aligned blocks: %v", len(bufs), err)
+	}
+	if got := mustRead(t, d, len(src), 4*disk.BlockSize); !bytes.Equal(got, src) {
+		t.Fatal("WriteV of aligned blocks reads back different")
+	}
+	raw := make([]byte, 2*disk.BlockSize+1)
+	odd := raw[1:]
+	copy(odd, pattern(2*disk.BlockSize, 10))
+	three := [][]byte{bytes.Clone(src[:disk.BlockSize]), odd, src[disk.BlockSize : 2*disk.BlockSize]}
+	if err := disk.WriteV(ctx, d, three, 220*disk.BlockSize); err != nil {
+		t.Fatalf("WriteV with an unaligned buffer: %v", err)
+	}
+	want := bytes.Join(three, nil)
+	if got := mustRead(t, d, len(want), 220*disk.BlockSize); !bytes.Equal(got, want) {
+		t.Fatal("WriteV with an unaligned buffer reads back different")
+	}
+	end := [][]byte{src[:disk.BlockSize], src[disk.BlockSize : 2*disk.BlockSize]}
+	if err := disk.WriteV(ctx, d, end, Size-disk.BlockSize); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("WriteV past the end = %v, want Invalid", err)
+	}
+	if got := mustRead(t, d, disk.BlockSize, Size-disk.BlockSize); !bytes.Equal(got, make([]byte, disk.BlockSize)) {
+		t.Fatal("a refused WriteV changed the last block")
 	}
 }
 

@@ -28,15 +28,15 @@ func bySize(a, b extent) bool { return a.n < b.n || (a.n == b.n && a.off < b.off
 // there (offset → length, 0 = removed) so that the committed copy can be
 // written to the index as a delta.
 //
-// The extents are kept in a B-tree ordered by offset, so add and remove
-// cost O(log n) however fragmented the disk is (block volumes patch chunks
-// in place and leave tens of thousands of small holes). A second tree,
-// ordered by (size, offset), serves alloc's best fit in O(log n); it is
+// The extents are kept in offset order in an extIndex, so add and remove
+// cost one search however fragmented the disk is (block volumes patch
+// chunks in place and leave tens of thousands of small holes). A B-tree
+// ordered by (size, offset) serves alloc's best fit in O(log n); it is
 // built on the first alloc, so a list that is never allocated from (the
 // committed copy, which only sees add and remove) does not pay for it.
 // The zero value is an empty set.
 type freelist struct {
-	offs  *btree.BTreeG[extent]
+	offs  *extIndex
 	sizes *btree.BTreeG[extent] // nil until the first alloc
 	free  int64
 	dirty map[int64]int64
@@ -45,30 +45,30 @@ type freelist struct {
 // newFreelist returns the set of exts, which must be sorted by offset,
 // non-overlapping and non-adjacent.
 func newFreelist(exts []extent) *freelist {
+	kept := make([]extent, 0, len(exts))
 	f := &freelist{}
 	for _, e := range exts {
 		if e.n > 0 {
-			f.tree().ReplaceOrInsert(e)
+			kept = append(kept, e)
 			f.free += e.n
 		}
 	}
+	f.offs = newExtIndex(kept)
 	return f
 }
 
-func (f *freelist) tree() *btree.BTreeG[extent] {
+func (f *freelist) index() *extIndex {
 	if f.offs == nil {
-		f.offs = btree.NewG(btreeDegree, byOffset)
+		f.offs = &extIndex{}
 	}
 	return f.offs
 }
 
 // extents returns the set in offset order.
 func (f *freelist) extents() []extent {
-	if f.offs == nil {
-		return nil
-	}
-	out := make([]extent, 0, f.offs.Len())
-	f.offs.Ascend(func(e extent) bool {
+	x := f.index()
+	out := make([]extent, 0, x.n)
+	x.ascend(func(e extent) bool {
 		out = append(out, e)
 		return true
 	})
@@ -81,47 +81,34 @@ func (f *freelist) note(off, n int64) {
 	}
 }
 
-// clone copies the set (not the delta). The B-tree copy is lazy: nodes are
-// copied on first write in either list.
+// clone copies the set (not the delta).
 func (f *freelist) clone() *freelist {
-	return &freelist{offs: f.tree().Clone(), free: f.free}
+	return &freelist{offs: f.index().clone(), free: f.free}
 }
 
-// put inserts e, replacing an extent at the same offset.
-func (f *freelist) put(e extent) {
-	old, replaced := f.tree().ReplaceOrInsert(e)
+// set replaces old, the extent at p, with e, in both orders.
+func (f *freelist) set(p pos, old, e extent) {
+	f.offs.set(p, e)
 	if f.sizes != nil {
-		if replaced {
-			f.sizes.Delete(old)
-		}
+		f.sizes.Delete(old)
 		f.sizes.ReplaceOrInsert(e)
 	}
 }
 
-// drop deletes e, which is in the set.
-func (f *freelist) drop(e extent) {
-	f.offs.Delete(e)
+// insert puts e at p in both orders.
+func (f *freelist) insert(p pos, e extent) {
+	f.offs.insert(p, e)
 	if f.sizes != nil {
-		f.sizes.Delete(e)
+		f.sizes.ReplaceOrInsert(e)
 	}
 }
 
-// floor returns the extent with the highest offset <= off.
-func (f *freelist) floor(off int64) (c extent, ok bool) {
-	f.tree().DescendLessOrEqual(extent{off: off}, func(e extent) bool {
-		c, ok = e, true
-		return false
-	})
-	return c, ok
-}
-
-// ceil returns the extent with the lowest offset >= off.
-func (f *freelist) ceil(off int64) (c extent, ok bool) {
-	f.tree().AscendGreaterOrEqual(extent{off: off}, func(e extent) bool {
-		c, ok = e, true
-		return false
-	})
-	return c, ok
+// drop deletes e, the extent at p, from both orders.
+func (f *freelist) drop(p pos, e extent) {
+	f.offs.remove(p)
+	if f.sizes != nil {
+		f.sizes.Delete(e)
+	}
 }
 
 // alloc takes n bytes (a block multiple), in one extent when one fits, else
@@ -139,9 +126,10 @@ func (f *freelist) alloc(n int64) ([]extent, bool) {
 	if n > f.free {
 		return nil, false
 	}
+	x := f.index()
 	if f.sizes == nil {
 		f.sizes = btree.NewG(btreeDegree, bySize)
-		f.tree().Ascend(func(e extent) bool {
+		x.ascend(func(e extent) bool {
 			f.sizes.ReplaceOrInsert(e)
 			return true
 		})
@@ -153,30 +141,31 @@ func (f *freelist) alloc(n int64) ([]extent, bool) {
 		return false
 	})
 	if found {
-		f.takeFront(fit, n)
+		f.takeFront(x.lowerBound(fit.off), fit, n)
 		return []extent{{fit.off, n}}, true
 	}
 	var got []extent
 	for n > 0 {
-		e, _ := f.offs.Min()
+		e, _ := x.at(pos{})
 		take := min(e.n, n)
-		f.takeFront(e, take)
+		f.takeFront(pos{}, e, take)
 		got = append(got, extent{e.off, take})
 		n -= take
 	}
 	return got, true
 }
 
-// takeFront removes n bytes from the start of e, which is in the set.
-func (f *freelist) takeFront(e extent, n int64) {
+// takeFront removes n bytes from the start of e, the extent at p.
+func (f *freelist) takeFront(p pos, e extent, n int64) {
 	f.free -= n
 	f.note(e.off, 0)
-	f.drop(e)
 	if e.n == n {
+		f.drop(p, e)
 		return
 	}
-	f.put(extent{e.off + n, e.n - n})
-	f.note(e.off+n, e.n-n)
+	rest := extent{e.off + n, e.n - n}
+	f.set(p, e, rest)
+	f.note(rest.off, rest.n)
 }
 
 // remove carves e, which must be entirely free, out of the set.
@@ -184,7 +173,12 @@ func (f *freelist) remove(e extent) error {
 	if e.n == 0 {
 		return nil
 	}
-	c, ok := f.floor(e.off)
+	x := f.index()
+	p, ok := x.before(x.lowerBound(e.off + 1)) // the last extent at or before e.off
+	var c extent
+	if ok {
+		c, _ = x.at(p)
+	}
 	if !ok || c.end() < e.end() {
 		return fmt.Errorf("extent [%d,+%d) is not free", e.off, e.n)
 	}
@@ -192,15 +186,20 @@ func (f *freelist) remove(e extent) error {
 	f.note(c.off, 0)
 	left, right := e.off-c.off, c.end()-e.end()
 	if left > 0 {
-		f.put(extent{c.off, left}) // replaces c
+		f.set(p, c, extent{c.off, left})
 		f.note(c.off, left)
-	} else {
-		f.drop(c)
+		if right > 0 {
+			f.insert(pos{p.l, p.i + 1}, extent{e.end(), right})
+			f.note(e.end(), right)
+		}
+		return nil
 	}
 	if right > 0 {
-		f.put(extent{e.end(), right})
+		f.set(p, c, extent{e.end(), right})
 		f.note(e.end(), right)
+		return nil
 	}
+	f.drop(p, c)
 	return nil
 }
 
@@ -210,8 +209,14 @@ func (f *freelist) add(e extent) error {
 	if e.n == 0 {
 		return nil
 	}
-	prev, hasPrev := f.floor(e.off - 1)
-	next, hasNext := f.ceil(e.off)
+	x := f.index()
+	pn := x.lowerBound(e.off)
+	next, hasNext := x.at(pn)
+	pp, hasPrev := x.before(pn)
+	var prev extent
+	if hasPrev {
+		prev, _ = x.at(pp)
+	}
 	if (hasPrev && prev.end() > e.off) || (hasNext && next.off < e.end()) {
 		return fmt.Errorf("extent [%d,+%d) is free already", e.off, e.n)
 	}
@@ -220,23 +225,24 @@ func (f *freelist) add(e extent) error {
 	mergeNext := hasNext && next.off == e.end()
 	switch {
 	case mergePrev && mergeNext:
+		// prev first: it comes before next, whose removal may take a
+		// leaf away but never moves prev.
 		f.note(next.off, 0)
-		f.drop(next)
 		p := extent{prev.off, prev.n + e.n + next.n}
-		f.put(p)
+		f.set(pp, prev, p)
+		f.drop(pn, next)
 		f.note(p.off, p.n)
 	case mergePrev:
 		p := extent{prev.off, prev.n + e.n}
-		f.put(p)
+		f.set(pp, prev, p)
 		f.note(p.off, p.n)
 	case mergeNext:
 		f.note(next.off, 0)
-		f.drop(next)
 		nx := extent{e.off, next.n + e.n}
-		f.put(nx)
+		f.set(pn, next, nx)
 		f.note(nx.off, nx.n)
 	default:
-		f.put(e)
+		f.insert(pn, e)
 		f.note(e.off, e.n)
 	}
 	return nil

@@ -216,14 +216,6 @@ func (s *Store) commitGroup(group []*change) {
 			pending[o.id], patched[o.id] = nil, false
 		}
 	}
-	for off, n := range s.committed.dirty {
-		if n == 0 {
-			_ = b.Delete(freeKey(off), nil)
-		} else {
-			_ = b.Set(freeKey(off), beUint64(n), nil)
-		}
-	}
-	clear(s.committed.dirty)
 	wo := pebble.NoSync
 	if durable {
 		wo = pebble.Sync

@@ -24,9 +24,7 @@ func byOffset(a, b extent) bool { return a.off < b.off }
 func bySize(a, b extent) bool { return a.n < b.n || (a.n == b.n && a.off < b.off) }
 
 // freelist is a set of free extents: non-overlapping and never adjacent
-// (neighbours are merged). When dirty is non-nil, every change is recorded
-// there (offset → length, 0 = removed) so that the committed copy can be
-// written to the index as a delta.
+// (neighbours are merged).
 //
 // The extents are kept in offset order in an extIndex, so add and remove
 // cost one search however fragmented the disk is (block volumes patch
@@ -39,7 +37,6 @@ type freelist struct {
 	offs  *extIndex
 	sizes *btree.BTreeG[extent] // nil until the first alloc
 	free  int64
-	dirty map[int64]int64
 }
 
 // newFreelist returns the set of exts, which must be sorted by offset,
@@ -75,13 +72,7 @@ func (f *freelist) extents() []extent {
 	return out
 }
 
-func (f *freelist) note(off, n int64) {
-	if f.dirty != nil {
-		f.dirty[off] = n
-	}
-}
-
-// clone copies the set (not the delta).
+// clone copies the set.
 func (f *freelist) clone() *freelist {
 	return &freelist{offs: f.index().clone(), free: f.free}
 }
@@ -158,14 +149,11 @@ func (f *freelist) alloc(n int64) ([]extent, bool) {
 // takeFront removes n bytes from the start of e, the extent at p.
 func (f *freelist) takeFront(p pos, e extent, n int64) {
 	f.free -= n
-	f.note(e.off, 0)
 	if e.n == n {
 		f.drop(p, e)
 		return
 	}
-	rest := extent{e.off + n, e.n - n}
-	f.set(p, e, rest)
-	f.note(rest.off, rest.n)
+	f.set(p, e, extent{e.off + n, e.n - n})
 }
 
 // remove carves e, which must be entirely free, out of the set.
@@ -183,20 +171,16 @@ func (f *freelist) remove(e extent) error {
 		return fmt.Errorf("extent [%d,+%d) is not free", e.off, e.n)
 	}
 	f.free -= e.n
-	f.note(c.off, 0)
 	left, right := e.off-c.off, c.end()-e.end()
 	if left > 0 {
 		f.set(p, c, extent{c.off, left})
-		f.note(c.off, left)
 		if right > 0 {
 			f.insert(pos{p.l, p.i + 1}, extent{e.end(), right})
-			f.note(e.end(), right)
 		}
 		return nil
 	}
 	if right > 0 {
 		f.set(p, c, extent{e.end(), right})
-		f.note(e.end(), right)
 		return nil
 	}
 	f.drop(p, c)
@@ -227,23 +211,14 @@ func (f *freelist) add(e extent) error {
 	case mergePrev && mergeNext:
 		// prev first: it comes before next, whose removal may take a
 		// leaf away but never moves prev.
-		f.note(next.off, 0)
-		p := extent{prev.off, prev.n + e.n + next.n}
-		f.set(pp, prev, p)
+		f.set(pp, prev, extent{prev.off, prev.n + e.n + next.n})
 		f.drop(pn, next)
-		f.note(p.off, p.n)
 	case mergePrev:
-		p := extent{prev.off, prev.n + e.n}
-		f.set(pp, prev, p)
-		f.note(p.off, p.n)
+		f.set(pp, prev, extent{prev.off, prev.n + e.n})
 	case mergeNext:
-		f.note(next.off, 0)
-		nx := extent{e.off, next.n + e.n}
-		f.set(pn, next, nx)
-		f.note(nx.off, nx.n)
+		f.set(pn, next, extent{e.off, next.n + e.n})
 	default:
 		f.insert(pn, e)
-		f.note(e.off, e.n)
 	}
 	return nil
 }

@@ -3,9 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -58,7 +56,6 @@ func TestFreelist(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFreelist(c.start)
-			f.dirty = map[int64]int64{}
 			for i, s := range c.steps {
 				var err error
 				switch s.op {
@@ -82,9 +79,6 @@ func TestFreelist(t *testing.T) {
 					t.Fatalf("step %d: free counter %d, extents sum %d", i, f.free, sum)
 				}
 			}
-			if got, want := replay(c.start, f.dirty), f.extents(); !slices.Equal(got, want) {
-				t.Fatalf("delta replay = %v, want %v", got, want)
-			}
 		})
 	}
 }
@@ -97,29 +91,9 @@ func sumExtents(es []extent) int64 {
 	return sum
 }
 
-// replay applies a dirty delta to a starting set, as the index does.
-func replay(start []extent, dirty map[int64]int64) []extent {
-	m := map[int64]int64{}
-	for _, e := range start {
-		m[e.off] = e.n
-	}
-	for off, n := range dirty {
-		if n == 0 {
-			delete(m, off)
-		} else {
-			m[off] = n
-		}
-	}
-	var out []extent
-	for _, off := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, extent{off, m[off]})
-	}
-	return out
-}
-
 // TestFreelistModel runs thousands of random alloc/add/remove/clone steps on
 // the tree and on modelFreelist (the former sorted-slice implementation)
-// and requires the same results, free sets, counters and dirty deltas.
+// and requires the same results, free sets and counters.
 func TestFreelistModel(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runModel(t, seed, 3000) })
@@ -138,7 +112,6 @@ func runModel(t *testing.T, seed uint64, steps int) {
 	}
 	f := newFreelist(start)
 	m := &modelFreelist{exts: slices.Clone(start), free: sumExtents(start)}
-	f.dirty, m.dirty = map[int64]int64{}, map[int64]int64{}
 	var owned []extent // extents taken out of the set, to give back
 	randExt := func() extent {
 		off := rng.Int64N(size)
@@ -223,29 +196,15 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		if f.free != m.free || f.free != sumExtents(m.exts) {
 			t.Fatalf("step %d %s: free %d, model %d", i, desc, f.free, m.free)
 		}
-		if !reflect.DeepEqual(f.dirty, m.dirty) {
-			t.Fatalf("step %d %s: dirty delta differs from the model's", i, desc)
-		}
-		if i%97 == 0 { // the committer writes and clears the delta now and then
-			if got := replay(start, f.dirty); !slices.Equal(got, m.exts) && len(got)+len(m.exts) > 0 {
-				t.Fatalf("step %d: delta replay %v, want %v", i, got, m.exts)
-			}
-			start = f.extents()
-			clear(f.dirty)
-			clear(m.dirty)
-		}
 	}
 }
 
 // modelFreelist is the former sorted-slice freelist, kept as the reference:
 // simple, linear, and with best fit in alloc.
 type modelFreelist struct {
-	exts  []extent
-	free  int64
-	dirty map[int64]int64
+	exts []extent
+	free int64
 }
-
-func (f *modelFreelist) note(off, n int64) { f.dirty[off] = n }
 
 func (f *modelFreelist) alloc(n int64) ([]extent, bool) {
 	if n == 0 {
@@ -279,13 +238,11 @@ func (f *modelFreelist) alloc(n int64) ([]extent, bool) {
 func (f *modelFreelist) takeFront(i int, n int64) {
 	e := f.exts[i]
 	f.free -= n
-	f.note(e.off, 0)
 	if e.n == n {
 		f.exts = slices.Delete(f.exts, i, i+1)
 		return
 	}
 	f.exts[i] = extent{e.off + n, e.n - n}
-	f.note(e.off+n, e.n-n)
 }
 
 func (f *modelFreelist) remove(e extent) error {
@@ -298,15 +255,12 @@ func (f *modelFreelist) remove(e extent) error {
 	}
 	c := f.exts[i]
 	f.free -= e.n
-	f.note(c.off, 0)
 	var repl []extent
 	if left := e.off - c.off; left > 0 {
 		repl = append(repl, extent{c.off, left})
-		f.note(c.off, left)
 	}
 	if right := c.end() - e.end(); right > 0 {
 		repl = append(repl, extent{e.end(), right})
-		f.note(e.end(), right)
 	}
 	f.exts = slices.Replace(f.exts, i, i+1, repl...)
 	return nil
@@ -326,22 +280,16 @@ func (f *modelFreelist) add(e extent) error {
 	switch {
 	case mergePrev && mergeNext:
 		p := &f.exts[i-1]
-		f.note(f.exts[i].off, 0)
 		p.n += e.n + f.exts[i].n
-		f.note(p.off, p.n)
 		f.exts = slices.Delete(f.exts, i, i+1)
 	case mergePrev:
 		p := &f.exts[i-1]
 		p.n += e.n
-		f.note(p.off, p.n)
 	case mergeNext:
 		nx := &f.exts[i]
-		f.note(nx.off, 0)
 		nx.off, nx.n = e.off, nx.n+e.n
-		f.note(nx.off, nx.n)
 	default:
 		f.exts = slices.Insert(f.exts, i, e)
-		f.note(e.off, e.n)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,8 +108,6 @@ func resetIndex(dir string, sb superblock, replaced string, log *slog.Logger) (*
 	b := db.NewBatch()
 	defer b.Close()
 	_ = b.Set([]byte(metaKey), m, nil)
-	start, end := sb.dataStart(), sb.dataEnd()
-	_ = b.Set(freeKey(start), binary.BigEndian.AppendUint64(nil, uint64(end-start)), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		_ = db.Close()
 		return nil, errs.E(op, errs.Internal, err)
@@ -118,27 +115,22 @@ func resetIndex(dir string, sb superblock, replaced string, log *slog.Logger) (*
 	return db, nil
 }
 
-// loadFree reads the committed free map.
-func loadFree(db *pebble.DB) (*freelist, error) {
-	const op = "store.loadFree"
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(freePrefix), UpperBound: []byte("f0")})
+// dropStoredFree deletes a free map an earlier version kept in the index,
+// if there is one.
+func dropStoredFree(db *pebble.DB) error {
+	const op = "store.Open"
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(freePrefix), UpperBound: []byte(freeEnd)})
 	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
+		return errs.E(op, errs.Internal, err)
 	}
-	defer it.Close()
-	var exts []extent
-	for ok := it.First(); ok; ok = it.Next() {
-		k, v := it.Key(), it.Value()
-		if len(k) != len(freePrefix)+8 || len(v) != 8 {
-			return nil, errs.E(op, errs.Corrupt, "malformed free extent")
-		}
-		e := extent{int64(binary.BigEndian.Uint64(k[len(freePrefix):])), int64(binary.BigEndian.Uint64(v))}
-		if n := len(exts); n > 0 && exts[n-1].end() > e.off {
-			return nil, errs.E(op, errs.Corrupt, "overlapping free extents")
-		}
-		exts = append(exts, e)
+	found := it.First()
+	if err := it.Close(); err != nil || !found {
+		return err
 	}
-	return newFreelist(exts), it.Error()
+	if err := db.DeleteRange([]byte(freePrefix), []byte(freeEnd), pebble.Sync); err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	return nil
 }
 
 // usedExtents reads every chunk record's extents, sorted by offset.
@@ -182,19 +174,3 @@ func freeFromUsed(start, end int64, used []extent) (*freelist, error) {
 	}
 	return newFreelist(exts), nil
 }
-
-// writeFree replaces the stored free map with f.
-func writeFree(db *pebble.DB, f *freelist) error {
-	b := db.NewBatch()
-	defer b.Close()
-	_ = b.DeleteRange([]byte(freePrefix), []byte("f0"), nil)
-	for _, e := range f.extents() {
-		_ = b.Set(freeKey(e.off), binary.BigEndian.AppendUint64(nil, uint64(e.n)), nil)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return errs.E("store.writeFree", errs.Internal, err)
-	}
-	return nil
-}
-
-func beUint64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }

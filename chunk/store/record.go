@@ -11,11 +11,13 @@ import (
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
-// Index keys. Chunk records live under "c/", free extents under "f/" (big
-// endian offset → big endian length), store metadata under "m/".
+// Index keys. Chunk records live under "c/", store metadata under "m/".
+// Versions before 2026-11 kept the free map under "f/" (big endian offset
+// → big endian length); Open deletes it.
 const (
 	chunkPrefix = "c/"
 	freePrefix  = "f/"
+	freeEnd     = "f0"
 	metaKey     = "m/disk"
 	recVersion1 = 1 // without a generation
 	recVersion  = 2
@@ -119,10 +121,6 @@ func decodeRecord(b []byte) (*record, error) {
 func blocksFor(n int64) int64 { return (n + disk.BlockSize - 1) / disk.BlockSize }
 
 func chunkKey(id string) []byte { return append([]byte(chunkPrefix), id...) }
-
-func freeKey(off int64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(freePrefix), uint64(off))
-}
 
 // checkID validates a chunk id: 1 to 255 bytes, no '/', no NUL, not "." or "..".
 func checkID(op, id string) error {

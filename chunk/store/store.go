@@ -1,12 +1,13 @@
 // Package store is a chunk store on one raw disk, in the manner of BlueStore:
 // the store allocates extents on the disk itself and keeps its index (chunk
-// id → extents, length, per-block CRC32C) and its free-space map in a pebble
-// database beside the disk.
+// id → extents, length, per-block CRC32C) in a pebble database beside the
+// disk.
 //
 // A Put returns once its data is on disk and synced and its index entry is
 // committed; concurrent Puts share one disk sync and one index commit. Space a
 // Put allocated but never committed is free again after a restart, because
-// the free map on record changes only in the commit that names the chunk.
+// the free map is not stored: Open computes it from the chunk records, which
+// it reads whole anyway.
 // Every read verifies the CRC32C of each 4 KiB block and fails with
 // errs.Corrupt rather than return bad bytes.
 package store
@@ -17,7 +18,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -114,7 +114,10 @@ type Store struct {
 	blockShift shiftTable               // advances a CRC32C over one block
 	bufs       bufPool                  // patch buffers
 
-	committed *freelist // the free map on record; committer only
+	// committed is the free map as the committed records leave it
+	// (committer only): a commit that would take space it does not hold,
+	// or free space it holds, is a bug caught before it reaches the index.
+	committed *freelist
 	// Committer only: unsynced is set while an index commit awaits its
 	// sync; deferred holds the blocks such commits replaced (deferredKept
 	// says which came from Patches), reused only after the sync.
@@ -222,7 +225,7 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 		_ = db.Close()
 		return nil, err
 	}
-	committed, err := checkedFree(db, sb, opts.Logger)
+	committed, err := freeFromRecords(db, sb, opts.Logger)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -238,33 +241,28 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 		ops: make(chan *change, maxGroup), done: make(chan struct{}),
 		blockShift: newBlockShift(),
 	}
-	s.committed.dirty = map[int64]int64{}
 	s.epoch = newEpoch()
 	go s.commitLoop()
 	return s, nil
 }
 
-// checkedFree loads the free map and verifies it against the chunk records:
-// the free map must be exactly the part of the data region no chunk uses. If
-// it is not, it is rebuilt from the records.
-func checkedFree(db *pebble.DB, sb superblock, log *slog.Logger) (*freelist, error) {
+// freeFromRecords computes the free map: the part of the data region no
+// chunk record names. A free map stored by an earlier version (under "f/",
+// changed with every commit) is deleted.
+func freeFromRecords(db *pebble.DB, sb superblock, log *slog.Logger) (*freelist, error) {
 	used, n, err := usedExtents(db)
 	if err != nil {
 		return nil, err
 	}
-	want, err := freeFromUsed(sb.dataStart(), sb.dataEnd(), used)
+	free, err := freeFromUsed(sb.dataStart(), sb.dataEnd(), used)
 	if err != nil {
 		return nil, errs.E("store.Open", errs.Corrupt, err)
 	}
-	free, err := loadFree(db)
-	if err == nil && slices.Equal(free.extents(), want.extents()) {
-		return free, nil
-	}
-	log.Warn("free map does not match the index, rebuilding it", "disk", sb.diskID, "chunks", n, "err", err)
-	if err := writeFree(db, want); err != nil {
+	if err := dropStoredFree(db); err != nil {
 		return nil, err
 	}
-	return want, nil
+	log.Debug("free map computed from the records", "disk", sb.diskID, "chunks", n, "free", free.free)
+	return free, nil
 }
 
 // Epoch identifies this opening of the store: it changes on every Open.

@@ -39,37 +39,21 @@ type change struct {
 	fresh []extent
 	base  *record  // opPatch: the record it was made from
 	drop  []extent // opPatch: the blocks it replaces
-	// nosync: an opPatch that does not wait for a sync; data is what it
-	// wrote over fresh, journaled with its index change (journal.go).
+	// nosync: an opPatch that does not wait for a sync: it is committed
+	// in memory and reaches the index with the next synced commit
+	// (unsynced.go).
 	nosync bool
-	data   []byte
-	// pooled: data came from the store's buffer pool, to which it goes
-	// back once the commit loop answered (never if the caller gave up
-	// waiting: the loop may still journal it).
-	pooled []byte
 }
-
-// maxJournal is the largest unsynced patch whose blocks are journaled in
-// the index batch; larger ones have the disk synced before their index
-// change is written instead (one sync per group, amortized over a lot of
-// data). Journaled bytes cost CPU three times in the index (its WAL, its
-// memtable, and flushes and compactions of entries the next sync deletes):
-// 16 blocks written back as one 64 KiB patch are ~40% faster with a disk
-// sync than journaled (BenchmarkStorePatch16/ranges), while single 4 KiB
-// writes, whose syncs would not amortize, stay journaled.
-const maxJournal = 32 << 10
-
-// journaled reports whether an unsynced patch's blocks go to the journal:
-// Patch gives the change their copy (data) only then.
-func (o *change) journaled() bool { return o.data != nil && len(o.data) <= maxJournal }
 
 // durable reports whether the change needs a synced index commit.
 func (o *change) durable() bool { return o.kind != opPatch || !o.nosync }
 
-// commitLoop collects waiting operations into groups: each group costs one
-// disk sync and one index commit, synced unless the group holds only
-// unsynced Patches. Unsynced changes are synced within autoSyncEvery, and
-// when the store closes.
+// commitLoop collects waiting operations into groups. A group of only
+// unsynced Patches is committed in memory (unsynced.go); any other group
+// costs one disk sync and one synced index commit, which takes the
+// unsynced records with it. Unsynced changes are synced within
+// autoSyncEvery, once autoSyncBytes of blocks wait for it, and when the
+// store closes.
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	tick := time.NewTicker(autoSyncEvery)
@@ -101,7 +85,7 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitGroup(group)
-		if s.deferredBytes >= autoSyncBytes || s.journalBytes >= autoSyncBytes {
+		if s.deferredBytes >= autoSyncBytes {
 			s.syncNow()
 		}
 	}
@@ -141,9 +125,9 @@ func (s *Store) commitGroup(group []*change) {
 	}
 	for _, o := range group {
 		// A synced commit syncs the data it makes part of chunks first:
-		// its own, and that of the unsynced commits before it (whose
-		// journal it drops).
-		if durable && (o.kind == opPut || o.kind == opPatch || s.unsynced) || o.kind == opPatch && o.nosync && !o.journaled() {
+		// its own, and that of the unsynced commits before it, whose
+		// records it writes to the index.
+		if durable && (o.kind == opPut || o.kind == opPatch || s.unsynced) {
 			if err := s.d.Sync(ctx); err != nil {
 				s.log.Error("disk sync failed", "disk", s.sb.diskID, "err", err)
 				fail(errs.E(opName, errs.Unavailable, err))
@@ -153,8 +137,14 @@ func (s *Store) commitGroup(group []*change) {
 		}
 	}
 
-	b := s.db.NewBatch()
-	defer b.Close()
+	// Only a synced commit writes to the index: first the records of the
+	// unsynced commits before it, then its own changes.
+	var b *pebble.Batch
+	if durable {
+		b = s.db.NewBatch()
+		defer b.Close()
+		s.unsyncedRecs.each(func(id string, r *record) { _ = b.Set(chunkKey(id), r.encode(), nil) })
+	}
 	pending := map[string]*record{} // this group's view: nil = deleted
 	patched := map[string]bool{}    // ids whose last change here is a Patch
 	var freed []extent
@@ -205,32 +195,32 @@ func (s *Store) commitGroup(group []*change) {
 			}
 		}
 		if o.kind != opDelete {
-			_ = b.Set(chunkKey(o.id), o.rec.encode(), nil)
+			if durable {
+				_ = b.Set(chunkKey(o.id), o.rec.encode(), nil)
+			}
 			pending[o.id] = o.rec
 			patched[o.id] = o.kind == opPatch
-			if !durable && o.journaled() {
-				s.journalBytes += journal(b, o.fresh, o.data)
-			}
-		} else {
+		} else { // a Delete is durable: b is there
 			_ = b.Delete(chunkKey(o.id), nil)
 			pending[o.id], patched[o.id] = nil, false
 		}
 	}
-	wo := pebble.NoSync
 	if durable {
-		wo = pebble.Sync
-		if s.unsynced {
-			_ = b.DeleteRange([]byte(journalPrefix), journalEnd, nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			// The in-memory committed map is now ahead of the index; the
+			// store cannot go on. A restart reloads the truth from the
+			// index.
+			s.recs.reset()
+			s.setBroken(errs.E(opName, errs.Unavailable, "index commit failed", err))
+			s.log.Error("index commit failed", "disk", s.sb.diskID, "err", err)
+			fail(s.brokenErr())
+			return
 		}
-	}
-	if err := b.Commit(wo); err != nil {
-		// The in-memory committed map is now ahead of the index; the store
-		// cannot go on. A restart reloads the truth from the index.
-		s.recs.reset()
-		s.setBroken(errs.E(opName, errs.Unavailable, "index commit failed", err))
-		s.log.Error("index commit failed", "disk", s.sb.diskID, "err", err)
-		fail(s.brokenErr())
-		return
+		s.unsyncedRecs.clear()
+	} else {
+		for id, rec := range pending {
+			s.unsyncedRecs.set(id, rec)
+		}
 	}
 	for id, rec := range pending {
 		s.recs.committed(id, rec, patched[id])
@@ -244,7 +234,7 @@ func (s *Store) commitGroup(group []*change) {
 		// Every earlier unsynced commit is stable now: the blocks they
 		// replaced may be reused.
 		freed, kept = append(s.deferred, freed...), append(s.deferredKept, kept...)
-		s.deferred, s.deferredKept, s.deferredBytes, s.journalBytes, s.unsynced = nil, nil, 0, 0, false
+		s.deferred, s.deferredKept, s.deferredBytes, s.unsynced = nil, nil, 0, false
 	} else {
 		// Until the commit is stable a crash may bring back the blocks it
 		// replaced: they are not reused before the next sync.

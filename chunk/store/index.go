@@ -43,14 +43,14 @@ func openIndex(dir string, log *slog.Logger) (*pebble.DB, error) {
 	defer cache.Unref()
 	o := &pebble.Options{
 		Cache:                       cache,
-		MemTableSize:                8 << 20, // unsynced patches journal their blocks here
+		MemTableSize:                8 << 20,
 		MemTableStopWritesThreshold: 4,
 		MaxOpenFiles:                256,
 		Logger:                      pebbleLogger{log},
 	}
-	// Uncompressed: records are mostly block CRC32Cs (random) and the
-	// journal is volume data soon deleted, so compressing it when a
-	// memtable is flushed, and decompressing it in compactions, is waste.
+	// Uncompressed: records are mostly block CRC32Cs (random), so
+	// compressing them when a memtable is flushed, and decompressing them
+	// in compactions, is waste.
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	db, err := pebble.Open(dir, o)
 	if err != nil {

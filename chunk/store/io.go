@@ -332,6 +332,9 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]In
 		if err != nil {
 			return nil, errs.E(op, errs.Corrupt, "index record of "+id, err)
 		}
+		if r, ok := s.unsyncedRecs.get(id); ok {
+			rec = r
+		}
 		out = append(out, rec.info(id))
 	}
 	if err := it.Error(); err != nil {
@@ -352,8 +355,17 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// lookup reads the index record of id.
+// lookup reads the record of id: an unsynced Patch's (unsynced.go), else
+// the index's.
 func (s *Store) lookup(id string) (*record, error) {
+	if r, ok := s.unsyncedRecs.get(id); ok {
+		return r, nil
+	}
+	return s.lookupIndex(id)
+}
+
+// lookupIndex reads the index record of id: what a crash would leave.
+func (s *Store) lookupIndex(id string) (*record, error) {
 	const op = "store.lookup"
 	v, closer, err := s.db.Get(chunkKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -10,31 +10,15 @@ import (
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
-// The journal makes unsynced patches crash safe without a disk sync each:
-// an unsynced Patch's index commit also carries the blocks it wrote, under
-// journalPrefix + their disk offset, in the same (unsynced) index batch.
-// An index change that survives a crash therefore always comes with its
-// data, and Open writes the journal's blocks to their places (they may
-// not have reached the disk) before it serves. A synced commit syncs the
-// disk first and then drops the journal.
+// Stores before 2026-11 made unsynced patches crash safe with a journal:
+// an unsynced Patch's index commit also carried the blocks it wrote,
+// under journalPrefix + their disk offset. Unsynced patches now reach the
+// index only after a disk sync (unsynced.go) and write no journal, but a
+// store that stopped with one still has it: Open writes its blocks to
+// their places (they may not have reached the disk) before it serves.
 const journalPrefix = "j/"
 
 var journalEnd = []byte("j0")
-
-func journalKey(off int64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(journalPrefix), uint64(off))
-}
-
-// journal adds the blocks of a Patch (data, laid out over fresh) to b and
-// returns how many bytes it added.
-func journal(b *pebble.Batch, fresh []extent, data []byte) int64 {
-	pos := int64(0)
-	for _, e := range fresh {
-		_ = b.Set(journalKey(e.off), data[pos:pos+e.n], nil)
-		pos += e.n
-	}
-	return pos
-}
 
 // replayJournal writes the journaled blocks to the disk, syncs it and
 // drops the journal.

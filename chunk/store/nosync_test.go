@@ -3,10 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/wolke-cloud/wolke/chunk/disk"
+	"github.com/wolke-cloud/wolke/internal/errs"
 )
 
 // TestPatchNoSync: unsynced patches read back at once; the blocks they
@@ -106,59 +110,54 @@ func TestPatchNoSyncFullDisk(t *testing.T) {
 	}
 }
 
-// TestJournalReplay: the blocks of an unsynced patch are journaled with
-// its index change; if they never reached the disk (a crash), replaying
-// the journal at Open puts them back, so the chunk reads the patched
-// bytes with valid checksums. A sync drops the journal.
-func TestJournalReplay(t *testing.T) {
+// journalKey is where stores before 2026-11 journaled the blocks at off.
+func journalKey(off int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(journalPrefix), uint64(off))
+}
+
+// TestLegacyJournalReplay: stores before 2026-11 journaled the blocks of
+// unsynced patches in the index. Open writes such a journal to its places
+// on the disk (they may never have reached it) and drops it.
+func TestLegacyJournalReplay(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	s := f.format(t, 8<<20, "d1")
-	if err := s.Put(ctx, "c", randBytes(64<<10, 1)); err != nil {
+	data := randBytes(64<<10, 1)
+	if err := s.Put(ctx, "c", data); err != nil {
 		t.Fatal(err)
 	}
-	p := randBytes(2*disk.BlockSize, 2)
-	if _, err := s.PatchNoSync(ctx, "c", disk.BlockSize, p, 0); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := s.lookup("c")
+	rec, err := s.lookupIndex("c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The crash: the patch's blocks never reached the disk.
-	var off int64 = -1
-	logical := int64(0)
-	for _, e := range rec.exts {
-		if logical <= disk.BlockSize && disk.BlockSize < logical+e.n {
-			off = e.off + disk.BlockSize - logical
-		}
-		logical += e.n
+	// The crash: blocks 1 and 2 never reached the disk, the journal has them.
+	off := physBlocks(rec)[1]
+	if physBlocks(rec)[2] != off+disk.BlockSize {
+		t.Fatal("the test wants blocks 1 and 2 next to each other")
 	}
 	if err := s.d.WriteAt(ctx, disk.AlignedBuffer(2*disk.BlockSize), off); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetRange(ctx, "c", disk.BlockSize, disk.BlockSize); err == nil {
-		t.Fatal("smashed block read without a checksum error: the test smashed the wrong place")
-	}
-	if err := replayJournal(s.db, s.d, s.sb); err != nil {
+	if err := s.db.Set(journalKey(off), data[disk.BlockSize:3*disk.BlockSize], pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.GetRange(ctx, "c", disk.BlockSize, int64(len(p))); err != nil || !bytes.Equal(got, p) {
-		t.Fatalf("after replay: %v", err)
+	if _, err := s.GetRange(ctx, "c", disk.BlockSize, disk.BlockSize); !errs.Is(err, errs.Corrupt) {
+		t.Fatalf("smashed block read: %v, want Corrupt (the test smashed the wrong place)", err)
 	}
-	if _, err := s.PatchNoSync(ctx, "c", 0, p, 1); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Sync(ctx); err != nil {
-		t.Fatal(err)
+	s = f.mustOpen(t)
+	if got, err := s.Get(ctx, "c"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after replay: equal %v, %v", bytes.Equal(got, data), err)
 	}
-	it, err := s.db.NewIter(nil)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(journalPrefix), UpperBound: journalEnd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Close()
-	if it.SeekGE([]byte(journalPrefix)) && bytes.HasPrefix(it.Key(), []byte(journalPrefix)) {
-		t.Fatalf("journal entry %x left after Sync", it.Key())
+	if it.First() {
+		t.Fatalf("journal entry %x left after Open", it.Key())
 	}
 }
 

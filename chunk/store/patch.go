@@ -50,13 +50,11 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 }
 
 // PatchNoSync is Patch without waiting for stability: it returns once the
-// new blocks are written and the index change is committed but not yet
-// synced; Sync makes it stable. A crash before that Sync may lose it (the
-// chunk is then back at an earlier generation, its blocks intact): the
-// blocks it replaces are not reused before the Sync, and its data is
-// journaled with its index change (journal.go; a patch larger than
-// maxJournal has the disk synced before its index change instead), so a
-// chunk never reads a block that fails its checksum.
+// new blocks are written and the change is committed in memory, where
+// reads and later patches see it; Sync makes it stable. A crash before
+// that Sync loses it (the chunk is then back at an earlier generation, its
+// blocks intact): the index gets the change only after a disk sync
+// (unsynced.go), and the blocks it replaces are not reused before then.
 func (s *Store) PatchNoSync(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
 	return s.patch(ctx, id, []Range{{off, data}}, base, false)
 }
@@ -73,7 +71,6 @@ func (s *Store) PatchRanges(ctx context.Context, id string, ranges []Range, base
 // PatchRangesNoSync is PatchRanges with the contract of PatchNoSync: the
 // patch is answered before it is stable, and a crash before the next
 // Sync leaves the chunk at an earlier generation with its blocks intact.
-// Its ranges are journaled when their total is at most maxJournal.
 func (s *Store) PatchRangesNoSync(ctx context.Context, id string, ranges []Range, base uint64) (uint64, error) {
 	return s.patch(ctx, id, ranges, base, false)
 }
@@ -135,26 +132,12 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 		return 0, err
 	}
 	// The ranges go out as they are, in as few writes as fresh has
-	// extents, unless the commit loop journals them: then as a copy the
-	// change carries (the loop may write the journal entry after the
-	// caller gave up). Either way the caller's data is not referenced
-	// once Patch returns.
-	var buf, pooled []byte
+	// extents; the caller's data is not referenced once Patch returns.
 	bufs := make([][]byte, len(ranges))
 	for i, r := range ranges {
 		bufs[i] = r.Data
 	}
-	if !sync && n <= maxJournal {
-		buf = s.bufs.get(int(n))
-		pooled = buf
-		pos := 0
-		for _, r := range ranges {
-			pos += copy(buf[pos:], r.Data)
-		}
-		bufs = [][]byte{buf}
-	}
 	if err := s.writeOver(ctx, fresh, bufs); err != nil {
-		s.bufs.put(pooled)
 		return 0, err
 	}
 	rec, drop := patched(cur, ranges, fresh)
@@ -166,7 +149,7 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
 	rec.gen = base + 1
-	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, data: buf, pooled: pooled, done: make(chan error, 1)})
+	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: drop, nosync: !sync, done: make(chan error, 1)})
 }
 
 // writeOver writes bufs, one after the other, to the extents of fresh,
@@ -226,7 +209,7 @@ func (s *Store) patchWhole(ctx context.Context, id string, cur *record, ranges [
 		}
 	}
 	rec.crc = s.combineBlocks(rec.blocks)
-	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: slices.Clone(cur.exts), nosync: !sync, data: buf, done: make(chan error, 1)})
+	return s.commitPatch(ctx, &change{kind: opPatch, id: id, rec: rec, base: cur, fresh: fresh, drop: slices.Clone(cur.exts), nosync: !sync, done: make(chan error, 1)})
 }
 
 // commitPatch hands a Patch's index change to the committer and waits.
@@ -241,9 +224,6 @@ func (s *Store) commitPatch(ctx context.Context, o *change) (uint64, error) {
 	}
 	select {
 	case err := <-o.done:
-		// The commit loop is done with the change: its journal entry, if
-		// any, is a copy in the index batch.
-		s.bufs.put(o.pooled)
 		if err != nil {
 			return 0, err
 		}

@@ -112,12 +112,15 @@ type Store struct {
 
 	patchMu    [patchStripes]sync.Mutex // Patches of one chunk run one at a time
 	blockShift shiftTable               // advances a CRC32C over one block
-	bufs       bufPool                  // patch buffers
+	bufs       bufPool                  // bounce buffers of reads
 
 	// committed is the free map as the committed records leave it
 	// (committer only): a commit that would take space it does not hold,
 	// or free space it holds, is a bug caught before it reaches the index.
 	committed *freelist
+	// unsyncedRecs: the records unsynced Patches changed, not yet in
+	// the index.
+	unsyncedRecs unsyncedRecs
 	// Committer only: unsynced is set while an index commit awaits its
 	// sync; deferred holds the blocks such commits replaced (deferredKept
 	// says which came from Patches), reused only after the sync.
@@ -126,7 +129,6 @@ type Store struct {
 	deferred      []extent
 	deferredKept  []bool
 	deferredBytes int64
-	journalBytes  int64 // journaled by unsynced commits since the last sync
 	recs          recCache
 	ops           chan *change
 	done          chan struct{}

@@ -2,10 +2,9 @@ package store
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
-	"github.com/google/btree"
+	"github.com/wolke-cloud/wolke/chunk/disk"
 )
 
 // extent is a byte range on the disk, block-aligned.
@@ -15,28 +14,23 @@ type extent struct {
 
 func (e extent) end() int64 { return e.off + e.n }
 
-// btreeDegree suits 16-byte items: nodes of up to 63 items, a few cache
-// lines each.
-const btreeDegree = 32
-
-func byOffset(a, b extent) bool { return a.off < b.off }
-
-func bySize(a, b extent) bool { return a.n < b.n || (a.n == b.n && a.off < b.off) }
-
 // freelist is a set of free extents: non-overlapping and never adjacent
 // (neighbours are merged).
 //
 // The extents are kept in offset order in an extIndex, so add and remove
 // cost one search however fragmented the disk is (block volumes patch
-// chunks in place and leave tens of thousands of small holes). A B-tree
-// ordered by (size, offset) serves alloc's best fit in O(log n); it is
-// built on the first alloc, so a list that is never allocated from (the
-// committed copy, which only sees add and remove) does not pay for it.
+// chunks in place and leave tens of thousands of small holes). A
+// sizeIndex serves alloc's best fit; it is built on the first alloc, so a
+// list that is never allocated from (the committed copy, which only sees
+// add and remove) does not pay for it.
 // The zero value is an empty set.
 type freelist struct {
 	offs  *extIndex
-	sizes *btree.BTreeG[extent] // nil until the first alloc
+	sizes *sizeIndex // nil until the first alloc
 	free  int64
+	// unit is the block size; 0 means disk.BlockSize. Extents of a few
+	// units have buckets in sizes.
+	unit int64
 }
 
 // newFreelist returns the set of exts, which must be sorted by offset,
@@ -74,15 +68,15 @@ func (f *freelist) extents() []extent {
 
 // clone copies the set.
 func (f *freelist) clone() *freelist {
-	return &freelist{offs: f.index().clone(), free: f.free}
+	return &freelist{offs: f.index().clone(), free: f.free, unit: f.unit}
 }
 
 // set replaces old, the extent at p, with e, in both orders.
 func (f *freelist) set(p pos, old, e extent) {
 	f.offs.set(p, e)
 	if f.sizes != nil {
-		f.sizes.Delete(old)
-		f.sizes.ReplaceOrInsert(e)
+		f.sizes.remove(old)
+		f.sizes.add(e)
 	}
 }
 
@@ -90,7 +84,7 @@ func (f *freelist) set(p pos, old, e extent) {
 func (f *freelist) insert(p pos, e extent) {
 	f.offs.insert(p, e)
 	if f.sizes != nil {
-		f.sizes.ReplaceOrInsert(e)
+		f.sizes.add(e)
 	}
 }
 
@@ -98,7 +92,7 @@ func (f *freelist) insert(p pos, e extent) {
 func (f *freelist) drop(p pos, e extent) {
 	f.offs.remove(p)
 	if f.sizes != nil {
-		f.sizes.Delete(e)
+		f.sizes.remove(e)
 	}
 }
 
@@ -107,9 +101,9 @@ func (f *freelist) drop(p pos, e extent) {
 // when less than n bytes are free.
 //
 // The one extent is the best fit: the smallest that holds n, the lowest
-// offset among equals. It is found in O(log n) in the size tree (first fit
-// needs a scan or an augmented tree), and it fills the small holes that
-// patches leave before it cuts into the large extents whole chunks need.
+// offset among equals (first fit would need a scan or an augmented
+// tree), and it fills the small holes that patches leave before it cuts
+// into the large extents whole chunks need.
 func (f *freelist) alloc(n int64) ([]extent, bool) {
 	if n == 0 {
 		return nil, true
@@ -119,19 +113,17 @@ func (f *freelist) alloc(n int64) ([]extent, bool) {
 	}
 	x := f.index()
 	if f.sizes == nil {
-		f.sizes = btree.NewG(btreeDegree, bySize)
+		unit := f.unit
+		if unit == 0 {
+			unit = disk.BlockSize
+		}
+		f.sizes = newSizeIndex(unit)
 		x.ascend(func(e extent) bool {
-			f.sizes.ReplaceOrInsert(e)
+			f.sizes.add(e)
 			return true
 		})
 	}
-	var fit extent
-	found := false
-	f.sizes.AscendGreaterOrEqual(extent{off: math.MinInt64, n: n}, func(e extent) bool {
-		fit, found = e, true
-		return false
-	})
-	if found {
+	if fit, found := f.sizes.fit(n); found {
 		f.takeFront(x.lowerBound(fit.off), fit, n)
 		return []extent{{fit.off, n}}, true
 	}

@@ -111,6 +111,10 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		}
 	}
 	f := newFreelist(start)
+	// Unit 1: every size up to 64 has a bucket in the size index. Unit 4:
+	// sizes 4, 8, ... 256 do, and the other small ones go to its B-tree
+	// with the large ones, so a best fit weighs both.
+	f.unit = int64(1 + 3*((seed/2)%2))
 	m := &modelFreelist{exts: slices.Clone(start), free: sumExtents(start)}
 	var owned []extent // extents taken out of the set, to give back
 	randExt := func() extent {

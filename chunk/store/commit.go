@@ -22,9 +22,12 @@ const (
 // autoSyncEvery and autoSyncBytes bound what unsynced Patches may leave
 // unstable: the committer syncs on its own this often, or once the blocks
 // they replaced (kept from reuse until a sync) reach this many bytes.
+// Each sync costs a disk sync and an index write of every record patched
+// since: at 16 MiB instead of 4, block volume random writes ran 4-9%
+// faster (bench/results, round 8).
 const (
 	autoSyncEvery = 2 * time.Second
-	autoSyncBytes = 4 << 20
+	autoSyncBytes = 16 << 20
 )
 
 // change is one index change waiting for the committer.

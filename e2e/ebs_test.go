@@ -15,7 +15,8 @@ import (
 // TestEBS drives block volumes end to end: the EC2 API with aws-cli v1
 // and v2, the NBD export with qemu-io, qemu-img, nbdinfo, nbdcopy, fio
 // and nbdfuse (ext4 on a loop device), snapshots, online growth, the
-// single-writer rule, and data kept across a restart of wolke dev.
+// single-writer rule, and data kept across a restart of wolke dev and
+// (what was flushed) across a kill -9.
 func TestEBS(t *testing.T) {
 	tools := map[string]string{}
 	for _, name := range []string{"qemu-io", "qemu-img", "nbdinfo", "nbdcopy", "nbdfuse", "fio", "losetup", "mkfs.ext4", "e2fsck", "mount", "umount"} {
@@ -216,6 +217,11 @@ func TestEBS(t *testing.T) {
 	})
 
 	t.Run("ext4", func(t *testing.T) { ebsExt4(t, c, tools, work, uri) })
+
+	t.Run("kill9", func(t *testing.T) {
+		v := ec2(t, v2, "create-volume", "--availability-zone", "z1", "--size", "1")["VolumeId"].(string)
+		ebsKill9(t, c, tools["qemu-io"], work, v)
+	})
 }
 
 // ebsExt4 makes an ext4 file system on the volume through nbdfuse and a

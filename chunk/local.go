@@ -60,9 +60,12 @@ func (s *Server) ReadLocalInto(ctx context.Context, diskID, chunk string, off in
 // disk if the chunk is at generation base, with neither a request frame
 // (a copy of the data) nor the CRC32Cs that guard it on a wire. The data
 // must not change during the call; the store keeps no reference to it
-// once PatchLocal returns. It returns the chunk's new generation and the
-// store's epoch; errors are those the stream would answer.
-func (s *Server) PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error) {
+// once PatchLocal returns. sums, if not nil, holds the CRC32C of each
+// 4 KiB block of each range (store.Range.Sums), from a caller that
+// computed them once for every replica. It returns the chunk's new
+// generation and the store's epoch; errors are those the stream would
+// answer.
+func (s *Server) PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, sums [][]uint32, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunk.PatchRanges"
 	if len(offs) != len(data) || len(offs) == 0 || len(offs) > wire.MaxPatchRanges {
 		return 0, 0, errs.Errorf(op, errs.Invalid, "%d offsets for %d ranges (1 to %d)", len(offs), len(data), wire.MaxPatchRanges)
@@ -80,6 +83,9 @@ func (s *Server) PatchLocal(ctx context.Context, diskID, chunk string, offs []in
 	ranges := make([]store.Range, len(offs))
 	for i, off := range offs {
 		ranges[i] = store.Range{Off: off, Data: data[i]}
+		if len(sums) == len(offs) {
+			ranges[i].Sums = sums[i]
+		}
 	}
 	if gen, err = s.patchRanges(ctx, ds, chunk, ranges, base, sync); err != nil {
 		return 0, 0, err

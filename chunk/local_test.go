@@ -3,6 +3,7 @@ package chunk_test
 import (
 	"bytes"
 	"context"
+	"hash/crc32"
 	"net"
 	"testing"
 	"time"
@@ -129,6 +130,50 @@ func TestLocalCalls(t *testing.T) {
 	}
 	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(2*len(got)+10) {
 		t.Fatalf("read bytes metric %v, want %d", n, 2*len(got)+10)
+	}
+}
+
+// TestLocalSummedPatch: block CRC32Cs the caller computed once for every
+// replica reach the store in process and are what it records: right ones
+// read back, a wrong one makes its block fail its checksum.
+func TestLocalSummedPatch(t *testing.T) {
+	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli := localClient(deadAddr(t), srv)
+	defer cli.Close()
+	ctx := context.Background()
+	d := srv.Disks()[0].ID
+	want := bytes.Repeat([]byte("12345678"), 64<<10/8)
+	if err := cli.WriteShard(ctx, d, "k", want); err != nil {
+		t.Fatal(err)
+	}
+	sums := func(b []byte) []uint32 {
+		var out []uint32
+		for o := 0; o < len(b); o += 4096 {
+			out = append(out, crc32.Checksum(b[o:o+4096], crc32.MakeTable(crc32.Castagnoli)))
+		}
+		return out
+	}
+	a, b := bytes.Repeat([]byte{1}, 8192), bytes.Repeat([]byte{2}, 4096)
+	gen, _, err := cli.PatchShardRangesSummedNoSync(ctx, d, "k", []int64{0, 16384}, [][]byte{a, b}, [][]uint32{sums(a), sums(b)}, 0)
+	if err != nil || gen != 1 {
+		t.Fatalf("PatchShardRangesSummedNoSync: gen %d: %v", gen, err)
+	}
+	copy(want, a)
+	copy(want[16384:], b)
+	got := make([]byte, len(want))
+	if g, err := cli.ReadShardRangeInto(ctx, d, "k", 0, got); err != nil || g != 1 || !bytes.Equal(got, want) {
+		t.Fatalf("read after the patch: gen %d, equal %v: %v", g, bytes.Equal(got, want), err)
+	}
+	wrong := []uint32{sums(b)[0] ^ 1}
+	if _, _, err := cli.PatchShardRangesSummedNoSync(ctx, d, "k", []int64{32768}, [][]byte{b}, [][]uint32{wrong}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, d, "k", 32768, got[:4096]); errs.KindOf(err) != errs.Corrupt {
+		t.Fatalf("block patched with a wrong CRC: %v, want Corrupt", err)
 	}
 }
 

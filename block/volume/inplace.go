@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"hash/crc32"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,7 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done
 		}
 	}
 	gen := st.gen
+	sums := v.blockSums(edits)
 	errl := make([]error, len(e.Disks))
 	var wg sync.WaitGroup
 	// Patches still on their way when the lease may be over are abandoned.
@@ -173,7 +175,7 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done
 	epochs := make([]uint64, len(e.Disks))
 	for i, d := range e.Disks {
 		v.workers.Go(&wg, func() {
-			g, ep, err := v.patch(pctx, d, e.ChunkId, edits, gen)
+			g, ep, err := v.patch(pctx, d, e.ChunkId, edits, sums, gen)
 			if err == nil && g != gen+1 {
 				err = errs.Errorf("volume.write", errs.Internal, "chunk %s on %s went to generation %d, want %d", e.ChunkId, d, g, gen+1)
 			}
@@ -221,16 +223,45 @@ func (v *Volume) alignEdit(ctx context.Context, idx uint64, e *metapb.Extent, ed
 	return []edit{{in: a, l: b - a, data: buf}}, nil
 }
 
+// summedPatcher is a shard store that takes a patch's block CRC32Cs from
+// the caller, computed once for every replica (chunkclient.Client, which
+// hands them to chunk servers in this process).
+type summedPatcher interface {
+	PatchShardRangesSummedNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, sums [][]uint32, base uint64) (gen, epoch uint64, err error)
+}
+
+// blockSums returns the CRC32C of each 4 KiB block of each edit when the
+// shard store takes them (nil otherwise): the replicas' stores then skip
+// computing them three times.
+func (v *Volume) blockSums(edits []edit) [][]uint32 {
+	if _, ok := v.s.shards.(summedPatcher); !ok {
+		return nil
+	}
+	table := crc32.MakeTable(crc32.Castagnoli) // the standard library's, made once
+	sums := make([][]uint32, len(edits))
+	for i, ed := range edits {
+		sums[i] = make([]uint32, len(ed.data)/blockSize)
+		for b := range sums[i] {
+			sums[i][b] = crc32.Checksum(ed.data[b*blockSize:(b+1)*blockSize], table)
+		}
+	}
+	return sums
+}
+
 // patch writes whole-block edits to one replica unsynced, as one patch
-// from generation gen.
-func (v *Volume) patch(ctx context.Context, disk, chunk string, edits []edit, gen uint64) (uint64, uint64, error) {
-	if len(edits) == 1 {
+// from generation gen; sums are blockSums(edits).
+func (v *Volume) patch(ctx context.Context, disk, chunk string, edits []edit, sums [][]uint32, gen uint64) (uint64, uint64, error) {
+	sp, summed := v.s.shards.(summedPatcher)
+	if len(edits) == 1 && (!summed || sums == nil) {
 		return v.s.shards.PatchShardNoSync(ctx, disk, chunk, edits[0].in, edits[0].data, gen)
 	}
 	offs := make([]int64, len(edits))
 	data := make([][]byte, len(edits))
 	for i, ed := range edits {
 		offs[i], data[i] = ed.in, ed.data
+	}
+	if summed && sums != nil {
+		return sp.PatchShardRangesSummedNoSync(ctx, disk, chunk, offs, data, sums, gen)
 	}
 	return v.s.shards.PatchShardRangesNoSync(ctx, disk, chunk, offs, data, gen)
 }

@@ -30,7 +30,7 @@ type localReader interface {
 // localPatcher is what a LocalServer may offer for patches without a
 // request frame (chunk.Server.PatchLocal).
 type localPatcher interface {
-	PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error)
+	PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, sums [][]uint32, base uint64, sync bool) (gen, epoch uint64, err error)
 }
 
 // localServer returns the server of disk diskID if it runs in this
@@ -50,7 +50,7 @@ func (c *Client) localServer(ctx context.Context, diskID, chunk string) LocalSer
 // patchLocal patches chunk on disk (see PatchShardRanges) when the disk's
 // server runs in this process and offers localPatcher, within the
 // client's timeout as over the stream; ok false means it did nothing.
-func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error, ok bool) {
+func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs []int64, data [][]byte, sums [][]uint32, base uint64, sync bool) (gen, epoch uint64, err error, ok bool) {
 	if c.local == nil {
 		return 0, 0, nil, false
 	}
@@ -64,7 +64,7 @@ func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs 
 	c.localCalls.Add(1)
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	gen, epoch, err = lp.PatchLocal(rctx, diskID, chunk, offs, data, base, sync)
+	gen, epoch, err = lp.PatchLocal(rctx, diskID, chunk, offs, data, sums, base, sync)
 	switch {
 	case err == nil:
 		return gen, epoch, nil, true

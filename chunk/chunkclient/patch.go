@@ -29,7 +29,7 @@ func (c *Client) PatchShardNoSync(ctx context.Context, diskID, chunkID string, o
 
 func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, data []byte, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunkclient.PatchShard"
-	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, []int64{off}, [][]byte{data}, base, sync); ok {
+	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, []int64{off}, [][]byte{data}, nil, base, sync); ok {
 		return gen, epoch, err
 	}
 	crc := wire.CRC32C(data)
@@ -49,21 +49,30 @@ func (c *Client) patch(ctx context.Context, diskID, chunkID string, off int64, d
 // ranges sorted, not overlapping and in whole 4 KiB blocks. All of them
 // or none are applied, as one generation, base+1.
 func (c *Client) PatchShardRangesNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (gen, epoch uint64, err error) {
-	return c.patchRanges(ctx, diskID, chunkID, offs, data, base, false)
+	return c.patchRanges(ctx, diskID, chunkID, offs, data, nil, base, false)
+}
+
+// PatchShardRangesSummedNoSync is PatchShardRangesNoSync for a caller
+// that writes the same data to several replicas and computed the CRC32C
+// of each 4 KiB block of each range once (sums[i] for data[i]): a chunk
+// server in this process records them instead of computing them again.
+// Over the network they are not sent; the server computes its own.
+func (c *Client) PatchShardRangesSummedNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, sums [][]uint32, base uint64) (gen, epoch uint64, err error) {
+	return c.patchRanges(ctx, diskID, chunkID, offs, data, sums, base, false)
 }
 
 // PatchShardRanges is PatchShardRangesNoSync durable on return.
 func (c *Client) PatchShardRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (uint64, error) {
-	gen, _, err := c.patchRanges(ctx, diskID, chunkID, offs, data, base, true)
+	gen, _, err := c.patchRanges(ctx, diskID, chunkID, offs, data, nil, base, true)
 	return gen, err
 }
 
-func (c *Client) patchRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64, sync bool) (gen, epoch uint64, err error) {
+func (c *Client) patchRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, sums [][]uint32, base uint64, sync bool) (gen, epoch uint64, err error) {
 	const op = "chunkclient.PatchShardRanges"
 	if len(offs) != len(data) || len(offs) == 0 || len(offs) > wire.MaxPatchRanges {
 		return 0, 0, errs.Errorf(op, errs.Invalid, "%d offsets for %d ranges (1 to %d)", len(offs), len(data), wire.MaxPatchRanges)
 	}
-	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, offs, data, base, sync); ok {
+	if gen, epoch, err, ok := c.patchLocal(ctx, op, diskID, chunkID, offs, data, sums, base, sync); ok {
 		return gen, epoch, err
 	}
 	total := 0

@@ -31,6 +31,12 @@ const maxFragments = 512
 type Range struct {
 	Off  int64
 	Data []byte
+	// Sums, if not nil, holds the CRC32C of each block of Data, which
+	// the store records instead of computing them: for an in-process
+	// caller that writes the same data to several stores and computes
+	// them once. Sums that do not match Data make the blocks fail their
+	// checksum on every read, as damage would.
+	Sums []uint32
 }
 
 // Patch replaces [off, off+len(data)) of chunk id with data and returns the
@@ -46,7 +52,7 @@ type Range struct {
 // chunk is the patched one. Like Put, Patch returns once the data is synced
 // and the index committed; concurrent Patches and Puts share one sync.
 func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
-	return s.patch(ctx, id, []Range{{off, data}}, base, true)
+	return s.patch(ctx, id, []Range{{Off: off, Data: data}}, base, true)
 }
 
 // PatchNoSync is Patch without waiting for stability: it returns once the
@@ -56,7 +62,7 @@ func (s *Store) Patch(ctx context.Context, id string, off int64, data []byte, ba
 // blocks intact): the index gets the change only after a disk sync
 // (unsynced.go), and the blocks it replaces are not reused before then.
 func (s *Store) PatchNoSync(ctx context.Context, id string, off int64, data []byte, base uint64) (uint64, error) {
-	return s.patch(ctx, id, []Range{{off, data}}, base, false)
+	return s.patch(ctx, id, []Range{{Off: off, Data: data}}, base, false)
 }
 
 // PatchRanges is Patch of several ranges at once, all or nothing: the
@@ -143,7 +149,12 @@ func (s *Store) patch(ctx context.Context, id string, ranges []Range, base uint6
 	rec, drop := patched(cur, ranges, fresh)
 	for _, r := range ranges {
 		first := r.Off / disk.BlockSize
-		for i := range int64(len(r.Data)) / disk.BlockSize {
+		nb := int64(len(r.Data)) / disk.BlockSize
+		if int64(len(r.Sums)) == nb {
+			copy(rec.blocks[first:first+nb], r.Sums)
+			continue
+		}
+		for i := range nb {
 			rec.blocks[first+i] = crc32c(r.Data[i*disk.BlockSize : (i+1)*disk.BlockSize])
 		}
 	}

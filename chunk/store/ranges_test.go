@@ -96,19 +96,19 @@ func TestPatchRanges(t *testing.T) {
 	}
 
 	block := func(b int64) []byte { return bytes.Repeat([]byte{byte(b)}, disk.BlockSize) }
-	ok := []Range{{0, block(1)}, {8 * disk.BlockSize, block(2)}}
+	ok := []Range{{Off: 0, Data: block(1)}, {Off: 8 * disk.BlockSize, Data: block(2)}}
 	if _, err := s.PatchRangesNoSync(ctx, "c", ok, gen+1); !errs.Is(err, errs.Precondition) {
 		t.Fatalf("wrong base: %v, want Precondition", err)
 	}
 	for name, bad := range map[string][]Range{
 		"none":        nil,
-		"unsorted":    {{8 * disk.BlockSize, block(1)}, {0, block(2)}},
-		"overlapping": {{0, append(block(1), block(1)...)}, {disk.BlockSize, block(2)}},
-		"unaligned":   {{0, block(1)}, {100, block(2)}},
-		"short":       {{0, block(1)}, {disk.BlockSize, []byte("x")}},
-		"empty":       {{0, block(1)}, {disk.BlockSize, nil}},
-		"outside":     {{0, block(1)}, {1 << 20, block(2)}},
-		"negative":    {{-disk.BlockSize, block(1)}},
+		"unsorted":    {{Off: 8 * disk.BlockSize, Data: block(1)}, {Off: 0, Data: block(2)}},
+		"overlapping": {{Off: 0, Data: append(block(1), block(1)...)}, {Off: disk.BlockSize, Data: block(2)}},
+		"unaligned":   {{Off: 0, Data: block(1)}, {Off: 100, Data: block(2)}},
+		"short":       {{Off: 0, Data: block(1)}, {Off: disk.BlockSize, Data: []byte("x")}},
+		"empty":       {{Off: 0, Data: block(1)}, {Off: disk.BlockSize, Data: nil}},
+		"outside":     {{Off: 0, Data: block(1)}, {Off: 1 << 20, Data: block(2)}},
+		"negative":    {{Off: -disk.BlockSize, Data: block(1)}},
 	} {
 		if _, err := s.PatchRangesNoSync(ctx, "c", bad, gen); !errs.Is(err, errs.Invalid) {
 			t.Errorf("%s ranges: %v, want Invalid", name, err)

@@ -178,12 +178,35 @@ func (s *Store) writeOver(ctx context.Context, fresh []extent, bufs [][]byte) er
 			}
 			left -= k
 		}
-		if err := disk.WriteV(ctx, s.d, pieces, e.off); err != nil {
+		if err := s.writeAt(ctx, pieces, e.off); err != nil {
 			s.release(fresh)
 			return errs.E("store.Patch", errs.KindOf(err), err)
 		}
 	}
 	return nil
+}
+
+// writeAt writes pieces one after the other from off: as they are when
+// each is block aligned in memory and length (O_DIRECT takes them so),
+// else through a pooled buffer (a patch that came over the network
+// starts wherever its frame put it).
+func (s *Store) writeAt(ctx context.Context, pieces [][]byte, off int64) error {
+	n := 0
+	aligned := true
+	for _, p := range pieces {
+		n += len(p)
+		aligned = aligned && disk.IsAligned(p) && len(p)%disk.BlockSize == 0
+	}
+	if aligned {
+		return disk.WriteV(ctx, s.d, pieces, off)
+	}
+	buf := s.bufs.get(n)
+	defer s.bufs.put(buf)
+	pos := 0
+	for _, p := range pieces {
+		pos += copy(buf[pos:], p)
+	}
+	return s.d.WriteAt(ctx, buf, off)
 }
 
 // patchWhole is Patch by rewriting all of the chunk to fresh space: the

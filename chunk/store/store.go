@@ -112,7 +112,7 @@ type Store struct {
 
 	patchMu    [patchStripes]sync.Mutex // Patches of one chunk run one at a time
 	blockShift shiftTable               // advances a CRC32C over one block
-	bufs       bufPool                  // bounce buffers of reads
+	bufs       bufPool                  // bounce buffers
 
 	// committed is the free map as the committed records leave it
 	// (committer only): a commit that would take space it does not hold,

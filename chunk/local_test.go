@@ -46,13 +46,7 @@ func localClient(addr string, srv *chunk.Server) *chunkclient.Client {
 // the server's own checks and metrics.
 func TestLocalCalls(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cli := localClient(deadAddr(t), srv)
-	defer cli.Close()
+	srv, cli := localPair(t, reg)
 	ctx := context.Background()
 	d := srv.Disks()[0].ID
 
@@ -133,17 +127,25 @@ func TestLocalCalls(t *testing.T) {
 	}
 }
 
+// localPair starts a chunk server with one disk and a client that hands
+// it requests in process; both close when the test ends.
+func localPair(t *testing.T, reg *prometheus.Registry) (*chunk.Server, *chunkclient.Client) {
+	t.Helper()
+	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli := localClient(deadAddr(t), srv)
+	t.Cleanup(func() { cli.Close() })
+	return srv, cli
+}
+
 // TestLocalSummedPatch: block CRC32Cs the caller computed once for every
 // replica reach the store in process and are what it records: right ones
 // read back, a wrong one makes its block fail its checksum.
 func TestLocalSummedPatch(t *testing.T) {
-	srv, err := chunk.New(chunk.Config{ID: "s1", Zone: "z1", ClusterID: cluster, Disks: diskConfigs(t.TempDir(), 1)}, chunk.Deps{Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cli := localClient(deadAddr(t), srv)
-	defer cli.Close()
+	srv, cli := localPair(t, prometheus.NewRegistry())
 	ctx := context.Background()
 	d := srv.Disks()[0].ID
 	want := bytes.Repeat([]byte("12345678"), 64<<10/8)

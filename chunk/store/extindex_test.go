@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -38,7 +39,7 @@ func TestExtIndex(t *testing.T) {
 		// its gaps, the second empties the set in bursts.
 		off := rng.Int64N(200_000)
 		p := x.lowerBound(off)
-		i, _ := slices.BinarySearchFunc(want, off, func(e extent, o int64) int { return cmpInt(e.off, o) })
+		i, _ := slices.BinarySearchFunc(want, off, func(e extent, o int64) int { return cmp.Compare(e.off, o) })
 		if got, ok := x.at(p); ok != (i < len(want)) || ok && got != want[i] {
 			t.Fatalf("step %d: lowerBound(%d) = %v %v, want index %d of %d", step, off, got, ok, i, len(want))
 		}
@@ -75,14 +76,4 @@ func TestExtIndex(t *testing.T) {
 func mustAt(x *extIndex, p pos) extent {
 	e, _ := x.at(p)
 	return e
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/wolke-cloud/wolke/block/ebsapi"
 	"github.com/wolke-cloud/wolke/block/ec2api"
 	"github.com/wolke-cloud/wolke/block/nbd"
 	"github.com/wolke-cloud/wolke/block/volume"
@@ -151,10 +152,26 @@ func (c *Cluster) blockService() *volume.Service {
 // NBDAddr is the NBD server's address, "" when NBD is off.
 func (c *Cluster) NBDAddr() string { return c.block.addr }
 
-// gatewayServices are the AWS APIs the gateway serves besides S3.
-func gatewayServices(w gatewayWiring) (map[string]gateway.Service, error) {
+// gatewayServices are the AWS APIs the gateway serves besides S3: EC2's
+// volume actions and the EBS direct APIs, which read snapshots through
+// the block service of this process or, in a gateway of its own, through
+// one made for that on shards.
+func gatewayServices(w gatewayWiring, shards volume.Shards) (map[string]gateway.Service, error) {
 	out := map[string]gateway.Service{}
 	if w.volumes != nil {
+		reader := w.blockSvc
+		if reader == nil {
+			svc, err := volume.New(volume.Config{}, volume.Deps{Meta: w.volumes, Disks: w.meta, Shards: shards, Logger: w.log, Registry: w.reg})
+			if err != nil {
+				return nil, err
+			}
+			reader = svc
+		}
+		eh, err := ebsapi.New(ebsapi.Deps{Snapshots: w.volumes, Reader: reader, Logger: w.log})
+		if err != nil {
+			return nil, err
+		}
+		out["ebs"] = eh
 		deps := ec2api.Deps{Volumes: w.volumes, Disks: w.meta, Logger: w.log}
 		if w.blockSvc != nil {
 			deps.Flusher = w.blockSvc // CreateSnapshot flushes a volume attached here first

@@ -126,7 +126,7 @@ func newGateway(ctx context.Context, w gatewayWiring) (*gatewayParts, error) {
 		return nil, err
 	}
 	health := &healthCheck{meta: w.meta, live: res.liveDisks, k: w.k, m: w.m}
-	services, err := gatewayServices(w)
+	services, err := gatewayServices(w, shards)
 	if err != nil {
 		res.Close()
 		return nil, err

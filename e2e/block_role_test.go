@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -103,6 +104,8 @@ func TestBlockRole(t *testing.T) {
 	if out, err := qemuIO("write -P 0x5a 0 4M", "flush"); err != nil {
 		t.Fatalf("qemu-io write: %v\n%s", err, out)
 	}
+	// The gateway reads snapshots itself for the EBS direct APIs.
+	snapBlockViaGateway(t, c, clis[0], work, v.VolumeId, bytes.Repeat([]byte{0x5a}, 512<<10))
 
 	// Kill -9 while a client holds the volume: its lease stays in meta
 	// until it runs out; the restarted server refuses the writable open

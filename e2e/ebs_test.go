@@ -162,12 +162,16 @@ func TestEBS(t *testing.T) {
 		qemuIO(t, nbdURI(clone), "read -P 0xab 0 1M", "read -P 0 1M 1M", "read -P 0xab 2560k 4k")
 		qemuIO(t, nbdURI(sid), "read -P 0xab 0 1M")
 		qemuIO(t, uri, "read -P 0xcd 0 1M", "read -P 0xcd 2560k 4k")
+		// The blocks that changed between two snapshots (EBS direct APIs).
+		sid2, _ := ec2(t, v2, "create-snapshot", "--volume-id", vol)["SnapshotId"].(string)
+		ebsDirect(t, c, clis, work, sid, sid2)
 		ds := ec2(t, clis[0], "describe-snapshots", "--owner-ids", "self")
-		if ss, _ := ds["Snapshots"].([]any); len(ss) != 1 {
+		if ss, _ := ds["Snapshots"].([]any); len(ss) != 2 {
 			t.Errorf("describe-snapshots: %v", ds)
 		}
 		ec2(t, v2, "delete-volume", "--volume-id", clone)
 		ec2(t, v2, "delete-snapshot", "--snapshot-id", sid)
+		ec2(t, v2, "delete-snapshot", "--snapshot-id", sid2)
 		// The volume lost nothing when its snapshot and clone went.
 		qemuIO(t, uri, "read -P 0xcd 0 1M", "read -P 0 2M 512k", "read -P 0xab 2564k 508k")
 	})

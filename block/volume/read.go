@@ -71,13 +71,34 @@ func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) 
 // chunk it read. A replica whose generation fails accept (one that missed
 // a write) is passed over.
 func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
+	return v.s.readReplicas(ctx, v.spec.id, e, in, p, accept)
+}
+
+// ReadExtent reads p from the extent e of a snapshot's map at in, from the
+// first replica that answers (as a new read-only handle does); the EBS
+// direct API's GetSnapshotBlock reads with it.
+func (s *Service) ReadExtent(ctx context.Context, snapshot string, e *metapb.Extent, in int64, p []byte) error {
+	_, err := s.readReplicas(ctx, snapshot, e, in, p, func(uint64) bool { return true })
+	s.count("read", err)
+	if err == nil {
+		s.bytes.WithLabelValues("read").Add(float64(len(p)))
+	}
+	return err
+}
+
+// readReplicas is Volume.readReplicas for the volume or snapshot called
+// name (for the log).
+func (s *Service) readReplicas(ctx context.Context, name string, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
+	if len(e.Disks) == 0 {
+		return 0, errs.Errorf("volume.read", errs.Corrupt, "extent %d of %s has no replica", e.Index, name)
+	}
 	var last error
-	start := int(e.Index) % len(e.Disks)
+	start := int(e.Index % uint64(len(e.Disks)))
 	for i := range e.Disks {
 		d := e.Disks[(start+i)%len(e.Disks)]
 		// p may take a stale replica's bytes: they are overwritten by the
 		// next replica's, or the read fails.
-		gen, err := v.s.shards.ReadShardRangeInto(ctx, d, e.ChunkId, in, p)
+		gen, err := s.shards.ReadShardRangeInto(ctx, d, e.ChunkId, in, p)
 		if err == nil && !accept(gen) {
 			err = errs.Errorf("volume.read", errs.Precondition, "chunk %s on %s is at stale generation %d", e.ChunkId, d, gen)
 		}
@@ -88,7 +109,7 @@ func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p
 			return 0, errs.E("volume.read", errs.Canceled, err)
 		}
 		last = err
-		v.s.log.Warn("volume replica read failed", "volume", v.spec.id, "chunk", e.ChunkId, "disk", d, "err", err)
+		s.log.Warn("volume replica read failed", "volume", name, "chunk", e.ChunkId, "disk", d, "err", err)
 	}
 	return 0, errs.E("volume.read", errs.Other, last)
 }

@@ -21,6 +21,15 @@ type volumeClient struct {
 }
 
 func (c *volumeClient) client() (*ec2.Client, error) {
+	creds, err := c.credentials()
+	if err != nil {
+		return nil, err
+	}
+	return ec2.New(ec2.Options{Region: c.region, BaseEndpoint: aws.String(c.endpoint), Credentials: creds}), nil
+}
+
+// credentials are the flags' keys, or the root keys of a wolke dev.
+func (c *volumeClient) credentials() (aws.CredentialsProvider, error) {
 	ak, sk := c.accessKey, c.secret
 	if ak == "" || sk == "" {
 		// Fall back to the root credentials `wolke dev` keeps.
@@ -37,11 +46,7 @@ func (c *volumeClient) client() (*ec2.Client, error) {
 		}
 		ak, sk = cred.AccessKey, cred.SecretKey
 	}
-	return ec2.New(ec2.Options{
-		Region:       c.region,
-		BaseEndpoint: aws.String(c.endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(ak, sk, ""),
-	}), nil
+	return credentials.NewStaticCredentialsProvider(ak, sk, ""), nil
 }
 
 func envOr(name, def string) string {
@@ -70,7 +75,7 @@ AWS_SECRET_ACCESS_KEY, or the root credentials in --dir of a wolke dev.`,
 	pf.StringVar(&vc.secret, "secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret key (env AWS_SECRET_ACCESS_KEY)")
 	pf.StringVar(&vc.dir, "dir", "./wolke-data", "data directory of a wolke dev, for its root credentials")
 	cmd.AddCommand(volumeCreateCmd(vc), volumeLsCmd(vc), volumeRmCmd(vc), volumeResizeCmd(vc),
-		volumeSnapshotCmd(vc), volumeSnapshotsCmd(vc), volumeAttachCmd(vc))
+		volumeSnapshotCmd(vc), volumeSnapshotsCmd(vc), volumeChangesCmd(vc), volumeAttachCmd(vc))
 	return cmd
 }
 

@@ -47,7 +47,29 @@ func TestVolumeCommand(t *testing.T) {
 	if uri := run("attach", vol, "--nbd-addr", c.NBDAddr()); uri != "nbd://"+c.NBDAddr()+"/"+vol {
 		t.Errorf("attach printed %q", uri)
 	}
-	run("rm", snap, vol)
+	// Two writes, 4 KiB in extent 1 and 4 KiB in extent 3: changes lists
+	// those extents, 1 MiB each.
+	x, _, err := c.Volumes().Open(context.Background(), vol, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{1<<20 + 4096, 3<<20 + 8192} {
+		if err := x.WriteAt(context.Background(), bytes.Repeat([]byte{1}, 4096), off, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	snap2 := run("snapshot", vol)
+	want := "OFFSET   LENGTH\n1048576  1048576\n3145728  1048576\n2 ranges, 2 MiB of a 3 GiB volume"
+	if ch := run("changes", snap, snap2); ch != want {
+		t.Errorf("changes:\n%s\nwant\n%s", ch, want)
+	}
+	if ch := run("changes", snap); !strings.HasPrefix(ch, "OFFSET") || !strings.HasSuffix(ch, "0 ranges, 0 MiB of a 3 GiB volume") {
+		t.Errorf("changes of the empty snapshot:\n%s", ch)
+	}
+	run("rm", snap, snap2, vol)
 	if ls := run("ls"); strings.Contains(ls, vol) {
 		t.Errorf("ls after rm:\n%s", ls)
 	}

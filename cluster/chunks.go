@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/wolke-cloud/wolke/chunk"
@@ -156,13 +157,17 @@ func registerDisks(ctx context.Context, mc metapb.MetaClient, log *slog.Logger, 
 	return nil
 }
 
-// StopChunk stops chunk server i cleanly; its etcd registration goes at once.
+// StopChunk stops chunk server i cleanly; its etcd registration goes at
+// once, and StopChunk returns once the repair worker's view of the
+// cluster (which follows etcd) no longer holds its disks, so that a
+// repair pass run next sees the server gone.
 func (c *Cluster) StopChunk(i int) error {
 	if i >= len(c.chunks) || c.chunks[i] == nil {
 		return nil
 	}
 	p := c.chunks[i]
 	c.chunks[i] = nil
+	disks := p.srv.Disks()
 	if p.reg != nil {
 		p.reg.Close()
 	}
@@ -170,7 +175,21 @@ func (c *Cluster) StopChunk(i int) error {
 	if err := p.stop(); err != nil {
 		return err
 	}
+	if c.dur != nil {
+		c.waitGone(c.dur.resolver, disks)
+	}
 	return serr
+}
+
+// waitGone waits (10 s at most) until res no longer lists any of disks.
+func (c *Cluster) waitGone(res *diskResolver, disks []chunk.DiskInfo) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		live, _ := res.liveDisks(context.Background())
+		if !slices.ContainsFunc(disks, func(d chunk.DiskInfo) bool { return live[d.ID] }) {
+			return
+		}
+	}
+	c.log.Warn("stopped chunk server still listed in etcd after 10s")
 }
 
 // watchFailedDisks declares the disks the server marks failed (too many

@@ -148,6 +148,14 @@ func TestLocalSummedPatch(t *testing.T) {
 	srv, cli := localPair(t, prometheus.NewRegistry())
 	ctx := context.Background()
 	d := srv.Disks()[0].ID
+	if !cli.Local(ctx, d) {
+		t.Fatal("Local is false for a disk of a server in this process")
+	}
+	elsewhere := chunkclient.New(func(context.Context, string) (string, error) { return deadAddr(t), nil },
+		chunkclient.Options{Local: func(string) chunkclient.LocalServer { return nil }})
+	if elsewhere.Local(ctx, d) || chunkclient.New(nil, chunkclient.Options{}).Local(ctx, d) {
+		t.Fatal("Local is true for a disk whose server is elsewhere")
+	}
 	want := bytes.Repeat([]byte("12345678"), 64<<10/8)
 	if err := cli.WriteShard(ctx, d, "k", want); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"hash/crc32"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -166,7 +167,7 @@ func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done
 		}
 	}
 	gen := st.gen
-	sums := v.blockSums(edits)
+	sums := v.blockSums(ctx, e.Disks, edits)
 	errl := make([]error, len(e.Disks))
 	var wg sync.WaitGroup
 	// Patches still on their way when the lease may be over are abandoned.
@@ -228,13 +229,17 @@ func (v *Volume) alignEdit(ctx context.Context, idx uint64, e *metapb.Extent, ed
 // hands them to chunk servers in this process).
 type summedPatcher interface {
 	PatchShardRangesSummedNoSync(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, sums [][]uint32, base uint64) (gen, epoch uint64, err error)
+	// Local reports whether the disk's server takes the sums (runs in
+	// this process); remote servers compute their own.
+	Local(ctx context.Context, diskID string) bool
 }
 
 // blockSums returns the CRC32C of each 4 KiB block of each edit when the
-// shard store takes them (nil otherwise): the replicas' stores then skip
-// computing them three times.
-func (v *Volume) blockSums(edits []edit) [][]uint32 {
-	if _, ok := v.s.shards.(summedPatcher); !ok {
+// shard store takes them for at least one of disks (nil otherwise): the
+// replicas' stores in this process then skip computing them again.
+func (v *Volume) blockSums(ctx context.Context, disks []string, edits []edit) [][]uint32 {
+	sp, ok := v.s.shards.(summedPatcher)
+	if !ok || !slices.ContainsFunc(disks, func(d string) bool { return sp.Local(ctx, d) }) {
 		return nil
 	}
 	table := crc32.MakeTable(crc32.Castagnoli) // the standard library's, made once

@@ -61,6 +61,17 @@ func (c *Client) PatchShardRangesSummedNoSync(ctx context.Context, diskID, chunk
 	return c.patchRanges(ctx, diskID, chunkID, offs, data, sums, base, false)
 }
 
+// Local reports whether disk diskID's chunk server runs in this process
+// and takes patches from it directly (so that sums handed to
+// PatchShardRangesSummedNoSync are used, not dropped).
+func (c *Client) Local(ctx context.Context, diskID string) bool {
+	if c.local == nil {
+		return false
+	}
+	_, ok := c.localServer(ctx, diskID, "x").(localPatcher)
+	return ok
+}
+
 // PatchShardRanges is PatchShardRangesNoSync durable on return.
 func (c *Client) PatchShardRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (uint64, error) {
 	gen, _, err := c.patchRanges(ctx, diskID, chunkID, offs, data, nil, base, true)

@@ -123,7 +123,7 @@ func (h *Handler) listSnapshotBlocks(w http.ResponseWriter, r *http.Request, id 
 	if err != nil {
 		return err
 	}
-	from, max, err := paging(r)
+	from, max, err := paging(r, snap)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (h *Handler) listChangedBlocks(w http.ResponseWriter, r *http.Request, seco
 	if err != nil {
 		return err
 	}
-	from, max, err := paging(r)
+	from, max, err := paging(r, second)
 	if err != nil {
 		return err
 	}
@@ -274,6 +274,9 @@ func (h *Handler) snapshot(ctx context.Context, id string) (*metapb.Snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	if e := resp.Snapshot.ExtentSize; e <= 0 || e%4096 != 0 {
+		return nil, errs.Errorf("ebsapi.snapshot", errs.Internal, "snapshot %s has extent size %d", id, e)
+	}
 	return resp.Snapshot, nil
 }
 
@@ -289,9 +292,10 @@ func (h *Handler) listExtents(ctx context.Context, snapshot string, start uint64
 }
 
 // paging reads the first block (startingBlockIndex, or the pageToken of
-// an earlier answer) and the page size (maxResults: 100 to 10000, as on
-// AWS; default 10000) of a listing.
-func paging(r *http.Request) (from int64, max int, err error) {
+// an earlier answer; at most the end of snap) and the page size
+// (maxResults: 100 to 10000, as on AWS; default 10000) of a listing.
+func paging(r *http.Request, snap *metapb.Snapshot) (from int64, max int, err error) {
+	defer func() { from = min(from, (snap.VolumeSize+BlockSize-1)/BlockSize) }()
 	q := r.URL.Query()
 	max = 10000
 	if s := q.Get("maxResults"); s != "" {

@@ -204,6 +204,12 @@ func TestDirectAPIs(t *testing.T) {
 		}
 	}
 
+	// A page token past the end (of any size) lists nothing.
+	far := base64.StdEncoding.EncodeToString([]byte("wolke-ebs:4611686018427387904"))
+	if out, err := eb.ListChangedBlocks(ctx, &ebs.ListChangedBlocksInput{SecondSnapshotId: s2, NextToken: aws.String(far)}); err != nil || len(out.ChangedBlocks) != 0 {
+		t.Fatalf("a page token past the end: %v", err)
+	}
+
 	// Without a first snapshot: every block of the second.
 	all, err := eb.ListChangedBlocks(ctx, &ebs.ListChangedBlocksInput{SecondSnapshotId: s2, StartingBlockIndex: aws.Int32(100)})
 	if err != nil {

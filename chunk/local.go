@@ -55,6 +55,34 @@ func (s *Server) ReadLocalInto(ctx context.Context, diskID, chunk string, off in
 	return gen, err
 }
 
+// PutLocal is a put (OpPut) for a client in the same process: data
+// becomes chunk on disk, durable on return, with neither a request frame
+// (a copy of the data) nor the CRC32C that guards it on a wire. The data
+// must not change during the call; the store keeps no reference to it
+// once PutLocal returns. Errors are those the stream would answer.
+func (s *Server) PutLocal(ctx context.Context, diskID, chunk string, data []byte) error {
+	t := &s.streams
+	t.local.RLock()
+	defer t.local.RUnlock()
+	if t.localClosed {
+		return errs.Errorf("chunk.Stream", errs.Unavailable, "chunk server %s stopped", s.cfg.ID)
+	}
+	ds := s.byID[diskID]
+	if ds == nil {
+		return errs.Errorf("chunk.disk", errs.NotFound, "no disk %s on server %s", diskID, s.cfg.ID)
+	}
+	if int64(len(data)) > s.cfg.MaxChunkSize {
+		return errs.Errorf("chunk.Put", errs.Invalid, "chunk of %d bytes exceeds %d", len(data), s.cfg.MaxChunkSize)
+	}
+	err := ds.st.Put(ctx, chunk, data)
+	s.count(ds, "put", err)
+	if err == nil {
+		s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
+		s.updateUsage(ds)
+	}
+	return err
+}
+
 // PatchLocal is a patch (OpPatch, OpPatchRanges) for a client in the same
 // process: data[i] replaces [offs[i], offs[i]+len(data[i])) of chunk on
 // disk if the chunk is at generation base, with neither a request frame

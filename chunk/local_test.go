@@ -119,11 +119,26 @@ func TestLocalCalls(t *testing.T) {
 	if g, err := cli.ReadShardRangeInto(ctx, d, "k1", 0, got); err != nil || g != 2 || !bytes.Equal(got, want[:len(got)]) {
 		t.Fatalf("after refused patches: gen %d, equal %v: %v", g, bytes.Equal(got, want[:len(got)]), err)
 	}
-	if n := cli.LocalCalls(); n != 17 {
-		t.Fatalf("%d local calls, want 17", n)
+	// Puts go to the store without a frame (chunk.Server.PutLocal), with
+	// the same errors; data aligned in neither memory nor length is fine.
+	if err := cli.WriteShard(ctx, "d-unknown", "k2", small); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("put to an unknown disk: %v, want NotFound", err)
 	}
-	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(2*len(got)+10) {
-		t.Fatalf("read bytes metric %v, want %d", n, 2*len(got)+10)
+	odd := bytes.Repeat([]byte("xyz"), 5000)[1:]
+	if err := cli.WriteShard(ctx, d, "k2", odd); err != nil {
+		t.Fatalf("unaligned put: %v", err)
+	}
+	if b, g, err := cli.ReadShardRangeGen(ctx, d, "k2", 0, int64(len(odd))); err != nil || g != 0 || !bytes.Equal(b, odd) {
+		t.Fatalf("unaligned put read back: gen %d, equal %v: %v", g, bytes.Equal(b, odd), err)
+	}
+	if n := cli.LocalCalls(); n != 20 {
+		t.Fatalf("%d local calls, want 20", n)
+	}
+	if n := counterSum(t, reg, "wolke_chunk_read_bytes_total"); n != float64(2*len(got)+10+len(odd)) {
+		t.Fatalf("read bytes metric %v, want %d", n, 2*len(got)+10+len(odd))
+	}
+	if n := counterSum(t, reg, "wolke_chunk_written_bytes_total"); n < float64(len(want)+len(odd)) {
+		t.Fatalf("written bytes metric %v, want at least %d", n, len(want)+len(odd))
 	}
 }
 

@@ -97,6 +97,11 @@ func (c *Client) Close() {
 // WriteShard stores data as chunkID on diskID; it is durable on return.
 func (c *Client) WriteShard(ctx context.Context, diskID, chunkID string, data []byte) error {
 	const op = "chunkclient.WriteShard"
+	if len(data) <= maxStreamPut {
+		if err, ok := c.putLocal(ctx, op, diskID, chunkID, data); ok {
+			return err
+		}
+	}
 	sum := wire.CRC32C(data)
 	if len(data) <= maxStreamPut && wire.ValidID(chunkID) {
 		_, release, err := c.streamCall(ctx, op, diskID, wire.OpPut, len(diskID)+len(chunkID), func(b []byte) []byte {

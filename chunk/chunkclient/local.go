@@ -33,6 +33,12 @@ type localPatcher interface {
 	PatchLocal(ctx context.Context, diskID, chunk string, offs []int64, data [][]byte, sums [][]uint32, base uint64, sync bool) (gen, epoch uint64, err error)
 }
 
+// localPutter is what a LocalServer may offer for puts without a request
+// frame (chunk.Server.PutLocal).
+type localPutter interface {
+	PutLocal(ctx context.Context, diskID, chunk string, data []byte) error
+}
+
 // localServer returns the server of disk diskID if it runs in this
 // process; nil when it does not, or when the ids are bad or the disk does
 // not resolve (the usual path reports those).
@@ -72,6 +78,33 @@ func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs 
 		return 0, 0, c.transportErr(ctx, op, rctx.Err()), true
 	}
 	return 0, 0, errs.E(op, errs.KindOf(err), "disk "+diskID, err), true
+}
+
+// putLocal stores data as chunk on disk (see WriteShard) when the disk's
+// server runs in this process and offers localPutter, within the
+// client's timeout as over the stream; ok false means it did nothing.
+func (c *Client) putLocal(ctx context.Context, op, diskID, chunk string, data []byte) (err error, ok bool) {
+	if c.local == nil {
+		return nil, false
+	}
+	if err := ctx.Err(); err != nil {
+		return errs.E(op, errs.Canceled, err), true
+	}
+	lp, isPutter := c.localServer(ctx, diskID, chunk).(localPutter)
+	if !isPutter {
+		return nil, false
+	}
+	c.localCalls.Add(1)
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	err = lp.PutLocal(rctx, diskID, chunk, data)
+	switch {
+	case err == nil:
+		return nil, true
+	case rctx.Err() != nil: // as a stream given up on
+		return c.transportErr(ctx, op, rctx.Err()), true
+	}
+	return errs.E(op, errs.KindOf(err), "disk "+diskID, err), true
 }
 
 // readLocalInto reads [off, off+len(p)) of chunk on disk into p when the

@@ -28,9 +28,11 @@ import (
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
-// Snapshots is the part of meta's Volumes API the handler reads;
+// Snapshots is the part of meta's Volumes API the handler reads (volumes
+// for the lineage of snapshots);
 // metapb.VolumesClient implements it.
 type Snapshots interface {
+	GetVolume(ctx context.Context, in *metapb.GetVolumeRequest, opts ...grpc.CallOption) (*metapb.GetVolumeResponse, error)
 	GetSnapshot(ctx context.Context, in *metapb.GetSnapshotRequest, opts ...grpc.CallOption) (*metapb.GetSnapshotResponse, error)
 	ListExtents(ctx context.Context, in *metapb.ListExtentsRequest, opts ...grpc.CallOption) (*metapb.ListExtentsResponse, error)
 }
@@ -172,9 +174,13 @@ func (h *Handler) listChangedBlocks(w http.ResponseWriter, r *http.Request, seco
 		if err != nil {
 			return err
 		}
-		if s.ExtentSize != second.ExtentSize {
+		ok, err := h.related(ctx, s, second)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return apiErr(http.StatusBadRequest, "ValidationException", "UNRELATED_SNAPSHOTS",
-				"the snapshots "+id+" and "+secondID+" do not share an extent size: not of one volume lineage")
+				"the snapshots "+id+" and "+secondID+" are not of one volume lineage")
 		}
 		first = newBlockIter(h, id, s.ExtentSize, from)
 	}

@@ -204,6 +204,40 @@ func TestDirectAPIs(t *testing.T) {
 		}
 	}
 
+	// Lineage: a snapshot of a volume made from snapshot 1 compares with
+	// it; a snapshot of an unrelated volume does not.
+	clone, err := ec.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("z1"), SnapshotId: s1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx, _, err := c.Volumes().Open(ctx, aws.ToString(clone.VolumeId), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cx.WriteAt(ctx, bytes.Repeat([]byte{9}, 4096), 7<<20, false); err != nil {
+		t.Fatal(err)
+	}
+	cx.Close()
+	s3, err := ec.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: clone.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch3, err := eb.ListChangedBlocks(ctx, &ebs.ListChangedBlocksInput{FirstSnapshotId: s1, SecondSnapshotId: s3.SnapshotId})
+	if err != nil || len(ch3.ChangedBlocks) != 2 || aws.ToInt32(ch3.ChangedBlocks[0].BlockIndex) != 14 {
+		t.Fatalf("snapshot 1 against a snapshot of its clone: %v", err)
+	}
+	other, err := ec.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("z2"), Size: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s4, err := ec.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: other.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.ListChangedBlocks(ctx, &ebs.ListChangedBlocksInput{FirstSnapshotId: s4.SnapshotId, SecondSnapshotId: s3.SnapshotId}); code(err) != "ValidationException" {
+		t.Fatalf("unrelated snapshots: %v, want ValidationException", err)
+	}
+
 	// A page token past the end (of any size) lists nothing.
 	far := base64.StdEncoding.EncodeToString([]byte("wolke-ebs:4611686018427387904"))
 	if out, err := eb.ListChangedBlocks(ctx, &ebs.ListChangedBlocksInput{SecondSnapshotId: s2, NextToken: aws.String(far)}); err != nil || len(out.ChangedBlocks) != 0 {

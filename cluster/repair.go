@@ -16,14 +16,17 @@ import (
 // DurabilityOptions tune the repair worker, garbage collector and
 // scrubbers. Zero values take the defaults of `wolke dev`.
 type DurabilityOptions struct {
-	Off          bool          // run no repair worker and no scrubbers
-	Manual       bool          // no background passes: tests call Repair().Pass and Scrub
-	Interval     time.Duration // between repair passes; default 30s
-	RepairRate   int64         // rebuilt bytes per second; default 64 MiB/s, negative: unlimited
-	GCGrace      time.Duration // age of garbage chunks before deletion; default 1h, negative: at once
-	ScrubRate    int64         // bytes per second each chunk server re-reads; default 4 MiB/s
-	ScrubEvery   time.Duration // a scrub pass starts this long after the last (and after start); default 24h
-	RepairWorker string        // this process's id in the repair election; default "dev"
+	Off        bool          // run no repair worker and no scrubbers
+	Manual     bool          // no background passes: tests call Repair().Pass and Scrub
+	Interval   time.Duration // between repair passes; default 30s
+	RepairRate int64         // rebuilt bytes per second; default 64 MiB/s, negative: unlimited
+	GCGrace    time.Duration // age of garbage chunks before deletion; default 1h, negative: at once
+	// VolumeGCGrace is the age of block volume chunks no map holds before
+	// deletion (repair.Config.VolumeGCGrace); default 1h, negative: at once.
+	VolumeGCGrace time.Duration
+	ScrubRate     int64         // bytes per second each chunk server re-reads; default 4 MiB/s
+	ScrubEvery    time.Duration // a scrub pass starts this long after the last (and after start); default 24h
+	RepairWorker  string        // this process's id in the repair election; default "dev"
 	// DrainSettle is how long a drained disk stays DRAINING, in no
 	// placement group, before it is set REMOVED; default 30s (the
 	// gateways' placement refresh), negative: at the next clean pass.
@@ -108,6 +111,12 @@ func (d DurabilityOptions) withDefaults() DurabilityOptions {
 	case d.GCGrace < 0:
 		d.GCGrace = 0
 	}
+	switch {
+	case d.VolumeGCGrace == 0:
+		d.VolumeGCGrace = time.Hour
+	case d.VolumeGCGrace < 0:
+		d.VolumeGCGrace = time.Nanosecond // repair's 0 turns collection off
+	}
 	if d.ScrubRate <= 0 {
 		d.ScrubRate = 4 << 20
 	}
@@ -152,7 +161,7 @@ func (c *Cluster) startDurability(ctx context.Context) error {
 	d := &durability{etcd: c.etcdCl, cluster: c.st.ClusterID, resolver: res, shards: chunkclient.New(res.Resolve, c.local.options()), scrubs: map[string]*scrubProc{}}
 	d.worker, err = repair.New(repair.Config{
 		ID: do.RepairWorker, RepairAfter: c.opts.repairAfter(), Interval: do.Interval,
-		RateLimit: do.RepairRate, GCGrace: do.GCGrace,
+		RateLimit: do.RepairRate, GCGrace: do.GCGrace, VolumeGCGrace: do.VolumeGCGrace,
 		DrainSettle: do.DrainSettle, RebalanceSpread: do.RebalanceSpread, RebalanceMoves: do.RebalanceMoves,
 	}, repair.Deps{
 		Meta: c.mc, Scanner: c.mc.Repair(), Extents: c.mc.Repair(), Hints: c.mc.Repair(), Shards: d.shards, Live: res.liveDisks,

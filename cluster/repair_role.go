@@ -25,6 +25,8 @@ type RepairRole struct {
 	Interval    time.Duration
 	RateLimit   int64         // bytes/s, 0 = unlimited
 	GCGrace     time.Duration // used as given: 0 = at once
+	// VolumeGCGrace: repair.Config.VolumeGCGrace (0: volume chunks are not collected).
+	VolumeGCGrace time.Duration
 	// DrainSettle: 0 takes 30s, negative none (DurabilityOptions.DrainSettle).
 	DrainSettle time.Duration
 	// RebalanceSpread: 0 takes 10 percentage points, negative turns rebalancing off.
@@ -51,7 +53,8 @@ func RunRepair(ctx context.Context, r RepairRole) error {
 	defer shards.Close()
 	w, err := repair.New(repair.Config{
 		ID: r.ID, RepairAfter: r.RepairAfter, Interval: r.Interval, RateLimit: r.RateLimit, GCGrace: r.GCGrace,
-		DrainSettle: drainSettle(r.DrainSettle), RebalanceSpread: r.RebalanceSpread, RebalanceMoves: r.RebalanceMoves,
+		VolumeGCGrace: r.VolumeGCGrace,
+		DrainSettle:   drainSettle(r.DrainSettle), RebalanceSpread: r.RebalanceSpread, RebalanceMoves: r.RebalanceMoves,
 	}, repair.Deps{
 		Meta: mc, Scanner: mc.Repair(), Extents: mc.Repair(), Hints: mc.Repair(), Shards: shards, Live: res.liveDisks,
 		Elect: electRepair(cl, r.Cluster, r.ID, r.Logger),

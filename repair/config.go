@@ -40,6 +40,13 @@ type Config struct {
 	Workers int
 	// GCGrace is how old an unreferenced chunk must be before it is deleted.
 	GCGrace time.Duration
+	// VolumeGCGrace is how old a block volume chunk that no volume or
+	// snapshot maps where it is must be before it is deleted (a writer
+	// that crashed between storing a chunk and committing it, a replica
+	// left on a disk the chunk moved off); 0: volume chunks are not
+	// collected. It must exceed by far the time a block writer takes
+	// from storing a chunk to committing it (seconds).
+	VolumeGCGrace time.Duration
 	// NoGC turns garbage collection off.
 	NoGC bool
 	// ScanPage is how many manifests one ScanStripes call visits (default 1000).
@@ -88,6 +95,8 @@ func (c Config) Validate() error {
 		return errs.E(op, errs.Invalid, "negative RepairAfter")
 	case c.GCGrace < 0:
 		return errs.E(op, errs.Invalid, "negative GCGrace")
+	case c.VolumeGCGrace < 0:
+		return errs.E(op, errs.Invalid, "negative VolumeGCGrace")
 	case c.RateLimit < 0:
 		return errs.E(op, errs.Invalid, "negative RateLimit")
 	case c.DrainSettle < 0:

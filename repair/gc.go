@@ -32,18 +32,32 @@ func isShardChunk(id string) bool {
 // are older than GCGrace. The listing was taken before the intents were
 // read and the manifests scanned, so a chunk committed in between counts
 // as referenced, and the stripes of writes in progress (held, by hex
-// stripe id) are kept whatever their age.
-func (w *Worker) collect(ctx context.Context, inv map[string]*diskInv, held map[string]bool) {
+// stripe id) are kept whatever their age. With volumes (every volume
+// chunk replica mapped was marked, volumegc.go), volume chunks no map
+// holds where they are and older than VolumeGCGrace go too.
+func (w *Worker) collect(ctx context.Context, inv map[string]*diskInv, held map[string]bool, volumes bool) {
 	now := w.now()
 	for _, disk := range sortedKeys(inv) {
 		di := inv[disk]
 		for _, id := range sortedKeys(di.chunks) {
 			c := di.chunks[id]
-			if di.refd[id] || !isShardChunk(id) || now.Sub(c.Created) < w.cfg.GCGrace {
+			if di.refd[id] {
 				continue
 			}
-			if held[id[:2*stripeIDLen]] {
-				w.m.gcHeld.Inc()
+			switch {
+			case isShardChunk(id):
+				if now.Sub(c.Created) < w.cfg.GCGrace {
+					continue
+				}
+				if held[id[:2*stripeIDLen]] {
+					w.m.gcHeld.Inc()
+					continue
+				}
+			case volumes && isVolumeChunk(id):
+				if now.Sub(c.Created) < w.cfg.VolumeGCGrace {
+					continue
+				}
+			default: // another service's, or too young
 				continue
 			}
 			if err := w.deps.Shards.DeleteShard(ctx, disk, id); err != nil && !errs.Is(err, errs.NotFound) {

@@ -70,7 +70,7 @@ func TestGCKeepsStripesOfLiveIntents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.collect(context.Background(), inv, keep)
+	w.collect(context.Background(), inv, keep, false)
 	slices.Sort(sh.deleted)
 	if want := ids[2:]; !slices.Equal(sh.deleted, want) {
 		t.Fatalf("deleted %v, want the shards of the expired intent and of no intent %v", sh.deleted, want)

@@ -146,7 +146,7 @@ func (w *Worker) pass(ctx context.Context) error {
 	// chunks out of place may then be needed by nothing.
 	clean := failed == 0 && p.unavailable == 0
 	if !w.cfg.NoGC && clean && herr == nil {
-		w.collect(ctx, inv, held)
+		w.collect(ctx, inv, held, w.markVolumeRefs(ctx, inv))
 	}
 	if !clean {
 		return nil

@@ -21,6 +21,7 @@
 #   BENCH_FIO_RUNTIME=8    seconds per NBD fio job
 #   BENCH_MIXED=15s BENCH_MULTIPART=30s BENCH_PARTS=64 BENCH_LIST=20s
 #   BENCH_OUT=bench/results, BIN=bin/wolke, TMPDIR (work files; a real disk)
+#   BENCH_SECTIONS="a b c d e f"  the sections to run (e plots c's data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,8 @@ MP_DUR=${BENCH_MULTIPART:-30s}
 MP_PARTS=${BENCH_PARTS:-64}
 LIST_DUR=${BENCH_LIST:-20s}
 NBD_MIB=1024
+SECTIONS=${BENCH_SECTIONS:-"a b c d e f"}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 DATE=$(date -u +%F)
 OUT=${BENCH_OUT:-bench/results}
 RES=$OUT/$DATE
@@ -363,6 +366,21 @@ nbd_cell() { # JSON job → "IOPS / MB/s / p99 ms"
 		echo "unreadable: $1"
 }
 
+# disk_ceiling: MB/s the work file system takes for new data written by
+# three writers at once, each a new sparse file in 1 MiB O_DIRECT blocks at
+# QD8: how the chunk store writes a new extent's replicas in `wolke dev`,
+# where the three replicas share this disk. A third of it bounds the
+# sequential write of a new volume there.
+disk_ceiling() {
+	local d=$WORK/ceiling
+	mkdir -p "$d"
+	timeout 300 fio --name=ceiling --directory="$d" --rw=write --bs=1m --iodepth=8 --ioengine=libaio \
+		--direct=1 --fallocate=none --size="${NBD_MIB}M" --numjobs=3 --group_reporting \
+		--output-format=json --output="$RES/nbd-disk-ceiling.json" >>"$LOG" 2>&1 || return 1
+	rm -rf "$d"
+	jq -r '.jobs[0].write.bw_bytes / 1e6 | round' "$RES/nbd-disk-ceiling.json" 2>>"$LOG"
+}
+
 bench_nbd() {
 	section d
 	md "## d. NBD block I/O (fio --ioengine=nbd, bench/fio/nbd.fio)"
@@ -413,7 +431,7 @@ bench_nbd() {
 	md ""
 	md "| job | nbdkit memory | qemu-nbd (file, cache=none) | Wolke volume |"
 	md "|---|--:|--:|--:|"
-	local j a b w
+	local j a b w ceil
 	for j in $NBD_JOBS; do
 		a=failed b=failed w=${wolke_note:-failed}
 		[ -s "$RES/nbd-nbdkit-$j.json" ] && a=$(nbd_cell "$RES/nbd-nbdkit-$j.json" "$j")
@@ -421,6 +439,16 @@ bench_nbd() {
 		[ -s "$RES/nbd-wolke-$j.json" ] && w=$(nbd_cell "$RES/nbd-wolke-$j.json" "$j")
 		md "| $j | $a | $b | $w |"
 	done
+	md ""
+	say "disk ceiling for three replicas"
+	if ceil=$(disk_ceiling) && [ -n "$ceil" ]; then
+		md "Ceiling of seqwrite on a new Wolke volume here: this disk took **$ceil MB/s** of new data from three"
+		md "writers at once (fio, 1 MiB O_DIRECT blocks at QD8 into new sparse files, as the chunk store writes an"
+		md "extent's replicas); the three replicas of every byte share it, so a new volume cannot take more than"
+		md "**$((ceil / 3)) MB/s** on this machine, whatever the server does."
+	else
+		md "Disk ceiling for three replicas: fio failed (see \`$LOG\`)."
+	fi
 	md ""
 }
 
@@ -457,14 +485,16 @@ write_md() {
 }
 
 # ---------------------------------------------------------------- run
-bench_ec
-bench_disk
-bench_durability
-start_dev
-bench_s3
-bench_nbd
-stop_dev
-bench_plots
+want a && bench_ec
+want b && bench_disk
+want f && bench_durability
+if want c || want d; then
+	start_dev
+	want c && bench_s3
+	want d && bench_nbd
+	stop_dev
+fi
+want e && bench_plots
 gzip -f "$RES"/*.csv 2>/dev/null || true
 
 write_md

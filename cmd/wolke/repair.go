@@ -50,6 +50,7 @@ object references that are older than --gc-grace.`,
 	f.DurationVar(&role.Interval, "interval", 0, "time between repair passes (default 30s)")
 	f.StringVar(&rate, "rate", "64MiB", "bytes per second rebuilt shards are written at (0: unlimited)")
 	f.DurationVar(&role.GCGrace, "gc-grace", defaultGCGrace, "age of unreferenced chunks before they are deleted")
+	f.DurationVar(&role.VolumeGCGrace, "volume-gc-grace", defaultGCGrace, "age of block volume chunks no volume or snapshot maps before they are deleted (0: never)")
 	return cmd
 }
 

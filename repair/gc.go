@@ -57,7 +57,7 @@ func (w *Worker) collect(ctx context.Context, inv map[string]*diskInv, held map[
 				if now.Sub(c.Created) < w.cfg.VolumeGCGrace {
 					continue
 				}
-			default: // another service's, or too young
+			default: // another service's, or a volume chunk while the maps are not all read
 				continue
 			}
 			if err := w.deps.Shards.DeleteShard(ctx, disk, id); err != nil && !errs.Is(err, errs.NotFound) {

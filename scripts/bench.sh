@@ -475,6 +475,7 @@ write_md() {
 		echo "clients and servers share the CPUs, so figures are lower bounds and noisy when the machine is shared."
 		echo "CSVs (gzipped: \`wolke bench compare <(zcat a.csv.gz) <(zcat b.csv.gz)\`), JSON and plots are in \`$DATE/\`."
 		echo
+		[ "$SECTIONS" = "a b c d e f" ] || { echo "Sections run: $SECTIONS (BENCH_SECTIONS)."; echo; }
 		machine
 		echo "| load average at end | $(cut -d' ' -f1-3 /proc/loadavg) |"
 		echo

@@ -175,6 +175,9 @@ func (s *Store) read(ctx context.Context, op, id string, off, n int64, wantCRC b
 	}
 	start := off - first*disk.BlockSize
 	out := buf[start : start+n]
+	if wantCRC && off == 0 { // a chunk server's read (GetRangeCRC), not the scrubber's
+		s.maybeCompact(id, rec, out)
+	}
 	var crc uint32
 	if wantCRC {
 		if start == 0 && n%disk.BlockSize == 0 {

@@ -22,7 +22,9 @@ const patchStripes = 1024
 // reads of extents that random writes scattered (bench/results, round 4).
 // Rewriting scattered chunks in the background instead was tried and
 // made reads slower still: each rewrite moves blocks out of the page
-// cache, and the syncs that free the old blocks hold readers back.
+// cache, and the syncs that free the old blocks hold readers back. A
+// chunk read whole is moved instead (compact.go), from the bytes the read
+// brought, without a sync.
 const maxFragments = 512
 
 // Range is one piece of a multi-range patch: Data replaces [Off,

@@ -153,5 +153,8 @@ func (s *Store) ReadInto(ctx context.Context, id string, off int64, p []byte) (u
 	if bad >= 0 {
 		return 0, s.corrupt(op, id, bad)
 	}
+	if off == 0 {
+		s.maybeCompact(id, rec, p)
+	}
 	return rec.gen, nil
 }

@@ -126,7 +126,9 @@ func TestReadIntoCaller(t *testing.T) {
 		t.Errorf("ReadInto of a missing chunk: %v, want NotFound", err)
 	}
 
-	// Rot one block of the chunk on the disk.
+	// Rot one block of the chunk on the disk, where it is once the move
+	// the whole read started (compact.go) is done.
+	waitCompactions(t, s)
 	rec, err := s.lookup("c")
 	if err != nil {
 		t.Fatal(err)

@@ -48,12 +48,11 @@ func (o *Options) fill() {
 	}
 }
 
-// checksumCounter makes (and registers, if asked) the checksum error counter
-// of one disk.
-func checksumCounter(reg prometheus.Registerer, diskID string) (prometheus.Counter, error) {
+// diskCounter makes (and registers, if asked) a counter of one disk.
+func diskCounter(reg prometheus.Registerer, name, help, diskID string) (prometheus.Counter, error) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{
-		Name:        "wolke_chunk_checksum_errors_total",
-		Help:        "Chunk blocks that failed their CRC32C on read.",
+		Name:        name,
+		Help:        help,
 		ConstLabels: prometheus.Labels{"disk": diskID},
 	})
 	if reg == nil {
@@ -93,8 +92,10 @@ type Store struct {
 	sb     superblock
 	log    *slog.Logger
 	badSum prometheus.Counter
-	reg    prometheus.Registerer
-	status Status
+	// compacted counts chunks moved to contiguous space (compact.go).
+	compacted prometheus.Counter
+	reg       prometheus.Registerer
+	status    Status
 
 	closeMu sync.RWMutex // operations hold it shared; Close exclusive
 	closed  bool
@@ -113,6 +114,7 @@ type Store struct {
 	patchMu    [patchStripes]sync.Mutex // Patches of one chunk run one at a time
 	blockShift shiftTable               // advances a CRC32C over one block
 	bufs       bufPool                  // bounce buffers
+	compacting chan struct{}            // compactions running (compact.go)
 
 	// committed is the free map as the committed records leave it
 	// (committer only): a commit that would take space it does not hold,
@@ -232,16 +234,21 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 		_ = db.Close()
 		return nil, err
 	}
-	badSum, err := checksumCounter(opts.Registry, sb.diskID)
+	badSum, err := diskCounter(opts.Registry, "wolke_chunk_checksum_errors_total", "Chunk blocks that failed their CRC32C on read.", sb.diskID)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	compacted, err := diskCounter(opts.Registry, "wolke_chunk_compactions_total", "Scattered chunks read whole and moved to contiguous space.", sb.diskID)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	s := &Store{
-		d: d, db: db, sb: sb, log: opts.Logger, badSum: badSum, reg: opts.Registry, status: st,
+		d: d, db: db, sb: sb, log: opts.Logger, badSum: badSum, compacted: compacted, reg: opts.Registry, status: st,
 		avail: committed.clone(), committed: committed,
 		ops: make(chan *change, maxGroup), done: make(chan struct{}),
-		blockShift: newBlockShift(),
+		blockShift: newBlockShift(), compacting: make(chan struct{}, maxCompactions),
 	}
 	s.epoch = newEpoch()
 	go s.commitLoop()
@@ -308,6 +315,7 @@ func (s *Store) Close() error {
 	<-s.done
 	if s.reg != nil {
 		s.reg.Unregister(s.badSum)
+		s.reg.Unregister(s.compacted)
 	}
 	err := s.db.Close()
 	if derr := s.d.Close(); err == nil {

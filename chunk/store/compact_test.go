@@ -32,12 +32,17 @@ func waitCompactions(t *testing.T, s *Store) {
 	}
 }
 
-// scatter patches every sixth block of chunk id (synced), leaving it in
-// many disk extents, and returns its bytes and generation.
-func scatter(t *testing.T, s *Store, id string, data []byte, gen uint64) ([]byte, uint64) {
+// scatter puts chunk id (1 MiB from seed) and patches every sixth block
+// (synced), leaving it in many disk extents; it returns its bytes and
+// generation.
+func scatter(t *testing.T, s *Store, id string, seed uint64) ([]byte, uint64) {
 	t.Helper()
-	want := bytes.Clone(data)
-	for b := int64(0); b*disk.BlockSize < int64(len(data)); b += 6 {
+	want := randBytes(1<<20, seed)
+	if err := s.Put(context.Background(), id, want); err != nil {
+		t.Fatal(err)
+	}
+	gen := uint64(0)
+	for b := int64(0); b*disk.BlockSize < int64(len(want)); b += 6 {
 		p := randBytes(disk.BlockSize, uint64(b)+500)
 		g, err := s.Patch(context.Background(), id, b*disk.BlockSize, p, gen)
 		if err != nil {
@@ -58,10 +63,7 @@ func TestCompactOnRead(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	s := f.format(t, 16<<20, "d1")
-	if err := s.Put(ctx, "c", randBytes(1<<20, 1)); err != nil {
-		t.Fatal(err)
-	}
-	want, gen := scatter(t, s, "c", randBytes(1<<20, 1), 0)
+	want, gen := scatter(t, s, "c", 1)
 	rec0, err := s.lookup("c")
 	if err != nil || len(rec0.exts) < compactAt {
 		t.Fatalf("scattered chunk in %d extents, want at least %d: %v", len(rec0.exts), compactAt, err)
@@ -126,10 +128,7 @@ func TestCompactSkips(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	s := f.format(t, 16<<20, "d1")
-	if err := s.Put(ctx, "d", randBytes(1<<20, 2)); err != nil {
-		t.Fatal(err)
-	}
-	want, gen := scatter(t, s, "d", randBytes(1<<20, 2), 0)
+	want, gen := scatter(t, s, "d", 2)
 	stale, err := s.lookup("d")
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +155,7 @@ func TestCompactSkips(t *testing.T) {
 	if _, err := s.ReadInto(ctx, "e", 0, disk.AlignedBuffer(1<<20)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitCompactions(t, s)
 	if after, _ := s.lookup("d"); !slices.Equal(after.exts, before.exts) {
 		t.Fatal("a chunk read in part was moved")
 	}

@@ -64,10 +64,25 @@ func (c *Cluster) listenNBD() (net.Listener, error) {
 	return ln, nil
 }
 
+// volumeConfig is Options.Volume with the erasure code of extents written
+// whole: the cluster's, when it has 2 or more parity shards (it then
+// loses no more to failures than 3 replicas do), unless Options.Volume
+// names one; DataShards < 0 keeps every extent replicated.
+func (c *Cluster) volumeConfig() volume.Config {
+	vc := c.opts.Volume
+	switch {
+	case vc.DataShards < 0:
+		vc.DataShards, vc.ParityShards = 0, 0
+	case vc.DataShards == 0 && vc.ParityShards == 0 && c.opts.ParityShards >= 2:
+		vc.DataShards, vc.ParityShards = c.opts.DataShards, c.opts.ParityShards
+	}
+	return vc
+}
+
 func (c *Cluster) startBlock(ctx context.Context) error {
 	log := c.log.With("node", "block0")
 	reg := c.nodeRegistry("block0")
-	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, c.opts.Volume, &c.local, log, reg)
+	svc, res, err := newBlockService(context.WithoutCancel(ctx), c.etcdCl, c.st.ClusterID, c.mc, c.volumeConfig(), &c.local, log, reg)
 	if err != nil {
 		return err
 	}

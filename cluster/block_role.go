@@ -34,10 +34,13 @@ type BlockRole struct {
 	LeaseTTL time.Duration
 	// WriteCache is volume.Config.WriteCache: plain writes an attached
 	// volume keeps before writing them back (0: the default).
-	WriteCache  int64
-	MetricsAddr string // serves /_wolke/metrics from Registry; "" none
-	Logger      *slog.Logger
-	Registry    *prometheus.Registry
+	WriteCache int64
+	// DataShards and ParityShards are volume.Config's: the erasure code
+	// of extents written whole (0, 0: every extent replicated).
+	DataShards, ParityShards int
+	MetricsAddr              string // serves /_wolke/metrics from Registry; "" none
+	Logger                   *slog.Logger
+	Registry                 *prometheus.Registry
 	// Serving, if set, is called with the NBD address once it listens.
 	Serving func(addr string)
 }
@@ -86,7 +89,8 @@ func RunBlock(ctx context.Context, r BlockRole) error {
 	defer mc.Close()
 	// The service outlives ctx while connections drain.
 	svc, res, err := newBlockService(context.WithoutCancel(ctx), cl, r.Cluster, mc,
-		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache}, nil, r.Logger, r.Registry)
+		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache, DataShards: r.DataShards, ParityShards: r.ParityShards},
+		nil, r.Logger, r.Registry)
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,20 @@ import (
 // moves the snapshot's chunks the volume left. Every replica of the volume
 // and the snapshot is then on an active disk and holds the right bytes,
 // and both read back exactly once the chunks the volume had before the
-// loss are deleted everywhere.
+// loss are deleted everywhere. With coded extents (4+2 on 7 servers), the
+// writer's copies of extents written whole are coded again, on the six
+// servers left.
 func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
-	c := Start(t, durabilityOpts(t.TempDir()))
+	t.Run("Replicas", func(t *testing.T) { testWriterHeals(t, replicaOpts(t.TempDir())) })
+	t.Run("Coded", func(t *testing.T) {
+		opts := durabilityOpts(t.TempDir())
+		opts.ChunkServers = 7
+		testWriterHeals(t, opts)
+	})
+}
+
+func testWriterHeals(t *testing.T, opts Options) {
+	c := Start(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
@@ -96,7 +107,11 @@ func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
 	if err := vv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkReplicas(t, c, vid, extentMap(t, c, vid, ""), vol, lost)
+	healed := extentMap(t, c, vid, "")
+	checkLayout(t, c, vid, healed, vol, lost)
+	if coded := slices.ContainsFunc(healed, func(e *metapb.Extent) bool { return e.DataShards > 0 }); coded != (opts.Volume.DataShards == 0) {
+		t.Fatalf("coded extents after healing: %v, want %v", coded, opts.Volume.DataShards == 0)
+	}
 
 	// The snapshot's chunks the volume left are the worker's now.
 	pass(t, c)
@@ -104,7 +119,7 @@ func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
 	if st.VolumeExtentsAtRisk != 0 || st.VolumeChunksWaiting != 0 {
 		t.Fatalf("after the writer healed and a second pass: %+v", st)
 	}
-	checkReplicas(t, c, sid, extentMap(t, c, "", sid), snap, lost)
+	checkLayout(t, c, sid, extentMap(t, c, "", sid), snap, lost)
 
 	// The chunks the volume had before the loss that nothing maps any
 	// more go, everywhere: the volume does not need them.

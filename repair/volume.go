@@ -150,6 +150,9 @@ func (w *Worker) healVolumes(ctx context.Context, disks map[string]*metapb.Disk,
 // taken for another generation.
 func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.ExtentRef, disks map[string]*metapb.Disk, live map[string]bool) (volumeOutcome, error) {
 	const op = "repair.healChunk"
+	if ref.DataShards > 0 {
+		return w.healCoded(ctx, rep, ref, disks, live)
+	}
 	idx, prefix, ok := volumeChunkIndex(ref.ChunkId)
 	if !ok {
 		return volNoPlace, errs.Errorf(op, errs.Invalid, "chunk id %q is not a volume chunk's", ref.ChunkId)

@@ -366,19 +366,19 @@ nbd_cell() { # JSON job → "IOPS / MB/s / p99 ms"
 		echo "unreadable: $1"
 }
 
-# disk_ceiling: MB/s the work file system takes for new data written by
-# three writers at once, each a new sparse file in 1 MiB O_DIRECT blocks at
-# QD8: how the chunk store writes a new extent's replicas in `wolke dev`,
-# where the three replicas share this disk. A third of it bounds the
-# sequential write of a new volume there.
+# disk_ceiling JOBS BS NAME: MB/s the work file system takes for new data
+# written by JOBS writers at once, each a new sparse file in BS O_DIRECT
+# blocks at QD8: how the chunk store writes a new extent's pieces in
+# `wolke dev`, where they all share this disk (3 writers of 1 MiB: three
+# replicas; 6 of 256 KiB: 4+2 shards of an extent written whole).
 disk_ceiling() {
 	local d=$WORK/ceiling
 	mkdir -p "$d"
-	timeout 300 fio --name=ceiling --directory="$d" --rw=write --bs=1m --iodepth=8 --ioengine=libaio \
-		--direct=1 --fallocate=none --size="${NBD_MIB}M" --numjobs=3 --group_reporting \
-		--output-format=json --output="$RES/nbd-disk-ceiling.json" >>"$LOG" 2>&1 || return 1
+	timeout 300 fio --name=ceiling --directory="$d" --rw=write --bs="$2" --iodepth=8 --ioengine=libaio \
+		--direct=1 --fallocate=none --size="$((NBD_MIB * 3 / $1))M" --numjobs="$1" --group_reporting \
+		--output-format=json --output="$RES/nbd-disk-ceiling-$3.json" >>"$LOG" 2>&1 || return 1
 	rm -rf "$d"
-	jq -r '.jobs[0].write.bw_bytes / 1e6 | round' "$RES/nbd-disk-ceiling.json" 2>>"$LOG"
+	jq -r '.jobs[0].write.bw_bytes / 1e6 | round' "$RES/nbd-disk-ceiling-$3.json" 2>>"$LOG"
 }
 
 bench_nbd() {
@@ -425,8 +425,9 @@ bench_nbd() {
 	md "Targets: \`nbdkit memory ${NBD_MIB}M\`; \`qemu-nbd -f raw --cache=none\` over a ${NBD_MIB} MiB file on the work file system;"
 	md "a Wolke volume through \`wolke dev --nbd-addr\` (a new ${NBD_MIB} MiB volume made through the EC2 API). One fio run per job,"
 	md "$FIO_RUNTIME s after 1 s ramp, except seqwrite, which runs first and fills the whole device once so that"
-	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (64 MiB, written back to the"
-	md "3 replicas within 1 s; FLUSH makes them stable, as with a disk's volatile write cache); the -flush32 job sends a FLUSH"
+	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (64 MiB, written back within"
+	md "1 s: extents written whole as 4+2 erasure-coded shards, the others to 3 replicas; FLUSH makes them stable, as with"
+	md "a disk's volatile write cache); the -flush32 job sends a FLUSH"
 	md "every 32 writes, so its writes are stable on every replica. Cells: IOPS, MB/s (10^6 B/s), p99 completion latency."
 	md ""
 	md "| job | nbdkit memory | qemu-nbd (file, cache=none) | Wolke volume |"
@@ -440,14 +441,17 @@ bench_nbd() {
 		md "| $j | $a | $b | $w |"
 	done
 	md ""
-	say "disk ceiling for three replicas"
-	if ceil=$(disk_ceiling) && [ -n "$ceil" ]; then
-		md "Ceiling of seqwrite on a new Wolke volume here: this disk took **$ceil MB/s** of new data from three"
-		md "writers at once (fio, 1 MiB O_DIRECT blocks at QD8 into new sparse files, as the chunk store writes an"
-		md "extent's replicas); the three replicas of every byte share it, so a new volume cannot take more than"
-		md "**$((ceil / 3)) MB/s** on this machine, whatever the server does."
+	say "disk ceilings for three replicas and for 4+2 shards"
+	local coded
+	if ceil=$(disk_ceiling 3 1m replicas) && [ -n "$ceil" ] && coded=$(disk_ceiling 6 256k coded) && [ -n "$coded" ]; then
+		md "Ceilings of seqwrite on a new Wolke volume here. Its extents are written whole, so \`wolke dev\` stores them"
+		md "as 4+2 erasure-coded shards of 256 KiB on six servers (1.5 bytes per byte; other extents take 3 replicas,"
+		md "3 bytes per byte). This disk took **$coded MB/s** of new data from six writers at once (fio, 256 KiB"
+		md "O_DIRECT blocks at QD8 into new sparse files), so a new volume cannot take more than **$((coded * 2 / 3)) MB/s**"
+		md "on this machine; from three writers of 1 MiB blocks (three replicas) it took **$ceil MB/s**: **$((ceil / 3)) MB/s**"
+		md "for a volume written as replicas."
 	else
-		md "Disk ceiling for three replicas: fio failed (see \`$LOG\`)."
+		md "Disk ceilings: fio failed (see \`$LOG\`)."
 	fi
 	md ""
 }

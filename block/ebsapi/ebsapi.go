@@ -40,7 +40,7 @@ type Snapshots interface {
 // Reader reads from the replicas of a snapshot's extent;
 // volume.Service implements it.
 type Reader interface {
-	ReadExtent(ctx context.Context, snapshot string, e *metapb.Extent, in int64, p []byte) error
+	ReadExtent(ctx context.Context, snapshot string, extentSize int64, e *metapb.Extent, in int64, p []byte) error
 }
 
 // Deps are the handler's collaborators.
@@ -233,7 +233,7 @@ func (h *Handler) getSnapshotBlock(w http.ResponseWriter, r *http.Request, id, i
 	for _, e := range exts {
 		lo := max(int64(e.Index)*snap.ExtentSize, start)
 		hi := min(int64(e.Index+1)*snap.ExtentSize, start+BlockSize)
-		if err := h.reader.ReadExtent(ctx, id, e, lo-int64(e.Index)*snap.ExtentSize, data[lo-start:hi-start]); err != nil {
+		if err := h.reader.ReadExtent(ctx, id, snap.ExtentSize, e, lo-int64(e.Index)*snap.ExtentSize, data[lo-start:hi-start]); err != nil {
 			return err
 		}
 	}

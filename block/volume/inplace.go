@@ -87,6 +87,10 @@ func (v *Volume) reconcile(ctx context.Context, idx uint64) error {
 	if e == nil || st.set {
 		return nil
 	}
+	if e.DataShards > 0 {
+		st.set, st.gen, st.agreed = true, 0, true // never patched
+		return nil
+	}
 	gens := make([]uint64, len(e.Disks))
 	errl := make([]error, len(e.Disks))
 	var wg sync.WaitGroup
@@ -131,7 +135,7 @@ const maxPatchRanges = 512
 // When it did not, the caller copies the extent on write.
 func (v *Volume) tryInPlace(ctx context.Context, idx uint64, edits []edit) (done bool, err error) {
 	e := v.extent(idx)
-	if !v.inPlace() || e == nil || len(edits) == 0 || len(edits) > maxPatchRanges {
+	if !v.inPlace() || e == nil || e.DataShards > 0 || len(edits) == 0 || len(edits) > maxPatchRanges || v.codesWhole(edits) {
 		return false, nil
 	}
 	for _, ed := range edits {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,10 +66,20 @@ func order(disks []*metapb.Disk, rnd func(n int) int) []*metapb.Disk {
 }
 
 // write stores data as chunk on p.replicas disks of distinct servers and
-// returns them. A disk that fails is replaced by the next candidate; the
-// write fails only when no candidates are left. Replicas written before a
-// failure are deleted.
+// returns them.
 func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string, error) {
+	datas := make([][]byte, p.replicas)
+	for i := range datas {
+		datas[i] = data
+	}
+	return p.writeEach(ctx, chunk, datas)
+}
+
+// writeEach stores datas[i] as chunk on a disk of its own server for each
+// i and returns the disks, in the order of datas. A disk that fails is
+// replaced by the next candidate; the write fails only when no candidates
+// are left. What was written before a failure is deleted.
+func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte) ([]string, error) {
 	const op = "volume.place"
 	all, err := p.active(ctx)
 	if err != nil {
@@ -79,7 +90,7 @@ func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string
 		mu      sync.Mutex
 		next    int
 		claimed = map[string]bool{} // servers holding or writing a replica
-		got     []string
+		got     = make([]string, len(datas))
 		errList []error
 	)
 	take := func() *metapb.Disk {
@@ -96,7 +107,7 @@ func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string
 		return nil
 	}
 	var wg sync.WaitGroup
-	for range p.replicas {
+	for i, data := range datas {
 		wg.Go(func() {
 			for {
 				d := take()
@@ -106,7 +117,7 @@ func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string
 				err := p.shards.WriteShard(ctx, d.Id, chunk, data)
 				mu.Lock()
 				if err == nil {
-					got = append(got, d.Id)
+					got[i] = d.Id
 					mu.Unlock()
 					return
 				}
@@ -120,7 +131,7 @@ func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string
 		})
 	}
 	wg.Wait()
-	if len(got) == p.replicas {
+	if !slices.Contains(got, "") {
 		return got, nil
 	}
 	p.remove(context.WithoutCancel(ctx), chunk, got)
@@ -133,6 +144,8 @@ func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string
 // remove deletes chunk from disks, best effort.
 func (p *placer) remove(ctx context.Context, chunk string, disks []string) {
 	for _, d := range disks {
-		_ = p.shards.DeleteShard(ctx, d, chunk)
+		if d != "" {
+			_ = p.shards.DeleteShard(ctx, d, chunk)
+		}
 	}
 }

@@ -71,14 +71,14 @@ func (v *Volume) readPiece(ctx context.Context, idx uint64, in int64, p []byte) 
 // chunk it read. A replica whose generation fails accept (one that missed
 // a write) is passed over.
 func (v *Volume) readReplicas(ctx context.Context, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
-	return v.s.readReplicas(ctx, v.spec.id, e, in, p, accept)
+	return v.s.readReplicas(ctx, v.spec.id, e, v.spec.extent, in, p, accept)
 }
 
-// ReadExtent reads p from the extent e of a snapshot's map at in, from the
-// first replica that answers (as a new read-only handle does); the EBS
-// direct API's GetSnapshotBlock reads with it.
-func (s *Service) ReadExtent(ctx context.Context, snapshot string, e *metapb.Extent, in int64, p []byte) error {
-	_, err := s.readReplicas(ctx, snapshot, e, in, p, func(uint64) bool { return true })
+// ReadExtent reads p from the extent e (of x bytes) of a snapshot's map at
+// in, from the first replica that answers (as a new read-only handle
+// does); the EBS direct API's GetSnapshotBlock reads with it.
+func (s *Service) ReadExtent(ctx context.Context, snapshot string, x int64, e *metapb.Extent, in int64, p []byte) error {
+	_, err := s.readReplicas(ctx, snapshot, e, x, in, p, func(uint64) bool { return true })
 	s.count("read", err)
 	if err == nil {
 		s.bytes.WithLabelValues("read").Add(float64(len(p)))
@@ -87,10 +87,14 @@ func (s *Service) ReadExtent(ctx context.Context, snapshot string, e *metapb.Ext
 }
 
 // readReplicas is Volume.readReplicas for the volume or snapshot called
-// name (for the log).
-func (s *Service) readReplicas(ctx context.Context, name string, e *metapb.Extent, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
+// name (for the log), whose extents are x bytes. A coded extent is read
+// from its shards (its chunks are never patched: generation 0).
+func (s *Service) readReplicas(ctx context.Context, name string, e *metapb.Extent, x, in int64, p []byte, accept func(uint64) bool) (uint64, error) {
 	if len(e.Disks) == 0 {
 		return 0, errs.Errorf("volume.read", errs.Corrupt, "extent %d of %s has no replica", e.Index, name)
+	}
+	if e.DataShards > 0 {
+		return 0, s.readCoded(ctx, name, e, x, in, p)
 	}
 	var last error
 	start := int(e.Index % uint64(len(e.Disks)))

@@ -120,6 +120,10 @@ type Config struct {
 	// with a disk's write cache. Default 64 MiB; negative: none, every
 	// write is on all replicas when answered.
 	WriteCache int64
+	// DataShards and ParityShards, both set, make extents written whole
+	// erasure coded (ec.go) when that many servers have an active disk;
+	// other extents stay replicated. Both 0: every extent replicated.
+	DataShards, ParityShards int
 }
 
 // SetDefaults fills the zero fields.
@@ -177,6 +181,7 @@ type Service struct {
 	shards Shards
 	log    *slog.Logger
 	place  *placer
+	ec     *ecCode // nil: extents are only replicated
 	ops    *prometheus.CounterVec
 	bytes  *prometheus.CounterVec
 
@@ -211,10 +216,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, errs.E("volume.New", errs.Internal, err)
 	}
+	ec, err := newECCode(cfg.DataShards, cfg.ParityShards)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
 		cfg: cfg, meta: deps.Meta, shards: deps.Shards, log: deps.Logger,
 		place: &placer{disks: deps.Disks, shards: deps.Shards, replicas: cfg.Replicas, refresh: cfg.DiskRefresh},
-		ops:   ops, bytes: bytes,
+		ec:    ec, ops: ops, bytes: bytes,
 	}, nil
 }
 

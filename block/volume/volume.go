@@ -443,11 +443,14 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, edits []edit, mayF
 	var next *metapb.Extent
 	if !mayFree || !allZero(buf) {
 		chunk := v.spec.id + "." + hex64(idx) + "." + newChunkSuffix()
-		disks, err := v.s.place.write(ctx, chunk, buf)
-		if err != nil {
+		// Coded when written whole (edits never overlap), or copied
+		// from a coded chunk as it is.
+		whole := covered == x || len(edits) == 0 && cur != nil && cur.DataShards > 0
+		var err error
+		if next, err = v.s.store(ctx, chunk, buf, whole); err != nil {
 			return err
 		}
-		next = &metapb.Extent{Index: idx, ChunkId: chunk, Disks: disks}
+		next.Index = idx
 	}
 	old := ""
 	if cur != nil {

@@ -18,6 +18,7 @@ func blockCmd() *cobra.Command {
 		rf     roleFlags
 		role   cluster.BlockRole
 		wcache string
+		volEC  string
 	)
 	cmd := &cobra.Command{
 		Use:   "block",
@@ -62,6 +63,9 @@ refuses clients that do not start TLS.`,
 			if role.LeaseTTL < 0 || (role.LeaseTTL > 0 && role.LeaseTTL < time.Second) {
 				return fmt.Errorf("--lease-ttl must be at least 1s")
 			}
+			if role.DataShards, role.ParityShards, err = parseBlockEC(volEC); err != nil {
+				return err
+			}
 			if role.WriteCache, err = parseWriteCache(wcache); err != nil {
 				return err
 			}
@@ -86,6 +90,8 @@ refuses clients that do not start TLS.`,
 	f.DurationVar(&role.LeaseTTL, "lease-ttl", defaultLeaseTTL, "writer lease of an attached volume: how long a crashed server keeps it locked")
 	f.StringVar(&role.MetricsAddr, "metrics-addr", "", `serve Prometheus metrics at http://ADDR/_wolke/metrics ("" none)`)
 	f.StringVar(&wcache, "write-cache", "64MiB", writeCacheHelp)
+	f.StringVar(&volEC, "volume-ec", "off", `how volume extents written whole are stored: "k+m" erasure coded shards
+on k+m chunk servers (4+2 loses no more to failures than 3 replicas), or "off" (3 replicas)`)
 	return cmd
 }
 
@@ -110,4 +116,16 @@ func printBlockServing(w io.Writer, addr string, r *cluster.BlockRole) {
 	if r.NBDTLS.PSKFile != "" {
 		fmt.Fprintf(w, "  TLS-PSK: nbdinfo 'nbds://IDENTITY@%s/VOL?tls-psk-file=%s'\n", hp, r.NBDTLS.PSKFile)
 	}
+}
+
+// parseBlockEC reads wolke block's --volume-ec: "off" or "k+m".
+func parseBlockEC(s string) (int, int, error) {
+	if s == "off" || s == "" {
+		return 0, 0, nil
+	}
+	k, m, err := parseVolumeEC(s)
+	if err != nil || k <= 0 {
+		return 0, 0, fmt.Errorf("--volume-ec %q: want DATA+PARITY (e.g. 4+2) or off", s)
+	}
+	return k, m, nil
 }

@@ -25,6 +25,7 @@ func devCmd() *cobra.Command {
 		etcd     string
 		pprofAt  string
 		wcache   string
+		volEC    string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -58,6 +59,9 @@ first start, kept in the data directory and printed.`,
 			}
 			if etcd != "" {
 				opts.Etcd = strings.Split(etcd, ",")
+			}
+			if opts.Volume.DataShards, opts.Volume.ParityShards, err = parseVolumeEC(volEC); err != nil {
+				return err
 			}
 			if opts.Volume.WriteCache, err = parseWriteCache(wcache); err != nil {
 				return err
@@ -125,6 +129,7 @@ first start, kept in the data directory and printed.`,
 	f.StringVar(&etcd, "etcd", "", "external etcd endpoints, comma-separated (default: embedded)")
 	f.StringVar(&logLevel, "log-level", "info", "log level for DIR/wolke.log: debug, info, warn, error")
 	f.StringVar(&wcache, "volume-write-cache", "64MiB", writeCacheHelp)
+	f.StringVar(&volEC, "volume-ec", "auto", volumeECHelp)
 	f.StringVar(&pprofAt, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging)")
 	return cmd
 }
@@ -145,7 +150,8 @@ Wolke is up in %s (cluster %s, data in %s)
 `, took.Round(time.Millisecond), c.ClusterID(), o.Dir, ep, ep, ep, strings.Join(c.EtcdEndpoints(), ","),
 		o.MetaNodes, o.ChunkServers, o.DataShards, o.ParityShards, filepath.Join(o.Dir, "wolke.log"))
 	if a := c.NBDAddr(); a != "" {
-		fmt.Fprintf(w, "  NBD volumes   nbd://%s/<volume id>   (EC2 API: aws ec2 --endpoint-url %s)\n\n", a, ep)
+		fmt.Fprintf(w, "  NBD volumes   nbd://%s/<volume id>   (EC2 API: aws ec2 --endpoint-url %s)\n", a, ep)
+		fmt.Fprintf(w, "                extents in %s\n\n", volumeLayout(o))
 	}
 	kept := ""
 	if c.RootGenerated {
@@ -170,4 +176,39 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+const volumeECHelp = `how volume extents written whole are stored: "k+m" erasure coded shards
+(on k+m servers), "off" (3 replicas, as every other extent), or "auto": the --ec
+code when it has 2 or more parity shards`
+
+// parseVolumeEC reads --volume-ec into volume.Config's DataShards and
+// ParityShards (cluster.Options.Volume): 0, 0 for auto; -1 for off.
+func parseVolumeEC(s string) (int, int, error) {
+	switch s {
+	case "auto", "":
+		return 0, 0, nil
+	case "off":
+		return -1, 0, nil
+	}
+	k, m, err := parseEC(s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--volume-ec %q: want DATA+PARITY (e.g. 4+2), off or auto", s)
+	}
+	if m < 1 {
+		return 0, 0, fmt.Errorf("--volume-ec %s: want at least one parity shard", s)
+	}
+	return k, m, nil
+}
+
+// volumeLayout says how the banner's volumes keep their extents.
+func volumeLayout(o *cluster.Options) string {
+	k, m := o.Volume.DataShards, o.Volume.ParityShards
+	if k == 0 && m == 0 && o.ParityShards >= 2 {
+		k, m = o.DataShards, o.ParityShards
+	}
+	if k <= 0 {
+		return "3 replicas"
+	}
+	return fmt.Sprintf("3 replicas; written whole: %d+%d erasure coding", k, m)
 }

@@ -14,3 +14,24 @@ func TestParseWriteCache(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVolumeEC(t *testing.T) {
+	for in, want := range map[string][2]int{"auto": {0, 0}, "off": {-1, 0}, "4+2": {4, 2}, "8+3": {8, 3}} {
+		if k, m, err := parseVolumeEC(in); err != nil || k != want[0] || m != want[1] {
+			t.Errorf("parseVolumeEC(%q) = %d+%d, %v; want %d+%d", in, k, m, err, want[0], want[1])
+		}
+	}
+	for _, in := range []string{"4+0", "4", "0+2", "on"} {
+		if k, m, err := parseVolumeEC(in); err == nil {
+			t.Errorf("parseVolumeEC(%q) = %d+%d, want an error", in, k, m)
+		}
+	}
+	for in, want := range map[string][2]int{"off": {0, 0}, "4+2": {4, 2}} {
+		if k, m, err := parseBlockEC(in); err != nil || k != want[0] || m != want[1] {
+			t.Errorf("parseBlockEC(%q) = %d+%d, %v; want %d+%d", in, k, m, err, want[0], want[1])
+		}
+	}
+	if k, m, err := parseBlockEC("auto"); err == nil {
+		t.Errorf(`parseBlockEC("auto") = %d+%d, want an error`, k, m)
+	}
+}

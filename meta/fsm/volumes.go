@@ -137,7 +137,7 @@ func (v *volTx) ref(e *metapb.Extent) (*metapb.ExtentRef, error) {
 		return nil, err
 	}
 	if !found {
-		r = &metapb.ExtentRef{ChunkId: e.ChunkId, Disks: e.Disks}
+		r = &metapb.ExtentRef{ChunkId: e.ChunkId, Disks: e.Disks, DataShards: e.DataShards}
 	}
 	v.refs[e.ChunkId] = r
 	return r, nil
@@ -400,6 +400,9 @@ func (v *volTx) commitExtent(req *metapb.CommitExtentRequest) (proto.Message, er
 	if e := req.GetExtent(); e != nil {
 		if e.ChunkId == "" || len(e.Disks) == 0 {
 			return nil, errs.E(op, errs.Invalid, "extent without chunk or disks")
+		}
+		if e.DataShards > 0 && len(e.Disks) <= int(e.DataShards) {
+			return nil, errs.Errorf(op, errs.Invalid, "erasure coded extent of %d data shards on %d disks: no parity", e.DataShards, len(e.Disks))
 		}
 		if found && e.ChunkId == cur.ChunkId {
 			return nil, errs.E(op, errs.Invalid, "new chunk id equals the old one")

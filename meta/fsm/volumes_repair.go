@@ -125,6 +125,13 @@ func (v *volTx) checkReplace(op string, req *metapb.ReplaceChunkRequest, now int
 	if !slices.Equal(ref.Disks, req.Disks) {
 		return nil, nil, errs.Errorf(op, errs.Precondition, "chunk %s moved: disks %v, expected %v", req.ChunkId, ref.Disks, req.Disks)
 	}
+	switch {
+	case req.Replicate && (ref.DataShards == 0 || req.NewChunkId == req.ChunkId):
+		return nil, nil, errs.Errorf(op, errs.Invalid, "chunk %s: only a coded chunk is replicated, to a new chunk id", req.ChunkId)
+	case !req.Replicate && ref.DataShards > 0 && len(req.NewDisks) != len(ref.Disks):
+		// disks[i] holds shard i: a shard is replaced where it was.
+		return nil, nil, errs.Errorf(op, errs.Invalid, "erasure coded chunk %s has %d shards, not %d", req.ChunkId, len(ref.Disks), len(req.NewDisks))
+	}
 	var maps []chunkMap
 	if search {
 		maps, err = v.chunkMaps(req.ChunkId, req.Index)
@@ -197,6 +204,9 @@ func (v *volTx) replaceChunk(req *metapb.ReplaceChunkRequest) (proto.Message, er
 	for _, m := range maps {
 		e := proto.CloneOf(m.ext)
 		e.ChunkId, e.Disks = req.NewChunkId, slices.Clone(req.NewDisks)
+		if req.Replicate {
+			e.DataShards = 0
+		}
 		if err := v.set(op, m.key, e); err != nil {
 			return nil, err
 		}
@@ -222,7 +232,10 @@ func (v *volTx) replaceChunk(req *metapb.ReplaceChunkRequest) (proto.Message, er
 	if err := v.set(op, garbageKey(req.ChunkId), &metapb.ExtentRef{ChunkId: req.ChunkId, Disks: keep}); err != nil {
 		return nil, err
 	}
-	nref := &metapb.ExtentRef{ChunkId: req.NewChunkId, Disks: slices.Clone(req.NewDisks), Refs: ref.Refs}
+	nref := &metapb.ExtentRef{ChunkId: req.NewChunkId, Disks: slices.Clone(req.NewDisks), Refs: ref.Refs, DataShards: ref.DataShards}
+	if req.Replicate {
+		nref.DataShards = 0
+	}
 	if err := v.set(op, extentRefKey(req.NewChunkId), nref); err != nil {
 		return nil, err
 	}

@@ -199,3 +199,56 @@ func TestReplaceChunkConflicts(t *testing.T) {
 		t.Fatalf("snapshot extent 1: %v", e)
 	}
 }
+
+// A coded chunk (data_shards 2 of 3 disks) keeps its shard count when its
+// disks are swapped, and moves to replicas only under a new id with
+// replicate; replicate is refused for a replicated chunk. Its reference
+// record carries data_shards, and the maps lose it with replicate.
+func TestReplaceChunkCoded(t *testing.T) {
+	h := replaceFixture(t)
+	h.must(OpAttachVolume, &metapb.AttachVolumeRequest{Id: "vol-a", Holder: "w2", TtlNanos: 1 << 40})
+	h.must(OpCommitExtent, &metapb.CommitExtentRequest{VolumeId: "vol-a", Holder: "w2", Index: 2,
+		Extent: &metapb.Extent{ChunkId: "k2", Disks: []string{"d1", "d2", "d3"}, DataShards: 2}})
+	if _, err := h.do(OpCommitExtent, &metapb.CommitExtentRequest{VolumeId: "vol-a", Holder: "w2", Index: 3,
+		Extent: &metapb.Extent{ChunkId: "k3", Disks: []string{"d1", "d2"}, DataShards: 2}}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("coded extent without parity: %v, want invalid", err)
+	}
+	h.must(OpDetachVolume, &metapb.DetachVolumeRequest{Id: "vol-a", Holder: "w2"})
+	if r := h.refOf("k2"); r == nil || r.DataShards != 2 {
+		t.Fatalf("reference of the coded chunk: %v", r)
+	}
+	try := func(req *metapb.ReplaceChunkRequest) error {
+		chk, err := h.f.CheckReplaceChunk(ctx, req)
+		if err != nil {
+			return err
+		}
+		req.ReadIndex, req.Volumes, req.Snapshots = chk.ReadIndex, chk.Volumes, chk.Snapshots
+		_, err = h.do(OpReplaceChunk, req)
+		return err
+	}
+	old := []string{"d1", "d2", "d3"}
+	for name, req := range map[string]*metapb.ReplaceChunkRequest{
+		"shards dropped":     {ChunkId: "k2", Index: 2, Disks: old, NewChunkId: "k2", NewDisks: []string{"d1", "d4"}},
+		"replicate in place": {ChunkId: "k2", Index: 2, Disks: old, NewChunkId: "k2", NewDisks: []string{"d4", "d5", "d6"}, Replicate: true},
+		"replicate replicas": {ChunkId: "c0", Index: 0, Disks: old, NewChunkId: "c0x", NewDisks: []string{"d4", "d5", "d6"}, Replicate: true},
+	} {
+		if err := try(req); !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	if err := try(&metapb.ReplaceChunkRequest{ChunkId: "k2", Index: 2, Disks: old, NewChunkId: "k2", NewDisks: []string{"d1", "d4", "d3"}}); err != nil {
+		t.Fatalf("shard swapped in place: %v", err)
+	}
+	if e := h.extentOf("vol-a", "", 2); e.DataShards != 2 || !slices.Equal(e.Disks, []string{"d1", "d4", "d3"}) {
+		t.Fatalf("after the shard swap: %v", e)
+	}
+	if err := try(&metapb.ReplaceChunkRequest{ChunkId: "k2", Index: 2, Disks: []string{"d1", "d4", "d3"}, NewChunkId: "k2r", NewDisks: []string{"d5", "d6", "d7"}, Replicate: true}); err != nil {
+		t.Fatalf("replicate: %v", err)
+	}
+	if e := h.extentOf("vol-a", "", 2); e.DataShards != 0 || e.ChunkId != "k2r" {
+		t.Fatalf("after replicate: %v", e)
+	}
+	if r := h.refOf("k2r"); r == nil || r.DataShards != 0 || r.Refs != 1 {
+		t.Fatalf("reference after replicate: %v", r)
+	}
+}

@@ -367,8 +367,12 @@ type ReplaceChunkRequest struct {
 	// the maps holding the chunk, as CheckReplaceChunk found them (it looks
 	// the index up in every volume and snapshot, off the raft log):
 	// ReplaceChunk requires them, and fails unless exactly these hold it
-	Volumes       []string `protobuf:"bytes,7,rep,name=volumes,proto3" json:"volumes,omitempty"`
-	Snapshots     []string `protobuf:"bytes,8,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	Volumes   []string `protobuf:"bytes,7,rep,name=volumes,proto3" json:"volumes,omitempty"`
+	Snapshots []string `protobuf:"bytes,8,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	// replicate moves an erasure coded chunk (ExtentRef.data_shards > 0) to
+	// new_chunk_id replicated on new_disks; without it a coded chunk's
+	// new_disks replace its disks position by position.
+	Replicate     bool `protobuf:"varint,9,opt,name=replicate,proto3" json:"replicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,6 +461,13 @@ func (x *ReplaceChunkRequest) GetSnapshots() []string {
 		return x.Snapshots
 	}
 	return nil
+}
+
+func (x *ReplaceChunkRequest) GetReplicate() bool {
+	if x != nil {
+		return x.Replicate
+	}
+	return false
 }
 
 type ReplaceChunkResponse struct {
@@ -802,7 +813,7 @@ const file_meta_metapb_repair_proto_rawDesc = "" +
 	"\x05disks\x18\x03 \x03(\tR\x05disks\"]\n" +
 	"\x13ScanExtentsResponse\x122\n" +
 	"\aextents\x18\x01 \x03(\v2\x18.wolke.meta.v1.ExtentRefR\aextents\x12\x12\n" +
-	"\x04next\x18\x02 \x01(\fR\x04next\"\xf2\x01\n" +
+	"\x04next\x18\x02 \x01(\fR\x04next\"\x90\x02\n" +
 	"\x13ReplaceChunkRequest\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x14\n" +
@@ -813,7 +824,8 @@ const file_meta_metapb_repair_proto_rawDesc = "" +
 	"\n" +
 	"read_index\x18\x06 \x01(\x04R\treadIndex\x12\x18\n" +
 	"\avolumes\x18\a \x03(\tR\avolumes\x12\x1c\n" +
-	"\tsnapshots\x18\b \x03(\tR\tsnapshots\"\x81\x01\n" +
+	"\tsnapshots\x18\b \x03(\tR\tsnapshots\x12\x1c\n" +
+	"\treplicate\x18\t \x01(\bR\treplicate\"\x81\x01\n" +
 	"\x14ReplaceChunkResponse\x12\x12\n" +
 	"\x04maps\x18\x01 \x01(\x04R\x04maps\x12\x1d\n" +
 	"\n" +

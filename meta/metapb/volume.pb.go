@@ -282,13 +282,19 @@ func (x *Snapshot) GetState() string {
 	return ""
 }
 
-// Extent is where one extent of a volume or snapshot lives: one chunk,
-// replicated on several disks of distinct servers.
+// Extent is where one extent of a volume or snapshot lives: one chunk on
+// several disks of distinct servers. With data_shards 0 the chunk is
+// replicated: every disk holds all of it. With data_shards k > 0 it is
+// erasure coded: disks[i] holds shard i (extent size / k bytes; the first
+// k hold the extent's bytes in order, the others Reed-Solomon parity of
+// them, as github.com/klauspost/reedsolomon codes k+m shards), and the
+// chunk is never patched in place.
 type Extent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	ChunkId       string                 `protobuf:"bytes,2,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
 	Disks         []string               `protobuf:"bytes,3,rep,name=disks,proto3" json:"disks,omitempty"`
+	DataShards    uint32                 `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,12 +350,20 @@ func (x *Extent) GetDisks() []string {
 	return nil
 }
 
+func (x *Extent) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
+	}
+	return 0
+}
+
 // ExtentRef counts the volumes and snapshots that map a chunk.
 type ExtentRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ChunkId       string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
 	Disks         []string               `protobuf:"bytes,2,rep,name=disks,proto3" json:"disks,omitempty"`
 	Refs          uint64                 `protobuf:"varint,3,opt,name=refs,proto3" json:"refs,omitempty"`
+	DataShards    uint32                 `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"` // as Extent's
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -401,6 +415,13 @@ func (x *ExtentRef) GetDisks() []string {
 func (x *ExtentRef) GetRefs() uint64 {
 	if x != nil {
 		return x.Refs
+	}
+	return 0
+}
+
+func (x *ExtentRef) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
 	}
 	return 0
 }
@@ -1853,15 +1874,19 @@ const file_meta_metapb_volume_proto_rawDesc = "" +
 	"extentSize\x12*\n" +
 	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x14\n" +
-	"\x05state\x18\a \x01(\tR\x05state\"O\n" +
+	"\x05state\x18\a \x01(\tR\x05state\"p\n" +
 	"\x06Extent\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x19\n" +
 	"\bchunk_id\x18\x02 \x01(\tR\achunkId\x12\x14\n" +
-	"\x05disks\x18\x03 \x03(\tR\x05disks\"P\n" +
+	"\x05disks\x18\x03 \x03(\tR\x05disks\x12\x1f\n" +
+	"\vdata_shards\x18\x04 \x01(\rR\n" +
+	"dataShards\"q\n" +
 	"\tExtentRef\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x14\n" +
 	"\x05disks\x18\x02 \x03(\tR\x05disks\x12\x12\n" +
-	"\x04refs\x18\x03 \x01(\x04R\x04refs\"D\n" +
+	"\x04refs\x18\x03 \x01(\x04R\x04refs\x12\x1f\n" +
+	"\vdata_shards\x18\x04 \x01(\rR\n" +
+	"dataShards\"D\n" +
 	"\x13CreateVolumeRequest\x12-\n" +
 	"\x06volume\x18\x01 \x01(\v2\x15.wolke.meta.v1.VolumeR\x06volume\"E\n" +
 	"\x14CreateVolumeResponse\x12-\n" +

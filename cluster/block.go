@@ -65,9 +65,9 @@ func (c *Cluster) listenNBD() (net.Listener, error) {
 }
 
 // volumeConfig is Options.Volume with the erasure code of extents written
-// whole: the cluster's, when it has 2 or more parity shards (it then
-// loses no more to failures than 3 replicas do), unless Options.Volume
-// names one; DataShards < 0 keeps every extent replicated.
+// whole of st1 and sc1 volumes: the cluster's, when it has 2 or more
+// parity shards (it then survives two losses, as 3 replicas do), unless
+// Options.Volume names one; DataShards < 0 keeps every extent replicated.
 func (c *Cluster) volumeConfig() volume.Config {
 	vc := c.opts.Volume
 	switch {

@@ -178,7 +178,7 @@ func TestDrainDiskToRemoved(t *testing.T) {
 // chunk still has a replica on the disk, and finishes once the volume's
 // writer has moved the extent (copy-on-write to a new chunk).
 func TestDrainWaitsForVolumeReplicas(t *testing.T) {
-	opts := replicaOpts(t.TempDir())
+	opts := durabilityOpts(t.TempDir())
 	opts.ChunkServers = 7
 	c := Start(t, opts)
 	ctx := context.Background()

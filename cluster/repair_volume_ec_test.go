@@ -11,8 +11,8 @@ import (
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
-// A chunk server holding shards of coded extents (written whole, 4+2) of
-// a detached volume and its snapshot is lost. With a seventh server one
+// A chunk server holding shards of coded extents (an st1 volume's, written
+// whole, 4+2) of a detached volume and its snapshot is lost. With a seventh server one
 // repair pass rebuilds every lost shard there, keeping the chunk ids; with
 // six it moves each such chunk to 3 replicas. Either way each shard holds
 // what the code makes of the extent's bytes, each replica those bytes,
@@ -27,7 +27,7 @@ func testVolumeRepairCoded(t *testing.T, servers int) {
 	opts := durabilityOpts(t.TempDir())
 	opts.ChunkServers = servers
 	c := Start(t, opts)
-	vid, sid, vol, snap := volumeImage(t, c)
+	vid, sid, vol, snap := volumeImageOf(t, c, "st1")
 	before := extentMap(t, c, vid, "")
 	coded := slices.IndexFunc(before, func(e *metapb.Extent) bool { return e.DataShards > 0 })
 	if coded < 0 || before[6].DataShards != 0 {

@@ -15,7 +15,7 @@ import (
 // chunk is not mapped on) are deleted once older than VolumeGCGrace. Every
 // replica a volume or snapshot maps, and chunks of other services, stay.
 func TestVolumeGarbageChunks(t *testing.T) {
-	opts := replicaOpts(t.TempDir())
+	opts := durabilityOpts(t.TempDir())
 	opts.Durability.VolumeGCGrace = -1 // at once
 	c := Start(t, opts)
 	vid, sid, vol, snap := volumeImage(t, c)

@@ -13,15 +13,6 @@ import (
 
 const volTestExtent = 1 << 20
 
-// replicaOpts are durabilityOpts with every volume extent replicated,
-// those written whole too: the tests of replicas use them
-// (repair_volume_ec_test.go has those of coded extents).
-func replicaOpts(dir string) Options {
-	o := durabilityOpts(dir)
-	o.Volume.DataShards = -1
-	return o
-}
-
 // volumeImage writes a volume of 8 extents through the block service: a
 // whole-extent write to each (copy on write: generation 0), a small write
 // patched in place into extents 1 and 5 (generation 1), then a snapshot,
@@ -30,10 +21,16 @@ func replicaOpts(dir string) Options {
 // must read back.
 func volumeImage(t *testing.T, c *Cluster) (vid, sid string, vol, snap []byte) {
 	t.Helper()
+	return volumeImageOf(t, c, "")
+}
+
+// volumeImageOf is volumeImage with a volume of type vtype ("": gp2).
+func volumeImageOf(t *testing.T, c *Cluster, vtype string) (vid, sid string, vol, snap []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
-		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1",
+		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1", VolumeType: vtype,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +170,7 @@ func serverOf(t *testing.T, c *Cluster, disk string) int {
 // distinct servers again, each replica holding the extent's bytes, and
 // both read back exactly.
 func TestVolumeRepairLostServer(t *testing.T) {
-	c := Start(t, replicaOpts(t.TempDir()))
+	c := Start(t, durabilityOpts(t.TempDir()))
 	vid, sid, vol, snap := volumeImage(t, c)
 	before := extentMap(t, c, vid, "")
 	victim := serverOf(t, c, before[1].Disks[0]) // holds extent 1 (patched in place) at least
@@ -224,7 +221,7 @@ func TestVolumeRepairLostServer(t *testing.T) {
 // A disk holding volume replicas is drained: repair copies them to other
 // disks and the drain completes; the volume and its snapshot read back.
 func TestVolumeRepairDrain(t *testing.T) {
-	opts := replicaOpts(t.TempDir())
+	opts := durabilityOpts(t.TempDir())
 	opts.DisksPerServer = 2
 	c := Start(t, opts)
 	vid, sid, vol, snap := volumeImage(t, c)

@@ -17,24 +17,24 @@ import (
 // moves the snapshot's chunks the volume left. Every replica of the volume
 // and the snapshot is then on an active disk and holds the right bytes,
 // and both read back exactly once the chunks the volume had before the
-// loss are deleted everywhere. With coded extents (4+2 on 7 servers), the
-// writer's copies of extents written whole are coded again, on the six
-// servers left.
+// loss are deleted everywhere. With an st1 volume (4+2 coded extents, 7
+// servers), the writer's copies of coded extents are coded again, on the
+// six servers left.
 func TestVolumeRepairAttachedWriterHeals(t *testing.T) {
-	t.Run("Replicas", func(t *testing.T) { testWriterHeals(t, replicaOpts(t.TempDir())) })
+	t.Run("Replicas", func(t *testing.T) { testWriterHeals(t, durabilityOpts(t.TempDir()), "gp3") })
 	t.Run("Coded", func(t *testing.T) {
 		opts := durabilityOpts(t.TempDir())
 		opts.ChunkServers = 7
-		testWriterHeals(t, opts)
+		testWriterHeals(t, opts, "st1")
 	})
 }
 
-func testWriterHeals(t *testing.T, opts Options) {
+func testWriterHeals(t *testing.T, opts Options, vtype string) {
 	c := Start(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
-		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1",
+		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1", VolumeType: vtype,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -109,8 +109,8 @@ func testWriterHeals(t *testing.T, opts Options) {
 	}
 	healed := extentMap(t, c, vid, "")
 	checkLayout(t, c, vid, healed, vol, lost)
-	if coded := slices.ContainsFunc(healed, func(e *metapb.Extent) bool { return e.DataShards > 0 }); coded != (opts.Volume.DataShards == 0) {
-		t.Fatalf("coded extents after healing: %v, want %v", coded, opts.Volume.DataShards == 0)
+	if coded := slices.ContainsFunc(healed, func(e *metapb.Extent) bool { return e.DataShards > 0 }); coded != (vtype == "st1") {
+		t.Fatalf("coded extents after healing: %v, want %v", coded, vtype == "st1")
 	}
 
 	// The snapshot's chunks the volume left are the worker's now.

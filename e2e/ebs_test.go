@@ -142,6 +142,46 @@ func TestEBS(t *testing.T) {
 		os.Remove(back)
 	})
 
+	// An st1 volume stores extents written whole erasure coded (4+2 in
+	// wolke dev) and copies one to replicas at its first partial write.
+	t.Run("st1", func(t *testing.T) {
+		v := ec2(t, v2, "create-volume", "--availability-zone", "z2", "--size", "1", "--volume-type", "st1")
+		id := v["VolumeId"].(string)
+		if v["VolumeType"] != "st1" {
+			t.Errorf("create-volume st1: %v", v)
+		}
+		src := filepath.Join(work, "st1.img")
+		data := make([]byte, 8<<20)
+		rand.NewChaCha8([32]byte{9}).Read(data)
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.Run(t, 2*time.Minute, work, tools["nbdcopy"], src, nbdURI(id))
+		qemuIO(t, nbdURI(id), "write -P 0x5a 3m 4k", "write -P 0x5b 5m 1m", "flush")
+		copy(data[3<<20:], bytes.Repeat([]byte{0x5a}, 4096))
+		copy(data[5<<20:], bytes.Repeat([]byte{0x5b}, 1<<20))
+		back := filepath.Join(work, "st1-back.img")
+		c.Run(t, 2*time.Minute, work, tools["nbdcopy"], nbdURI(id), back)
+		got, err := os.ReadFile(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1<<30 || !bytes.Equal(got[:len(data)], data) {
+			t.Errorf("st1 volume reads back other bytes (%d bytes back)", len(got))
+		}
+		os.Remove(back)
+		out := c.Run(t, 2*time.Minute, work, tools["fio"], "--name=verify", "--ioengine=nbd", "--uri="+nbdURI(id),
+			"--rw=write", "--bs=1m", "--size=16m", "--offset=64m", "--iodepth=4",
+			"--verify=crc32c", "--do_verify=1", "--verify_fatal=1")
+		if !strings.Contains(out, "err= 0") {
+			t.Errorf("fio on st1:\n%s", out)
+		}
+		if _, err := c.AWSErr(t, v2, time.Minute, work, "ec2", "create-volume", "--availability-zone", "z1", "--size", "1", "--volume-type", "tape"); err == nil {
+			t.Error("create-volume took volume type tape")
+		}
+		ec2(t, v2, "delete-volume", "--volume-id", id)
+	})
+
 	t.Run("fio", func(t *testing.T) {
 		out := c.Run(t, 2*time.Minute, work, tools["fio"], "--name=verify", "--ioengine=nbd", "--uri="+uri,
 			"--rw=randwrite", "--bs=64k", "--size=8m", "--offset=64m", "--iodepth=4",

@@ -381,16 +381,40 @@ disk_ceiling() {
 	jq -r '.jobs[0].write.bw_bytes / 1e6 | round' "$RES/nbd-disk-ceiling-$3.json" 2>>"$LOG"
 }
 
+# wolke_volume TYPE: the id of a new NBD_MIB volume of the EC2 volume
+# type TYPE: \`wolke volume create\`, else aws-cli's EC2 API; "" if neither
+# made one.
+wolke_volume() {
+	local vol zone
+	vol=$(timeout 60 "$BIN" volume create --endpoint "http://127.0.0.1:$PORT" --access-key "$AK" --secret-key "$SK" \
+		--size $((NBD_MIB / 1024)) --type "$1" 2>>"$LOG" | tail -1 || true)
+	if [ -z "$vol" ] && command -v aws >/dev/null; then
+		zone=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 timeout 60 aws --endpoint-url "http://127.0.0.1:$PORT" \
+			ec2 describe-availability-zones --query 'AvailabilityZones[0].ZoneName' --output text 2>>"$LOG" || true)
+		vol=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 timeout 60 aws --endpoint-url "http://127.0.0.1:$PORT" \
+			ec2 create-volume --size $((NBD_MIB / 1024)) --volume-type "$1" --availability-zone "$zone" --query VolumeId --output text 2>>"$LOG" || true)
+	fi
+	case $vol in vol-*) echo "$vol" ;; esac # else an error text
+}
+
+# settle: the writes of one target reach the disk (and its freed file
+# goes) before the next target starts, so that none pays for another's.
+settle() {
+	sync
+	sleep 5
+}
+
 bench_nbd() {
 	section d
 	md "## d. NBD block I/O (fio --ioengine=nbd, bench/fio/nbd.fio)"
 	md ""
-	local p wolke_note=""
+	local p wolke_note="" st1_note=""
 	p=$(free_port)
 	nbdkit -f -i 127.0.0.1 -p "$p" memory "${NBD_MIB}M" >>"$LOG" 2>&1 &
 	PIDS+=($!)
 	if wait_port "$p" 20; then fio_nbd nbdkit "nbd://127.0.0.1:$p" || say "fio on nbdkit failed"; fi
 	stop_helpers
+	settle
 	qemu-img create -q -f raw "$WORK/qemu.img" "${NBD_MIB}M"
 	p=$(free_port)
 	qemu-nbd -f raw --cache=none -t -e 8 -b 127.0.0.1 -p "$p" "$WORK/qemu.img" >>"$LOG" 2>&1 &
@@ -398,58 +422,56 @@ bench_nbd() {
 	if wait_port "$p" 20; then fio_nbd qemu "nbd://127.0.0.1:$p" || say "fio on qemu-nbd failed"; fi
 	stop_helpers
 	rm -f "$WORK/qemu.img"
+	settle
 	if [ -z "$NBD_ADDR" ]; then
 		wolke_note="n/a (volumes not built: \`wolke dev\` has no --nbd-addr)"
+		st1_note=$wolke_note
 	else
-		# A fresh 1 GiB volume: `wolke volume create`, else aws-cli's EC2 API.
 		local vol=${WOLKE_NBD_EXPORT:-}
-		if [ -z "$vol" ]; then
-			vol=$(timeout 60 "$BIN" volume create --endpoint "http://127.0.0.1:$PORT" --access-key "$AK" --secret-key "$SK" \
-				--size $((NBD_MIB / 1024)) 2>>"$LOG" | tail -1 || true)
-		fi
-		if [ -z "$vol" ] && command -v aws >/dev/null; then
-			local zone
-			zone=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 timeout 60 aws --endpoint-url "http://127.0.0.1:$PORT" \
-				ec2 describe-availability-zones --query 'AvailabilityZones[0].ZoneName' --output text 2>>"$LOG" || true)
-			vol=$(AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 timeout 60 aws --endpoint-url "http://127.0.0.1:$PORT" \
-				ec2 create-volume --size $((NBD_MIB / 1024)) --availability-zone "$zone" --query VolumeId --output text 2>>"$LOG" || true)
-		fi
-		case $vol in vol-* | "") ;; *) vol="" ;; esac # not an id: an error text
-		say "wolke volume: ${vol:-none}"
+		[ -n "$vol" ] || vol=$(wolke_volume gp2)
+		say "wolke gp2 volume: ${vol:-none}"
 		if [ -z "$vol" ]; then
 			wolke_note="n/a (\`wolke dev\` serves NBD on $NBD_ADDR but exports no volume, and none could be created)"
 		elif ! fio_nbd wolke "nbd://$NBD_ADDR/$vol"; then
 			wolke_note="failed: see \`$LOG\`" # for the jobs that never ran
 		fi
+		settle
+		vol=$(wolke_volume st1)
+		say "wolke st1 volume: ${vol:-none}"
+		if [ -z "$vol" ]; then
+			st1_note="n/a (no st1 volume could be created)"
+		elif ! fio_nbd wolke-st1 "nbd://$NBD_ADDR/$vol"; then
+			st1_note="failed: see \`$LOG\`"
+		fi
 	fi
 	md "Targets: \`nbdkit memory ${NBD_MIB}M\`; \`qemu-nbd -f raw --cache=none\` over a ${NBD_MIB} MiB file on the work file system;"
-	md "a Wolke volume through \`wolke dev --nbd-addr\` (a new ${NBD_MIB} MiB volume made through the EC2 API). One fio run per job,"
+	md "two Wolke volumes through \`wolke dev --nbd-addr\` (new ${NBD_MIB} MiB volumes made through the EC2 API): one of type"
+	md "gp2, the default (every extent on 3 replicas), and one of type st1 (extents written whole 4+2 erasure coded, 1.5 bytes"
+	md "per byte; any other write to such an extent first copies it to 3 replicas). One fio run per job,"
 	md "$FIO_RUNTIME s after 1 s ramp, except seqwrite, which runs first and fills the whole device once so that"
 	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (64 MiB, written back within"
-	md "1 s: extents written whole as 4+2 erasure-coded shards, the others to 3 replicas; FLUSH makes them stable, as with"
-	md "a disk's volatile write cache); the -flush32 job sends a FLUSH"
+	md "1 s; FLUSH makes them stable, as with a disk's volatile write cache); the -flush32 job sends a FLUSH"
 	md "every 32 writes, so its writes are stable on every replica. Cells: IOPS, MB/s (10^6 B/s), p99 completion latency."
 	md ""
-	md "| job | nbdkit memory | qemu-nbd (file, cache=none) | Wolke volume |"
-	md "|---|--:|--:|--:|"
-	local j a b w ceil
+	md "| job | nbdkit memory | qemu-nbd (file, cache=none) | Wolke gp2 volume | Wolke st1 volume |"
+	md "|---|--:|--:|--:|--:|"
+	local j a b c w ceil
 	for j in $NBD_JOBS; do
-		a=failed b=failed w=${wolke_note:-failed}
+		a=failed b=failed w=${wolke_note:-failed} c=${st1_note:-failed}
 		[ -s "$RES/nbd-nbdkit-$j.json" ] && a=$(nbd_cell "$RES/nbd-nbdkit-$j.json" "$j")
 		[ -s "$RES/nbd-qemu-$j.json" ] && b=$(nbd_cell "$RES/nbd-qemu-$j.json" "$j")
 		[ -s "$RES/nbd-wolke-$j.json" ] && w=$(nbd_cell "$RES/nbd-wolke-$j.json" "$j")
-		md "| $j | $a | $b | $w |"
+		[ -s "$RES/nbd-wolke-st1-$j.json" ] && c=$(nbd_cell "$RES/nbd-wolke-st1-$j.json" "$j")
+		md "| $j | $a | $b | $w | $c |"
 	done
 	md ""
 	say "disk ceilings for three replicas and for 4+2 shards"
 	local coded
 	if ceil=$(disk_ceiling 3 1m replicas) && [ -n "$ceil" ] && coded=$(disk_ceiling 6 256k coded) && [ -n "$coded" ]; then
-		md "Ceilings of seqwrite on a new Wolke volume here. Its extents are written whole, so \`wolke dev\` stores them"
-		md "as 4+2 erasure-coded shards of 256 KiB on six servers (1.5 bytes per byte; other extents take 3 replicas,"
-		md "3 bytes per byte). This disk took **$coded MB/s** of new data from six writers at once (fio, 256 KiB"
-		md "O_DIRECT blocks at QD8 into new sparse files), so a new volume cannot take more than **$((coded * 2 / 3)) MB/s**"
-		md "on this machine; from three writers of 1 MiB blocks (three replicas) it took **$ceil MB/s**: **$((ceil / 3)) MB/s**"
-		md "for a volume written as replicas."
+		md "Ceilings of seqwrite on a new Wolke volume here. This disk took **$ceil MB/s** of new data from three writers"
+		md "at once (fio, 1 MiB O_DIRECT blocks at QD8 into new sparse files, as the chunk store writes a gp2 extent's three"
+		md "replicas, which share this disk in \`wolke dev\`), so a gp2 volume cannot take more than **$((ceil / 3)) MB/s**; from six"
+		md "writers of 256 KiB blocks (an st1 extent's 4+2 shards) it took **$coded MB/s**: at most **$((coded * 2 / 3)) MB/s** for st1."
 	else
 		md "Disk ceilings: fio failed (see \`$LOG\`)."
 	fi

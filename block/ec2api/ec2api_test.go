@@ -79,6 +79,14 @@ func TestEC2(t *testing.T) {
 			_, err := cli.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String("snap-0123456789abcdef0")})
 			return err
 		}, "InvalidSnapshot.NotFound"},
+		{"bad volume type", func() error {
+			_, err := cli.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("z1"), Size: aws.Int32(1), VolumeType: "gp9"})
+			return err
+		}, "InvalidParameterValue"},
+		{"bad new volume type", func() error {
+			_, err := cli.ModifyVolume(ctx, &ec2.ModifyVolumeInput{VolumeId: aws.String(id), VolumeType: "tape"})
+			return err
+		}, "InvalidParameterValue"},
 		{"unknown filter", func() error {
 			_, err := cli.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("nope"), Values: []string{"x"}}}})
 			return err

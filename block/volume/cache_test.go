@@ -10,14 +10,13 @@ import (
 )
 
 func TestWriteCache(t *testing.T) {
-	// Replicas only: the subtests patch extents written whole in place.
-	e := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{DataShards: -1}}), ctx: t.Context()}
+	e := &env{c: cluster.Start(t, cluster.Options{}), ctx: t.Context()}
 	t.Run("OnePatchPerExtent", func(t *testing.T) { testOnePatchPerExtent(t, e) })
 	t.Run("HoleAndClose", func(t *testing.T) { testCacheHoleAndClose(t, e) })
 	t.Run("OverwriteInside", func(t *testing.T) { testCacheOverwriteInside(t, e) })
 	t.Run("TryWriteAt", func(t *testing.T) { testTryWriteAt(t, e) })
 	// A cache of 16 blocks keeps writers waiting for write-backs.
-	small := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: 64 << 10, DataShards: -1}}), ctx: t.Context()}
+	small := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: 64 << 10}}), ctx: t.Context()}
 	t.Run("RandomMix", func(t *testing.T) { testCacheRandomMix(t, small) })
 }
 

@@ -14,16 +14,23 @@ import (
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
-// Erasure coded extents. An extent written whole (a write, or a
-// write-back of cached blocks, that covers all of it; or the copy of an
-// extent that is coded already) is stored as k data shards, the extent's
-// bytes in order, and m Reed-Solomon parity shards, one per disk of
-// distinct servers, when Config.DataShards and ParityShards are set and
-// that many servers have an active disk. With 4+2 that is 1.5 bytes
-// written per byte against 3 for three replicas, and any two shards may
-// be lost, as any two replicas may. Coded chunks are never patched in
-// place: a later write of part of such an extent copies it on write to
-// three replicas, which take in-place writes from then on.
+// Erasure coded extents. Volumes of the throughput and cold HDD types
+// (st1, sc1: large sequential I/O, as on AWS) store an extent written
+// whole (a write, or a write-back of cached blocks, that covers all of
+// it; or the copy of an extent that is coded already) as k data shards,
+// the extent's bytes in order, and m Reed-Solomon parity shards, one per
+// disk of distinct servers, when Config.DataShards and ParityShards are
+// set and that many servers have an active disk. With 4+2 that is 1.5
+// bytes written per byte against 3 for three replicas, and any two
+// shards may be lost, as any two replicas may. Coded chunks are never
+// patched in place: a later write of part of such an extent copies it on
+// write to three replicas (read 1, write 3 bytes per byte of the extent
+// once), which take in-place writes from then on. Other volume types
+// (gp2, gp3, io1, io2, standard) keep every extent on three replicas.
+
+// CodedType reports whether volumes of the EC2 volume type t have their
+// extents written whole erasure coded.
+func CodedType(t string) bool { return t == "st1" || t == "sc1" }
 
 // ecCode is the erasure code of the service's new coded extents.
 type ecCode struct {
@@ -81,7 +88,7 @@ func (c *ecCode) encode(buf []byte) ([][]byte, error) {
 // extent and the service codes such writes: copied on write, they take
 // half the disk writes of a patch of three replicas.
 func (v *Volume) codesWhole(edits []edit) bool {
-	if !v.s.ec.fits(v.spec.extent) {
+	if !v.spec.coded || !v.s.ec.fits(v.spec.extent) {
 		return false
 	}
 	n := int64(0)
@@ -100,12 +107,12 @@ func servers(disks []*metapb.Disk) int {
 	return len(seen)
 }
 
-// store writes the new extent buf as chunk: coded when whole says the
-// extent is written whole, the service codes extents and enough servers
-// are there, else replicated. It returns the extent record (index unset).
-func (s *Service) store(ctx context.Context, chunk string, buf []byte, whole bool) (*metapb.Extent, error) {
+// store writes the new extent buf as chunk: coded when code asks for it,
+// the service has a code and enough servers are there, else replicated.
+// It returns the extent record (index unset).
+func (s *Service) store(ctx context.Context, chunk string, buf []byte, code bool) (*metapb.Extent, error) {
 	c := s.ec
-	if whole && c.fits(int64(len(buf))) && time.Now().UnixNano() >= c.until.Load() {
+	if code && c.fits(int64(len(buf))) && time.Now().UnixNano() >= c.until.Load() {
 		if all, err := s.place.active(ctx); err == nil && servers(all) >= c.k+c.m {
 			shards, err := c.encode(buf)
 			if err != nil {

@@ -10,15 +10,21 @@ import (
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
-// TestCoded: with the cluster's 4+2 code, an extent written whole is
-// stored as 6 shards on distinct servers; it reads back whole and in
-// pieces across shard boundaries, also with two of its data shards'
-// servers down; a write of part of it copies it to 3 replicas; a whole
-// write codes it again; a snapshot of it reads back.
+// TestCoded: with the cluster's 4+2 code, an st1 volume's extent written
+// whole is stored as 6 shards on distinct servers; it reads back whole
+// and in pieces across shard boundaries, also with two of its data
+// shards' servers down; a write of part of it copies it to 3 replicas; a
+// whole write codes it again; a snapshot of it reads back. A gp2
+// volume's extent written whole is replicated.
 func TestCoded(t *testing.T) {
 	e := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: -1}}), ctx: t.Context()}
 	const x = 1 << 20
-	vid := e.create(t, 2*x, "")
+	resp, err := e.c.Meta().Volumes().CreateVolume(e.ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
+		Size: 2 * x, ExtentSize: x, Zone: "z1", VolumeType: "st1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid := resp.Volume.Id
 	vx := e.open(t, vid, false)
 	defer vx.Close()
 	rnd := rand.New(rand.NewPCG(7, 9))
@@ -95,5 +101,16 @@ func TestCoded(t *testing.T) {
 	defer sx.Close()
 	if !bytes.Equal(e.read(t, sx, 0, 2*x), old) {
 		t.Fatal("snapshot reads other bytes")
+	}
+
+	// A volume of another type keeps extents written whole on replicas.
+	gid := e.create(t, x, "")
+	gx := e.open(t, gid, false)
+	defer gx.Close()
+	if err := gx.WriteAt(e.ctx, want[:x], 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.extent(t, gid, 0); got.DataShards != 0 || len(got.Disks) != 3 {
+		t.Fatalf("gp2 extent written whole: %v", got)
 	}
 }

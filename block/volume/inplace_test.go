@@ -47,10 +47,9 @@ func (e *env) serverOf(t *testing.T, disk string) int {
 // TestInPlace runs without the write cache: each write goes to the
 // replicas when it is answered, so the subtests can watch what every
 // write does to them. The write cache stores its blocks through the same
-// code (TestWriteCache). Extents written whole are replicated too
-// (DataShards -1), as the subtests patch them in place.
+// code (TestWriteCache).
 func TestInPlace(t *testing.T) {
-	e := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: -1, DataShards: -1}}), ctx: t.Context()}
+	e := &env{c: cluster.Start(t, cluster.Options{Volume: volume.Config{WriteCache: -1}}), ctx: t.Context()}
 	t.Run("PartialWrites", func(t *testing.T) { testPartialWrites(t, e) })
 	t.Run("MissedWrite", func(t *testing.T) { testMissedWrite(t, e) })
 	t.Run("CrashBetweenReplicas", func(t *testing.T) { testCrashBetweenReplicas(t, e) })

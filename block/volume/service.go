@@ -120,9 +120,10 @@ type Config struct {
 	// with a disk's write cache. Default 64 MiB; negative: none, every
 	// write is on all replicas when answered.
 	WriteCache int64
-	// DataShards and ParityShards, both set, make extents written whole
-	// erasure coded (ec.go) when that many servers have an active disk;
-	// other extents stay replicated. Both 0: every extent replicated.
+	// DataShards and ParityShards, both set, are the erasure code of the
+	// extents written whole of volumes of a CodedType (st1, sc1; ec.go),
+	// used when that many servers have an active disk; other extents stay
+	// replicated. Both 0: every extent replicated.
 	DataShards, ParityShards int
 }
 
@@ -267,7 +268,7 @@ func (s *Service) Open(ctx context.Context, name string, readOnly bool) (nbd.Exp
 	}
 	vol := resp.Volume
 	v, err := s.openVolume(ctx, volumeSpec{id: vol.Id, size: vol.Size, extent: vol.ExtentSize,
-		readOnly: readOnly, multi: vol.MultiAttach})
+		readOnly: readOnly, multi: vol.MultiAttach, coded: CodedType(vol.VolumeType)})
 	if err != nil {
 		return nil, nbd.ExportInfo{}, err
 	}

@@ -29,6 +29,7 @@ type volumeSpec struct {
 	extent   int64
 	readOnly bool
 	multi    bool
+	coded    bool // extents written whole are erasure coded (CodedType)
 }
 
 // Volume is one open volume or snapshot: an nbd.Export.
@@ -443,11 +444,11 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, edits []edit, mayF
 	var next *metapb.Extent
 	if !mayFree || !allZero(buf) {
 		chunk := v.spec.id + "." + hex64(idx) + "." + newChunkSuffix()
-		// Coded when written whole (edits never overlap), or copied
-		// from a coded chunk as it is.
-		whole := covered == x || len(edits) == 0 && cur != nil && cur.DataShards > 0
+		// Coded when a coded type's extent is written whole (edits never
+		// overlap), or copied from a coded chunk as it is.
+		code := v.spec.coded && covered == x || len(edits) == 0 && cur != nil && cur.DataShards > 0
 		var err error
-		if next, err = v.s.store(ctx, chunk, buf, whole); err != nil {
+		if next, err = v.s.store(ctx, chunk, buf, code); err != nil {
 			return err
 		}
 		next.Index = idx

@@ -178,9 +178,9 @@ func version() string {
 	return "dev"
 }
 
-const volumeECHelp = `how volume extents written whole are stored: "k+m" erasure coded shards
-(on k+m servers), "off" (3 replicas, as every other extent), or "auto": the --ec
-code when it has 2 or more parity shards`
+const volumeECHelp = `how extents written whole of st1 and sc1 volumes are stored: "k+m" erasure
+coded shards (on k+m servers), "off" (3 replicas, as every other extent), or
+"auto": the --ec code when it has 2 or more parity shards`
 
 // parseVolumeEC reads --volume-ec into volume.Config's DataShards and
 // ParityShards (cluster.Options.Volume): 0, 0 for auto; -1 for off.
@@ -210,5 +210,5 @@ func volumeLayout(o *cluster.Options) string {
 	if k <= 0 {
 		return "3 replicas"
 	}
-	return fmt.Sprintf("3 replicas; written whole: %d+%d erasure coding", k, m)
+	return fmt.Sprintf("3 replicas; st1/sc1 volumes' extents written whole: %d+%d erasure coding", k, m)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/spf13/cobra"
 )
 
@@ -83,6 +84,7 @@ func volumeCreateCmd(vc *volumeClient) *cobra.Command {
 	var size int32
 	var zone, snap string
 	var multi bool
+	var vtype string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a volume and print its id",
@@ -92,7 +94,7 @@ func volumeCreateCmd(vc *volumeClient) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := &ec2.CreateVolumeInput{MultiAttachEnabled: aws.Bool(multi)}
+			in := &ec2.CreateVolumeInput{MultiAttachEnabled: aws.Bool(multi), VolumeType: types.VolumeType(vtype)}
 			if zone != "" {
 				in.AvailabilityZone = aws.String(zone)
 			}
@@ -115,6 +117,8 @@ func volumeCreateCmd(vc *volumeClient) *cobra.Command {
 	f.StringVar(&zone, "zone", "", "availability zone (default: the first)")
 	f.StringVar(&snap, "snapshot", "", "create from this snapshot")
 	f.BoolVar(&multi, "multi-attach", false, "allow several writers at once")
+	f.StringVar(&vtype, "type", "gp2", `volume type: gp2, gp3, io1, io2 or standard keep extents on 3 replicas;
+st1 and sc1 (for large sequential I/O) store extents written whole erasure coded`)
 	return cmd
 }
 

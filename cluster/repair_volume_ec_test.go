@@ -133,3 +133,48 @@ func checkLayout(t *testing.T, c *Cluster, name string, exts []*metapb.Extent, w
 		}
 	}
 }
+
+// Copies of volume chunks deleted from active disks (as the scrubber
+// deletes damaged ones) come back in one repair pass: a coded shard on its
+// own disk under the same id, a replica on another server. Both volumes
+// and the snapshot then read back, every copy where meta maps it.
+func TestVolumeRepairDeletedCopies(t *testing.T) {
+	c := Start(t, durabilityOpts(t.TempDir()))
+	ctx := context.Background()
+	type image struct {
+		vid, sid  string
+		vol, snap []byte
+	}
+	var imgs []image
+	for _, vtype := range []string{"gp2", "st1"} {
+		vid, sid, vol, snap := volumeImageOf(t, c, vtype)
+		imgs = append(imgs, image{vid, sid, vol, snap})
+	}
+	gp2, st1 := extentMap(t, c, imgs[0].vid, ""), extentMap(t, c, imgs[1].vid, "")
+	coded := slices.IndexFunc(st1, func(e *metapb.Extent) bool { return e.DataShards > 0 })
+	if coded < 0 || gp2[0].DataShards != 0 {
+		t.Fatalf("layouts: gp2 %v, st1 %v", gp2[0], st1)
+	}
+	gone := []struct{ disk, chunk string }{{gp2[0].Disks[1], gp2[0].ChunkId}, {st1[coded].Disks[2], st1[coded].ChunkId}}
+	for _, g := range gone {
+		if err := c.Volumes().Shards().DeleteShard(ctx, g.disk, g.chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(t, c)
+	if st := c.Repair().Status(); st.VolumeChunksRepaired < 2 || st.LastError != "" {
+		t.Fatalf("status after the pass: %+v", st)
+	}
+	if after := extentMap(t, c, imgs[1].vid, "")[coded]; after.ChunkId != st1[coded].ChunkId || !slices.Equal(after.Disks, st1[coded].Disks) {
+		t.Fatalf("coded extent moved: %v, was %v", after, st1[coded])
+	}
+	if after := extentMap(t, c, imgs[0].vid, "")[0]; slices.Contains(after.Disks, gone[0].disk) {
+		t.Fatalf("gp2 extent still mapped on the disk that lost it: %v", after)
+	}
+	for _, im := range imgs {
+		checkLayout(t, c, im.vid, extentMap(t, c, im.vid, ""), im.vol, nil)
+		checkLayout(t, c, im.sid, extentMap(t, c, "", im.sid), im.snap, nil)
+		readExport(t, c, im.vid, im.vol)
+		readExport(t, c, im.sid, im.snap)
+	}
+}

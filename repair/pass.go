@@ -139,6 +139,9 @@ func (w *Worker) pass(ctx context.Context) error {
 	if err := w.healVolumes(ctx, disks, live); err != nil {
 		return err
 	}
+	if _, err := w.restoreVolumeCopies(ctx, inv, disks, live); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return errs.E("repair.Pass", errs.Canceled, err)
 	}

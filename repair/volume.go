@@ -110,7 +110,7 @@ func (w *Worker) healVolumes(ctx context.Context, disks map[string]*metapb.Disk,
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				out, err := w.healChunk(ctx, rep, ref, disks, live)
+				out, err := w.healChunk(ctx, rep, ref, disks, live, nil)
 				mu.Lock()
 				defer mu.Unlock()
 				if out != volHealed {
@@ -148,7 +148,11 @@ func (w *Worker) healVolumes(ctx context.Context, disks map[string]*metapb.Disk,
 // is identical, generation included); otherwise the chunk moves to a new
 // id written on every disk of the new list, so no replica can ever be
 // taken for another generation.
-func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.ExtentRef, disks map[string]*metapb.Disk, live map[string]bool) (volumeOutcome, error) {
+//
+// missing names active disks the chunk is mapped on but no longer has
+// (scrubbing deleted a damaged copy): they are replaced like disks that
+// are not active.
+func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.ExtentRef, disks map[string]*metapb.Disk, live, missing map[string]bool) (volumeOutcome, error) {
 	const op = "repair.healChunk"
 	if ref.DataShards > 0 {
 		return w.healCoded(ctx, rep, ref, disks, live)
@@ -161,12 +165,12 @@ func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 	bad := 0
 	for _, d := range ref.Disks {
 		dd := disks[d]
-		if dd != nil && dd.State == metapb.DiskState_DISK_STATE_ACTIVE {
+		if dd != nil && dd.State == metapb.DiskState_DISK_STATE_ACTIVE && !missing[d] {
 			keep = append(keep, d)
 		} else {
 			bad++
 		}
-		if usable(dd) && live[d] {
+		if usable(dd) && live[d] && !missing[d] {
 			sources = append(sources, d)
 		}
 	}
@@ -400,4 +404,65 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// restoreVolumeCopies gives back to every volume chunk the copies it lost
+// on active disks (scrubbing deletes a damaged chunk): a chunk that meta
+// maps on a listed disk whose inventory lacks it, and that the disk still
+// answers NotFound for (a chunk committed after the listing is there), is
+// missing there. A coded chunk's missing shards are decoded and written
+// back to the same disks under the same id (coded chunks never change);
+// a replica is copied to another server as for a lost disk. It returns
+// how many chunks it restored.
+func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskInv, disks map[string]*metapb.Disk, live map[string]bool) (int, error) {
+	rep, ok := w.deps.Extents.(ChunkReplacer)
+	gr, haveGen := w.deps.Shards.(genReader)
+	if !ok || !haveGen || w.deps.Extents == nil {
+		return 0, nil
+	}
+	restored := 0
+	for after := []byte(nil); ; {
+		resp, err := w.deps.Extents.ScanExtents(ctx, &metapb.ScanExtentsRequest{After: after, Limit: int32(w.cfg.ScanPage)})
+		if err != nil {
+			return restored, err
+		}
+		for _, ref := range resp.Extents {
+			missing := map[string]bool{}
+			for _, d := range ref.Disks {
+				dd, di := disks[d], inv[d]
+				if dd == nil || dd.State != metapb.DiskState_DISK_STATE_ACTIVE || !live[d] || di == nil {
+					continue
+				}
+				if _, listed := di.chunks[ref.ChunkId]; listed {
+					continue
+				}
+				if _, err := gr.ShardGen(ctx, d, ref.ChunkId); errs.Is(err, errs.NotFound) {
+					missing[d] = true
+				}
+			}
+			if len(missing) == 0 {
+				continue
+			}
+			var out volumeOutcome
+			if ref.DataShards > 0 {
+				out, err = w.restoreShards(ctx, ref, disks, live, missing)
+			} else {
+				out, err = w.healChunk(ctx, rep, ref, disks, live, missing)
+			}
+			switch {
+			case out == volHealed:
+				restored++
+			case err != nil:
+				w.log.Warn("volume chunk copy not restored", "chunk", ref.ChunkId, "missing_on", sortedKeys(missing), "err", err)
+			}
+		}
+		if len(resp.Next) == 0 || ctx.Err() != nil {
+			break
+		}
+		after = resp.Next
+	}
+	if err := ctx.Err(); err != nil {
+		return restored, errs.E("repair.restoreVolumeCopies", errs.Canceled, err)
+	}
+	return restored, nil
 }

@@ -268,3 +268,38 @@ func (w *Worker) replicateCoded(ctx context.Context, rep ChunkReplacer, ref *met
 	w.log.Info("volume coded chunk replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
 	return volHealed, nil
 }
+
+// restoreShards writes back the shards of the coded chunk ref that are
+// missing on active disks, decoded from the others, under the same id:
+// no map changes.
+func (w *Worker) restoreShards(ctx context.Context, ref *metapb.ExtentRef, disks map[string]*metapb.Disk, live, missing map[string]bool) (volumeOutcome, error) {
+	readable := map[string]bool{}
+	for d := range live {
+		readable[d] = live[d] && !missing[d]
+	}
+	shards, err := w.decodeCoded(ctx, ref, disks, readable)
+	if err != nil {
+		return volFailed, err
+	}
+	n := int64(0)
+	for i, d := range ref.Disks {
+		if !missing[d] {
+			continue
+		}
+		if err := w.lim.Wait(ctx, len(shards[i])); err != nil {
+			return volFailed, err
+		}
+		if err := w.deps.Shards.WriteShard(ctx, d, ref.ChunkId, shards[i]); err != nil {
+			return volFailed, err
+		}
+		n += int64(len(shards[i]))
+	}
+	w.m.volChunks.Inc()
+	w.m.volBytes.Add(float64(n))
+	w.update(func(s *Status) {
+		s.VolumeChunksRepaired++
+		s.VolumeBytesRepaired += n
+	})
+	w.log.Info("volume chunk shards restored", "chunk", ref.ChunkId, "on", sortedKeys(missing))
+	return volHealed, nil
+}

@@ -126,7 +126,7 @@ func TestHealChunk(t *testing.T) {
 
 	t.Run("generation 0: same id, one copy", func(t *testing.T) {
 		w, sh, rep := setup(0, 0)
-		out, err := w.healChunk(ctx, rep, ref, disks, live)
+		out, err := w.healChunk(ctx, rep, ref, disks, live, nil)
 		if out != volHealed || err != nil || len(rep.done) != 1 {
 			t.Fatalf("heal: %v %v %v", out, err, rep.done)
 		}
@@ -142,7 +142,7 @@ func TestHealChunk(t *testing.T) {
 	})
 	t.Run("patched chunk: new id on every disk", func(t *testing.T) {
 		w, sh, rep := setup(3, 3)
-		if out, err := w.healChunk(ctx, rep, ref, disks, live); out != volHealed || err != nil {
+		if out, err := w.healChunk(ctx, rep, ref, disks, live, nil); out != volHealed || err != nil {
 			t.Fatalf("heal: %v %v", out, err)
 		}
 		r := rep.done[0]
@@ -157,7 +157,7 @@ func TestHealChunk(t *testing.T) {
 		w, sh, rep := setup(2, 3)
 		newer := bytes.Repeat([]byte("n"), 4096)
 		sh.put("b", chunk, newer, 3)
-		if out, err := w.healChunk(ctx, rep, ref, disks, live); out != volHealed || err != nil {
+		if out, err := w.healChunk(ctx, rep, ref, disks, live, nil); out != volHealed || err != nil {
 			t.Fatalf("heal: %v %v", out, err)
 		}
 		r := rep.done[0]
@@ -173,14 +173,14 @@ func TestHealChunk(t *testing.T) {
 	t.Run("attached volume: left to its writer", func(t *testing.T) {
 		w, sh, rep := setup(0, 0)
 		rep.checkErr = errs.E("meta", errs.Precondition, "attached")
-		if out, err := w.healChunk(ctx, rep, ref, disks, live); out != volAttached || err != nil || len(sh.writes) != 0 {
+		if out, err := w.healChunk(ctx, rep, ref, disks, live, nil); out != volAttached || err != nil || len(sh.writes) != 0 {
 			t.Fatalf("heal: %v %v, writes %v", out, err, sh.writes)
 		}
 	})
 	t.Run("attached during the copy: copies removed", func(t *testing.T) {
 		w, sh, rep := setup(0, 0)
 		rep.replaceErr = errs.E("meta", errs.Precondition, "attached since")
-		if out, _ := w.healChunk(ctx, rep, ref, disks, live); out != volAttached {
+		if out, _ := w.healChunk(ctx, rep, ref, disks, live, nil); out != volAttached {
 			t.Fatalf("heal: %v", out)
 		}
 		if _, err := sh.ReadShard(ctx, "d", chunk); !errs.Is(err, errs.NotFound) {
@@ -198,7 +198,7 @@ func TestHealChunk(t *testing.T) {
 			l[k] = v
 		}
 		sh.full = map[string]bool{"d": true}
-		if out, err := w.healChunk(ctx, rep, ref, more, l); out != volHealed || err != nil {
+		if out, err := w.healChunk(ctx, rep, ref, more, l, nil); out != volHealed || err != nil {
 			t.Fatalf("heal: %v %v", out, err)
 		}
 		if r := rep.done[0]; !slices.Equal(r.NewDisks, []string{"a", "e", "b"}) {
@@ -208,7 +208,7 @@ func TestHealChunk(t *testing.T) {
 	t.Run("no server free", func(t *testing.T) {
 		w, sh, rep := setup(0, 0)
 		few := map[string]bool{"a": true, "b": true, "a2": true}
-		if out, _ := w.healChunk(ctx, rep, ref, disks, few); out != volNoPlace || len(sh.writes) != 0 {
+		if out, _ := w.healChunk(ctx, rep, ref, disks, few, nil); out != volNoPlace || len(sh.writes) != 0 {
 			t.Fatalf("heal: %v, writes %v", out, sh.writes)
 		}
 	})

@@ -86,7 +86,8 @@ func TestCoded(t *testing.T) {
 	}
 	check("replicated")
 
-	// A snapshot keeps the coded extent 1 while the volume writes it whole.
+	// A snapshot taken now (extent 0 replicated, extent 1 coded) keeps its
+	// bytes while the volume writes extent 0 whole, coded again.
 	snap, err := e.c.Meta().Volumes().CreateSnapshot(e.ctx, &metapb.CreateSnapshotRequest{Snapshot: &metapb.Snapshot{VolumeId: vid}})
 	if err != nil {
 		t.Fatal(err)

@@ -282,6 +282,21 @@ func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 			return volFailed, errs.E("repair.healChunk", errs.Unavailable, "no disk took the copy", last)
 		}
 	}
+	// The replicas given up on disks still reachable (draining) go once
+	// nothing maps them there any more.
+	out, err := w.swap(ctx, rep, req, ref, undo, func(d string) bool { return leaving(disks[d]) && live[d] })
+	if out == volHealed {
+		w.repaired(int64(len(data)) * int64(len(written)))
+		w.log.Info("volume chunk re-replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
+	}
+	return out, err
+}
+
+// swap commits req, for which the caller wrote copies (undo deletes them),
+// with meta's ReplaceChunk, then deletes ref's chunk from the disks of
+// ref.Disks that req.NewDisks gave up and gone names (those still
+// reachable: nothing maps the chunk there any more).
+func (w *Worker) swap(ctx context.Context, rep ChunkReplacer, req *metapb.ReplaceChunkRequest, ref *metapb.ExtentRef, undo func(), gone func(disk string) bool) (volumeOutcome, error) {
 	if _, err := rep.ReplaceChunk(ctx, req); err != nil {
 		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.Exists) || errs.Is(err, errs.Invalid) {
 			undo() // surely not committed
@@ -291,22 +306,27 @@ func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 		}
 		return volFailed, err
 	}
-	// The replicas given up on disks still reachable (draining) go now:
-	// nothing maps them there any more.
 	for _, d := range ref.Disks {
-		if dd := disks[d]; dd != nil && dd.State != metapb.DiskState_DISK_STATE_ACTIVE && live[d] && !contains(req.NewDisks, d) {
+		if gone(d) && !contains(req.NewDisks, d) {
 			_ = w.deps.Shards.DeleteShard(ctx, d, ref.ChunkId)
 		}
 	}
-	n := int64(len(data)) * int64(len(written))
+	return volHealed, nil
+}
+
+// leaving reports whether d is a disk that is not active.
+func leaving(d *metapb.Disk) bool {
+	return d != nil && d.State != metapb.DiskState_DISK_STATE_ACTIVE
+}
+
+// repaired counts one volume chunk repaired with n bytes written.
+func (w *Worker) repaired(n int64) {
 	w.m.volChunks.Inc()
 	w.m.volBytes.Add(float64(n))
 	w.update(func(s *Status) {
 		s.VolumeChunksRepaired++
 		s.VolumeBytesRepaired += n
 	})
-	w.log.Info("volume chunk re-replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
-	return volHealed, nil
 }
 
 // readVolumeChunk reads the chunk from a source at generation best and

@@ -106,30 +106,13 @@ func (w *Worker) healCoded(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 			return volFailed, errs.E(op, errs.Unavailable, "no disk took the shard", last)
 		}
 	}
-	if _, err := rep.ReplaceChunk(ctx, req); err != nil {
-		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.Exists) || errs.Is(err, errs.Invalid) {
-			undo() // surely not committed
-		}
-		if errs.Is(err, errs.Precondition) {
-			return volAttached, nil
-		}
-		return volFailed, err
+	// Shards given up on disks still reachable (draining) go.
+	out, err := w.swap(ctx, rep, req, ref, undo, func(d string) bool { return leaving(disks[d]) && live[d] })
+	if out == volHealed {
+		w.repaired(int64(len(shards[0])) * int64(len(written)))
+		w.log.Info("volume chunk shards rebuilt", "chunk", ref.ChunkId, "disks", req.NewDisks, "from", ref.Disks)
 	}
-	// Shards given up on disks still reachable (draining) go now.
-	for _, d := range ref.Disks {
-		if dd := disks[d]; dd != nil && dd.State != metapb.DiskState_DISK_STATE_ACTIVE && live[d] && !contains(req.NewDisks, d) {
-			_ = w.deps.Shards.DeleteShard(ctx, d, ref.ChunkId)
-		}
-	}
-	n := int64(len(shards[0])) * int64(len(written))
-	w.m.volChunks.Inc()
-	w.m.volBytes.Add(float64(n))
-	w.update(func(s *Status) {
-		s.VolumeChunksRepaired++
-		s.VolumeBytesRepaired += n
-	})
-	w.log.Info("volume chunk shards rebuilt", "chunk", ref.ChunkId, "disks", req.NewDisks, "from", ref.Disks)
-	return volHealed, nil
+	return out, err
 }
 
 // decodeCoded reads every readable shard of ref and decodes the others.
@@ -244,29 +227,13 @@ func (w *Worker) replicateCoded(ctx context.Context, rep ChunkReplacer, ref *met
 		return volFailed, errs.E(op, errs.Unavailable, "too few disks took a replica", last)
 	}
 	req.NewDisks = written
-	if _, err := rep.ReplaceChunk(ctx, req); err != nil {
-		if errs.Is(err, errs.Precondition) || errs.Is(err, errs.Exists) || errs.Is(err, errs.Invalid) {
-			undo()
-		}
-		if errs.Is(err, errs.Precondition) {
-			return volAttached, nil
-		}
-		return volFailed, err
+	// Every old shard still reachable goes: the new id is all meta maps.
+	out, err := w.swap(ctx, rep, req, ref, undo, func(d string) bool { return live[d] })
+	if out == volHealed {
+		w.repaired(int64(len(data)) * replicas)
+		w.log.Info("volume coded chunk replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
 	}
-	for _, d := range ref.Disks {
-		if live[d] && !contains(req.NewDisks, d) {
-			_ = w.deps.Shards.DeleteShard(ctx, d, ref.ChunkId)
-		}
-	}
-	n := int64(len(data)) * replicas
-	w.m.volChunks.Inc()
-	w.m.volBytes.Add(float64(n))
-	w.update(func(s *Status) {
-		s.VolumeChunksRepaired++
-		s.VolumeBytesRepaired += n
-	})
-	w.log.Info("volume coded chunk replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
-	return volHealed, nil
+	return out, err
 }
 
 // restoreShards writes back the shards of the coded chunk ref that are
@@ -294,12 +261,7 @@ func (w *Worker) restoreShards(ctx context.Context, ref *metapb.ExtentRef, disks
 		}
 		n += int64(len(shards[i]))
 	}
-	w.m.volChunks.Inc()
-	w.m.volBytes.Add(float64(n))
-	w.update(func(s *Status) {
-		s.VolumeChunksRepaired++
-		s.VolumeBytesRepaired += n
-	})
+	w.repaired(n)
 	w.log.Info("volume chunk shards restored", "chunk", ref.ChunkId, "on", sortedKeys(missing))
 	return volHealed, nil
 }

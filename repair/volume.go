@@ -213,14 +213,9 @@ func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 	// The check wants the disks the swap would likely take; the swap
 	// itself names those the copies went to.
 	req.NewDisks = tentative(ref.Disks, keep, cands, disks)
-	chk, err := rep.CheckReplaceChunk(ctx, req)
-	if errs.Is(err, errs.Precondition) {
-		return volAttached, nil // attached (or moved since the scan: the next pass sees it)
+	if out, err := w.checkSwap(ctx, rep, req); out != volHealed {
+		return out, err
 	}
-	if err != nil {
-		return volFailed, err
-	}
-	req.ReadIndex, req.Volumes, req.Snapshots = chk.ReadIndex, chk.Volumes, chk.Snapshots
 	data, err := w.readVolumeChunk(ctx, ref.ChunkId, sources, gens, best, haveGen)
 	if err != nil {
 		return volFailed, err
@@ -290,6 +285,22 @@ func (w *Worker) healChunk(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 		w.log.Info("volume chunk re-replicated", "chunk", ref.ChunkId, "new_chunk", req.NewChunkId, "disks", req.NewDisks, "from", ref.Disks)
 	}
 	return out, err
+}
+
+// checkSwap asks meta's CheckReplaceChunk for req and fills in the raft
+// index and maps ReplaceChunk wants. It answers volHealed when the caller
+// may copy and swap, volAttached when a writer holds a mapping volume (or
+// the chunk moved since the scan: the next pass sees it).
+func (w *Worker) checkSwap(ctx context.Context, rep ChunkReplacer, req *metapb.ReplaceChunkRequest) (volumeOutcome, error) {
+	chk, err := rep.CheckReplaceChunk(ctx, req)
+	if errs.Is(err, errs.Precondition) {
+		return volAttached, nil
+	}
+	if err != nil {
+		return volFailed, err
+	}
+	req.ReadIndex, req.Volumes, req.Snapshots = chk.ReadIndex, chk.Volumes, chk.Snapshots
+	return volHealed, nil
 }
 
 // swap commits req, for which the caller wrote copies (undo deletes them),

@@ -51,14 +51,9 @@ func (w *Worker) healCoded(ctx context.Context, rep ChunkReplacer, ref *metapb.E
 	}
 	req := &metapb.ReplaceChunkRequest{ChunkId: ref.ChunkId, Index: idx, Disks: ref.Disks, NewChunkId: ref.ChunkId,
 		NewDisks: tentative(ref.Disks, keep, cands, disks)}
-	chk, err := rep.CheckReplaceChunk(ctx, req)
-	if errs.Is(err, errs.Precondition) {
-		return volAttached, nil
+	if out, err := w.checkSwap(ctx, rep, req); out != volHealed {
+		return out, err
 	}
-	if err != nil {
-		return volFailed, err
-	}
-	req.ReadIndex, req.Volumes, req.Snapshots = chk.ReadIndex, chk.Volumes, chk.Snapshots
 	shards, err := w.decodeCoded(ctx, ref, disks, live)
 	if err != nil {
 		return volFailed, err
@@ -176,14 +171,9 @@ func (w *Worker) replicateCoded(ctx context.Context, rep ChunkReplacer, ref *met
 	req := &metapb.ReplaceChunkRequest{ChunkId: ref.ChunkId, Index: idx, Disks: ref.Disks,
 		NewChunkId: prefix + "." + newChunkSuffix(), Replicate: true,
 		NewDisks: tentative(make([]string, replicas), nil, cands, disks)}
-	chk, err := rep.CheckReplaceChunk(ctx, req)
-	if errs.Is(err, errs.Precondition) {
-		return volAttached, nil
+	if out, err := w.checkSwap(ctx, rep, req); out != volHealed {
+		return out, err
 	}
-	if err != nil {
-		return volFailed, err
-	}
-	req.ReadIndex, req.Volumes, req.Snapshots = chk.ReadIndex, chk.Volumes, chk.Snapshots
 	shards, err := w.decodeCoded(ctx, ref, disks, live)
 	if err != nil {
 		return volFailed, err

@@ -67,7 +67,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := s.readBody(r)
 	if err == nil {
-		err = ds.st.Put(r.Context(), r.PathValue("chunk"), data)
+		err = s.store(r, ds, data)
 	}
 	s.count(ds, "put", err)
 	if err != nil {
@@ -77,6 +77,20 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))
 	s.updateUsage(ds)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// store keeps a PUT body: a Put, or with X-Wolke-Gen a Restore of a
+// lost copy at that generation, refused (409) if the chunk exists.
+func (s *Server) store(r *http.Request, ds *diskState, data []byte) error {
+	g := r.Header.Get(wire.HeaderGen)
+	if g == "" {
+		return ds.st.Put(r.Context(), r.PathValue("chunk"), data)
+	}
+	gen, err := strconv.ParseUint(g, 10, 64)
+	if err != nil {
+		return errs.Errorf("chunk.Put", errs.Invalid, "bad %s %q", wire.HeaderGen, g)
+	}
+	return ds.st.Restore(r.Context(), r.PathValue("chunk"), data, gen)
 }
 
 // readBody reads a PUT body whole and checks it against its CRC32C header.

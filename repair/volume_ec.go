@@ -246,7 +246,7 @@ func (w *Worker) restoreShards(ctx context.Context, ref *metapb.ExtentRef, disks
 		if err := w.lim.Wait(ctx, len(shards[i])); err != nil {
 			return volFailed, err
 		}
-		if err := w.deps.Shards.WriteShard(ctx, d, ref.ChunkId, shards[i]); err != nil {
+		if err := w.restoreCopy(ctx, d, ref.ChunkId, shards[i]); err != nil {
 			return volFailed, err
 		}
 		n += int64(len(shards[i]))

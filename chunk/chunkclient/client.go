@@ -131,6 +131,24 @@ func (c *Client) WriteShard(ctx context.Context, diskID, chunkID string, data []
 	return nil
 }
 
+// RestoreShard gives back a lost copy of chunkID on diskID at generation
+// gen, the one its other copies are at: it fails with errs.Exists if the
+// disk has the chunk, whatever its generation. It is durable on return.
+// Restores are rare (repair): they go over HTTP only.
+func (c *Client) RestoreShard(ctx context.Context, diskID, chunkID string, data []byte, gen uint64) error {
+	hdr := http.Header{
+		wire.HeaderCRC: {wire.FormatCRC(wire.CRC32C(data))},
+		wire.HeaderGen: {strconv.FormatUint(gen, 10)},
+	}
+	resp, cancel, err := c.do(ctx, "chunkclient.RestoreShard", http.MethodPut, diskID, chunkID, "", hdr, data)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	drain(resp)
+	return nil
+}
+
 // ReadShard returns the whole chunk.
 func (c *Client) ReadShard(ctx context.Context, diskID, chunkID string) ([]byte, error) {
 	return c.read(ctx, "chunkclient.ReadShard", diskID, chunkID, "")

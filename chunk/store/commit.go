@@ -46,6 +46,8 @@ type change struct {
 	// in memory and reaches the index with the next synced commit
 	// (unsynced.go).
 	nosync bool
+	// create: an opPut that fails if the chunk exists (Restore).
+	create bool
 }
 
 // durable reports whether the change needs a synced index commit.
@@ -169,6 +171,10 @@ func (s *Store) commitGroup(group []*change) {
 		}
 		if o.kind == opDelete && cur == nil {
 			results[i] = errs.Errorf("store.Delete", errs.NotFound, "chunk %s", o.id)
+			continue
+		}
+		if o.create && cur != nil {
+			results[i] = errs.Errorf("store.Restore", errs.Exists, "chunk %s exists", o.id)
 			continue
 		}
 		if o.kind == opPatch && (cur == nil || cur.gen != o.base.gen || !slices.Equal(cur.exts, o.base.exts)) {

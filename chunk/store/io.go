@@ -15,7 +15,19 @@ import (
 // Put stores data as chunk id, replacing any chunk of that id. It returns
 // once the data is synced and the index committed.
 func (s *Store) Put(ctx context.Context, id string, data []byte) error {
-	const op = "store.Put"
+	return s.put(ctx, "store.Put", id, data, 0, false)
+}
+
+// Restore stores data as chunk id at generation gen, and only if the store
+// has no chunk of that id (Exists otherwise, checked as it commits): a
+// lost copy of a chunk patched in place, given back at the generation its
+// other copies are at, that can never replace a copy written meanwhile.
+// It returns once the data is synced and the index committed.
+func (s *Store) Restore(ctx context.Context, id string, data []byte, gen uint64) error {
+	return s.put(ctx, "store.Restore", id, data, gen, true)
+}
+
+func (s *Store) put(ctx context.Context, op, id string, data []byte, gen uint64, create bool) error {
 	if err := checkID(op, id); err != nil {
 		return err
 	}
@@ -33,6 +45,7 @@ func (s *Store) Put(ctx context.Context, id string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	o.rec.gen, o.create = gen, create
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():

@@ -23,7 +23,8 @@ const (
 	// HeaderLength carries the chunk length on HEAD.
 	HeaderLength = "X-Wolke-Length"
 	// HeaderGen carries the chunk's generation (decimal) on GET, HEAD and
-	// in the answer to PATCH.
+	// in the answer to PATCH; on a PUT it asks for a restore: the chunk is
+	// stored at that generation, and only if it does not exist (409).
 	HeaderGen = "X-Wolke-Gen"
 	// HeaderBaseGen is the generation a PATCH expects the chunk at.
 	HeaderBaseGen = "X-Wolke-Base-Gen"

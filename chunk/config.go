@@ -34,8 +34,14 @@ type Config struct {
 // DiskConfig names one disk.
 type DiskConfig struct {
 	// Path is a block device or a file standing in for one. A missing file
-	// is created (sparse, Size bytes) and formatted as a new disk.
+	// is created (sparse, Size bytes, unless Preallocate) and formatted as
+	// a new disk.
 	Path string
+	// Preallocate writes a missing file in full as it is created
+	// (disk.CreateFullFile): it holds its space, and writes to it are
+	// overwrites. A file written in full keeps its freed blocks (no hole
+	// punch), however it was made.
+	Preallocate bool
 	// Size of a file created for a missing Path (default DefaultDiskSize);
 	// ignored for existing disks.
 	Size int64

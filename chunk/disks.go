@@ -17,6 +17,7 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 	const op = "chunk.openDisk"
 	opts := store.Options{Logger: s.log.With("path", dc.Path), Registry: s.reg}
 	dev, err := disk.Open(dc.Path)
+	opts.KeepFreed = disk.FullyAllocated(dc.Path) || errs.Is(err, errs.NotFound) && dc.Preallocate
 	var wd *watchedDisk
 	fresh := false
 	var st *store.Store
@@ -25,7 +26,7 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 		if err := os.MkdirAll(filepath.Dir(dc.Path), 0o755); err != nil {
 			return nil, errs.E(op, errs.Internal, err)
 		}
-		if dev, err = disk.CreateFile(dc.Path, dc.Size); err != nil {
+		if dev, err = s.createFile(ctx, dc); err != nil {
 			return nil, err
 		}
 		fresh = true
@@ -65,6 +66,20 @@ func (s *Server) openDisk(ctx context.Context, dc DiskConfig) (*diskState, error
 		Replaced: status.Replaced,
 		Lost:     status.Replaced,
 	}}, nil
+}
+
+// createFile creates the disk file of dc: sparse, or written in full if
+// dc.Preallocate, telling Deps.Preallocating how far it got.
+func (s *Server) createFile(ctx context.Context, dc DiskConfig) (*disk.Device, error) {
+	if !dc.Preallocate {
+		return disk.CreateFile(dc.Path, dc.Size)
+	}
+	var progress func(int64)
+	if s.prealloc != nil {
+		progress = func(done int64) { s.prealloc(dc.Path, done, dc.Size) }
+	}
+	s.log.Info("preallocating disk file", "path", dc.Path, "size", dc.Size)
+	return disk.CreateFullFile(ctx, dc.Path, dc.Size, progress)
 }
 
 // wrapped is dev as Deps.WrapDisk wraps it.

@@ -43,6 +43,10 @@ type Deps struct {
 	// configured), before its store reads it: fault tests inject I/O
 	// errors with it (disk.Faulty).
 	WrapDisk func(path string, d disk.Disk) disk.Disk
+	// Preallocating, if set, is told how far the preallocation of a new
+	// disk file (DiskConfig.Preallocate) has got: done of size bytes,
+	// from several goroutines.
+	Preallocating func(path string, done, size int64)
 }
 
 // DiskInfo describes one disk of a server.
@@ -72,15 +76,16 @@ type diskState struct {
 
 // Server is a chunk server.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	reg     prometheus.Registerer
-	m       *metrics
-	disks   []*diskState
-	byID    map[string]*diskState
-	handler http.Handler
-	wrap    func(path string, d disk.Disk) disk.Disk
-	streams streams // upgraded connections (stream.go)
+	cfg      Config
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	m        *metrics
+	disks    []*diskState
+	byID     map[string]*diskState
+	handler  http.Handler
+	wrap     func(path string, d disk.Disk) disk.Disk
+	prealloc func(path string, done, size int64) // Deps.Preallocating
+	streams  streams                             // upgraded connections (stream.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -102,11 +107,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:  cfg,
-		log:  deps.Logger.With("server", cfg.ID),
-		reg:  prometheus.WrapRegistererWith(prometheus.Labels{"server": cfg.ID}, deps.Registry),
-		byID: map[string]*diskState{},
-		wrap: deps.WrapDisk,
+		cfg:      cfg,
+		log:      deps.Logger.With("server", cfg.ID),
+		reg:      prometheus.WrapRegistererWith(prometheus.Labels{"server": cfg.ID}, deps.Registry),
+		byID:     map[string]*diskState{},
+		wrap:     deps.WrapDisk,
+		prealloc: deps.Preallocating,
 	}
 	m, err := newMetrics(s.reg)
 	if err != nil {

@@ -41,8 +41,15 @@ func diskConfigs(dir string, n int) []chunk.DiskConfig {
 // start runs a server on 127.0.0.1:0 until the test ends.
 func start(t testing.TB, cfg chunk.Config) *harness {
 	t.Helper()
+	return startWith(t, cfg, chunk.Deps{})
+}
+
+// startWith is start with deps (a registry of the harness's own).
+func startWith(t testing.TB, cfg chunk.Config, deps chunk.Deps) *harness {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := chunk.New(cfg, chunk.Deps{Registry: reg})
+	deps.Registry = reg
+	srv, err := chunk.New(cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

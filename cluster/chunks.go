@@ -3,10 +3,14 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/wolke-cloud/wolke/chunk"
@@ -50,14 +54,15 @@ func (c *Cluster) StartChunk(ctx context.Context, i int) error {
 	cfg := chunk.Config{ID: id, Zone: zone, ClusterID: c.st.ClusterID}
 	for d := 0; d < c.opts.DisksPerServer; d++ {
 		cfg.Disks = append(cfg.Disks, chunk.DiskConfig{
-			Path: filepath.Join(c.ChunkDir(i), fmt.Sprintf("disk%d.img", d)),
+			Path: c.diskPath(i, d),
 			Size: c.opts.DiskSize,
 			// A dev cluster keeps starting when a disk file is wrecked: the
 			// file is moved aside and a fresh disk takes its place.
 			ReplaceDamaged: true,
+			Preallocate:    c.opts.PreallocateDisks,
 		})
 	}
-	deps := chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id)}
+	deps := chunk.Deps{Logger: c.log.With("node", id), Registry: c.nodeRegistry(id), Preallocating: c.prealloc.note}
 	if wrap := c.opts.WrapDisk; wrap != nil {
 		deps.WrapDisk = func(path string, d disk.Disk) disk.Disk { return wrap(id, path, d) }
 	}
@@ -248,4 +253,50 @@ func declareFailedLost(ctx context.Context, mc metapb.MetaClient, id string) err
 		}
 	}
 	return nil
+}
+
+// preallocProgress adds up the preallocation of new disk files
+// (chunk.Deps.Preallocating) for Options.Preallocating, against total,
+// the bytes of the disk files missing when the cluster started.
+type preallocProgress struct {
+	report func(done, total int64)
+	total  int64
+	mu     sync.Mutex
+	done   map[string]int64
+}
+
+func (p *preallocProgress) note(path string, done, size int64) {
+	if p.report == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[string]int64{}
+	}
+	p.done[path] = max(p.done[path], done)
+	var sum int64
+	for _, d := range p.done {
+		sum += d
+	}
+	p.report(sum, max(p.total, sum))
+}
+
+// missingDiskBytes is the size of the disk files of chunk servers 0..n-1
+// that do not exist yet.
+func (c *Cluster) missingDiskBytes(n int) int64 {
+	var sum int64
+	for i := range n {
+		for d := 0; d < c.opts.DisksPerServer; d++ {
+			if _, err := os.Stat(c.diskPath(i, d)); errors.Is(err, fs.ErrNotExist) {
+				sum += c.opts.DiskSize
+			}
+		}
+	}
+	return sum
+}
+
+// diskPath is the file of disk d of chunk server i.
+func (c *Cluster) diskPath(i, d int) string {
+	return filepath.Join(c.ChunkDir(i), fmt.Sprintf("disk%d.img", d))
 }

@@ -27,21 +27,27 @@ import (
 
 // Options shape a cluster. Zero values take the defaults of `wolke dev`.
 type Options struct {
-	Dir            string   // data directory; kept across restarts
-	MetaNodes      int      // 1 or 3
-	ChunkServers   int      // default 6
-	DisksPerServer int      // default 1
-	DiskSize       int64    // bytes per sparse disk file; default 16 GiB
-	Zones          int      // zone labels z1..zN spread over chunk servers; default 3
-	S3Addr         string   // default 127.0.0.1:9000
-	NBDAddr        string   // NBD server for volumes; "" serves none
-	Etcd           []string // external etcd endpoints; empty starts an embedded one
-	Root           Credentials
-	Users          []User
-	DataShards     int // default 4
-	ParityShards   int // default 2
-	Region         string
-	Logger         *slog.Logger
+	Dir            string // data directory; kept across restarts
+	MetaNodes      int    // 1 or 3
+	ChunkServers   int    // default 6
+	DisksPerServer int    // default 1
+	DiskSize       int64  // bytes per disk file; default 16 GiB
+	// PreallocateDisks writes new disk files in full as they are made
+	// (chunk.DiskConfig.Preallocate): they hold their space, and writes
+	// to them are overwrites, faster than first writes into a sparse
+	// file. Preallocating is told the bytes written of all new files.
+	PreallocateDisks bool
+	Preallocating    func(done, total int64)
+	Zones            int      // zone labels z1..zN spread over chunk servers; default 3
+	S3Addr           string   // default 127.0.0.1:9000
+	NBDAddr          string   // NBD server for volumes; "" serves none
+	Etcd             []string // external etcd endpoints; empty starts an embedded one
+	Root             Credentials
+	Users            []User
+	DataShards       int // default 4
+	ParityShards     int // default 2
+	Region           string
+	Logger           *slog.Logger
 	// RepairAfter is how long a chunk server may be gone before its disks
 	// are declared lost and rebuilt elsewhere: 0 takes 10m, negative
 	// means at once. Disks found missing at a server's start are rebuilt
@@ -144,7 +150,8 @@ type Cluster struct {
 	s3ln, nbdln net.Listener
 	// local are the chunk servers above by address: the cluster's own
 	// chunk clients hand them requests without loopback TCP.
-	local localChunks
+	local    localChunks
+	prealloc preallocProgress
 	// RootGenerated is true when the root credentials were made at this start.
 	RootGenerated bool
 
@@ -164,7 +171,7 @@ func Open(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, log: opts.Logger, dir: opts.Dir, st: st, Registry: prometheus.NewRegistry()}
+	c := &Cluster{opts: opts, log: opts.Logger, dir: opts.Dir, st: st, Registry: prometheus.NewRegistry(), prealloc: preallocProgress{report: opts.Preallocating}}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -184,6 +191,9 @@ func Open(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if err := st.save(c.dir); err != nil {
 		return nil, err
+	}
+	if opts.PreallocateDisks {
+		c.prealloc.total = c.missingDiskBytes(opts.ChunkServers)
 	}
 	for i := 0; i < opts.ChunkServers; i++ {
 		if err := c.StartChunk(ctx, i); err != nil {

@@ -19,6 +19,9 @@
 #   BENCH_LIST_KEYS=100000 keys for the ListObjectsV2 run
 #   BENCH_DISK_MIB=1024    MiB for the disk and fio runs
 #   BENCH_FIO_RUNTIME=8    seconds per NBD fio job
+#   BENCH_NBD_PREALLOCATE=1  section d's `wolke dev` writes its six 4 GiB disk
+#                          files in full first (--preallocate), as chunk servers
+#                          own whole disks in production; 0: sparse files
 #   BENCH_MIXED=15s BENCH_MULTIPART=30s BENCH_PARTS=64 BENCH_LIST=20s
 #   BENCH_OUT=bench/results, BIN=bin/wolke, TMPDIR (work files; a real disk)
 #   BENCH_SECTIONS="a b c d e f"  the sections to run (e plots c's data)
@@ -38,6 +41,7 @@ MP_DUR=${BENCH_MULTIPART:-30s}
 MP_PARTS=${BENCH_PARTS:-64}
 LIST_DUR=${BENCH_LIST:-20s}
 NBD_MIB=1024
+NBD_PREALLOC=${BENCH_NBD_PREALLOCATE:-1}
 SECTIONS=${BENCH_SECTIONS:-"a b c d e f"}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 DATE=$(date -u +%F)
@@ -214,9 +218,10 @@ bench_disk() {
 }
 
 # ---------------------------------------------------------------- c. S3
+# start_dev NAME [ARGS...]: `wolke dev` on $WORK/NAME with ARGS.
 start_dev() {
 	PORT=$(free_port)
-	local args=(dev --dir "$WORK/dev" --s3-addr "127.0.0.1:$PORT" --root-access-key "$AK" --root-secret-key "$SK")
+	local args=(dev --dir "$WORK/$1" --s3-addr "127.0.0.1:$PORT" --root-access-key "$AK" --root-secret-key "$SK" "${@:2}")
 	NBD_ADDR=""
 	if "$BIN" dev --help 2>/dev/null | grep -q -- '--nbd-addr'; then
 		NBD_ADDR=127.0.0.1:$(free_port)
@@ -366,14 +371,18 @@ nbd_cell() { # JSON job → "IOPS / MB/s / p99 ms"
 		echo "unreadable: $1"
 }
 
-# disk_ceiling JOBS BS NAME: MB/s the work file system takes for new data
-# written by JOBS writers at once, each a new sparse file in BS O_DIRECT
-# blocks at QD8: how the chunk store writes a new extent's pieces in
-# `wolke dev`, where they all share this disk (3 writers of 1 MiB: three
-# replicas; 6 of 256 KiB: 4+2 shards of an extent written whole).
+# disk_ceiling JOBS BS NAME: MB/s the work file system takes from JOBS
+# writers at once, each writing its own file in BS O_DIRECT blocks at QD8:
+# how the chunk store writes a new extent's pieces in `wolke dev`, where
+# they all share this disk (3 writers of 1 MiB: three replicas; 6 of
+# 256 KiB: 4+2 shards of an extent written whole). The files are written
+# once before the measured run when the volumes' disk files are
+# preallocated (overwrites, as there), else new and sparse.
 disk_ceiling() {
 	local d=$WORK/ceiling
 	mkdir -p "$d"
+	[ "$NBD_PREALLOC" != 1 ] || timeout 300 fio --name=ceiling --directory="$d" --rw=write --bs=1m --iodepth=8 --ioengine=libaio \
+		--direct=1 --fallocate=none --size="$((NBD_MIB * 3 / $1))M" --numjobs="$1" >>"$LOG" 2>&1 || return 1
 	timeout 300 fio --name=ceiling --directory="$d" --rw=write --bs="$2" --iodepth=8 --ioengine=libaio \
 		--direct=1 --fallocate=none --size="$((NBD_MIB * 3 / $1))M" --numjobs="$1" --group_reporting \
 		--output-format=json --output="$RES/nbd-disk-ceiling-$3.json" >>"$LOG" 2>&1 || return 1
@@ -445,7 +454,9 @@ bench_nbd() {
 		fi
 	fi
 	md "Targets: \`nbdkit memory ${NBD_MIB}M\`; \`qemu-nbd -f raw --cache=none\` over a ${NBD_MIB} MiB file on the work file system;"
-	md "two Wolke volumes through \`wolke dev --nbd-addr\` (new ${NBD_MIB} MiB volumes made through the EC2 API): one of type"
+	local disks="six 4 GiB sparse disk files"
+	[ "$NBD_PREALLOC" != 1 ] || disks="six 4 GiB disk files written in full at start, \`--preallocate\`, as chunk servers own whole disks in production"
+	md "two Wolke volumes through \`wolke dev --nbd-addr\` on $disks (new ${NBD_MIB} MiB volumes made through the EC2 API): one of type"
 	md "gp2, the default (every extent on 3 replicas), and one of type st1 (extents written whole 4+2 erasure coded, 1.5 bytes"
 	md "per byte; any other write to such an extent first copies it to 3 replicas). One fio run per job,"
 	md "$FIO_RUNTIME s after 1 s ramp, except seqwrite, which runs first and fills the whole device once so that"
@@ -468,8 +479,10 @@ bench_nbd() {
 	say "disk ceilings for three replicas and for 4+2 shards"
 	local coded
 	if ceil=$(disk_ceiling 3 1m replicas) && [ -n "$ceil" ] && coded=$(disk_ceiling 6 256k coded) && [ -n "$coded" ]; then
+		local files="new sparse files"
+		[ "$NBD_PREALLOC" != 1 ] || files="files written once before, as the preallocated disk files are"
 		md "Ceilings of seqwrite on a new Wolke volume here. This disk took **$ceil MB/s** of new data from three writers"
-		md "at once (fio, 1 MiB O_DIRECT blocks at QD8 into new sparse files, as the chunk store writes a gp2 extent's three"
+		md "at once (fio, 1 MiB O_DIRECT blocks at QD8 into $files, as the chunk store writes a gp2 extent's three"
 		md "replicas, which share this disk in \`wolke dev\`), so a gp2 volume cannot take more than **$((ceil / 3)) MB/s**; from six"
 		md "writers of 256 KiB blocks (an st1 extent's 4+2 shards) it took **$coded MB/s**: at most **$((coded * 2 / 3)) MB/s** for st1."
 	else
@@ -515,11 +528,23 @@ write_md() {
 want a && bench_ec
 want b && bench_disk
 want f && bench_durability
-if want c || want d; then
-	start_dev
-	want c && bench_s3
-	want d && bench_nbd
+if want c; then
+	start_dev dev
+	bench_s3
 	stop_dev
+	rm -rf "$WORK/dev"
+fi
+if want d; then
+	# Volumes get a cluster of their own: six 4 GiB disks, preallocated
+	# unless BENCH_NBD_PREALLOCATE=0 (two 1 GiB volumes take 4.5 GiB).
+	if [ "$NBD_PREALLOC" = 1 ]; then
+		start_dev dev-nbd --disk-size 4GiB --preallocate
+	else
+		start_dev dev-nbd --disk-size 4GiB
+	fi
+	bench_nbd
+	stop_dev
+	rm -rf "$WORK/dev-nbd"
 fi
 want e && bench_plots
 gzip -f "$RES"/*.csv 2>/dev/null || true

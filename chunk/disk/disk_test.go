@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
@@ -159,4 +160,33 @@ func TestFileWriteVMany(t *testing.T) {
 	if !bytes.Equal(got, src) {
 		t.Fatal("a vector write of 2500 buffers reads back different")
 	}
+}
+
+// TestCreateFullFile: a preallocated disk file is written in full, reads
+// zeros, reports its progress up to its size, and passes the suite.
+func TestCreateFullFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "disk")
+	var done atomic.Int64
+	d, err := disk.CreateFullFile(context.Background(), path, 9<<20, func(n int64) { done.Store(max(done.Load(), n)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if !disk.FullyAllocated(path) || done.Load() != 9<<20 || d.Size() != 9<<20 {
+		t.Fatalf("written in full %v, progress %d, size %d", disk.FullyAllocated(path), done.Load(), d.Size())
+	}
+	buf := disk.AlignedBuffer(1 << 20)
+	if err := d.ReadAt(context.Background(), buf, 8<<20); err != nil || !bytes.Equal(buf, make([]byte, len(buf))) {
+		t.Fatalf("last MiB: %v, zeros %v", err, bytes.Equal(buf, make([]byte, len(buf))))
+	}
+	if _, err := disk.CreateFullFile(context.Background(), path, 1<<20, nil); err == nil {
+		t.Fatal("CreateFullFile over an existing file")
+	}
+	disktest.Run(t, func(t *testing.T, size int64) disk.Disk {
+		d, err := disk.CreateFullFile(context.Background(), filepath.Join(t.TempDir(), "disk"), size, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
 }

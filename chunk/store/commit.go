@@ -288,13 +288,13 @@ func (s *Store) takeCommitted(exts []extent) error {
 }
 
 // recycle waits until no reader can still be reading extents that a commit
-// freed, punches holes in them (but those marked kept) and makes them
-// available again.
+// freed, punches holes in them (but those marked kept, and all on a store
+// that keeps freed space) and makes them available again.
 func (s *Store) recycle(ctx context.Context, freed []extent, kept []bool) {
 	s.gate.Lock()
 	s.gate.Unlock() //nolint:staticcheck // an empty critical section is the point: a barrier
 	for i, e := range freed {
-		if kept[i] {
+		if kept[i] || s.keepFreed {
 			continue
 		}
 		if err := s.d.Discard(ctx, e.off, e.n); err != nil {

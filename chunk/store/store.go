@@ -40,6 +40,11 @@ type Options struct {
 	// Registry receives wolke_chunk_checksum_errors_total{disk=<disk id>};
 	// the store unregisters it on Close. Default: not exported.
 	Registry prometheus.Registerer
+	// KeepFreed leaves freed space as it is: neither Format nor a commit
+	// that frees extents discards them. For a disk file written in full
+	// (disk.CreateFullFile): a hole punch would make it sparse again, and
+	// the next write there a slower first write.
+	KeepFreed bool
 }
 
 func (o *Options) fill() {
@@ -96,6 +101,7 @@ type Store struct {
 	compacted prometheus.Counter
 	reg       prometheus.Registerer
 	status    Status
+	keepFreed bool // Options.KeepFreed
 
 	closeMu sync.RWMutex // operations hold it shared; Close exclusive
 	closed  bool
@@ -163,8 +169,10 @@ func Format(ctx context.Context, d disk.Disk, indexDir, clusterID, diskID string
 		version: sbVersion, blockSize: disk.BlockSize, size: d.Size(),
 		created: time.Now().UnixNano(), clusterID: clusterID, diskID: diskID,
 	}
-	if err := d.Discard(ctx, sb.dataStart(), sb.dataEnd()-sb.dataStart()); err != nil {
-		opts.Logger.Warn("discard of the data region failed", "disk", diskID, "err", err)
+	if !opts.KeepFreed { // a kept region's old bytes stay: no record names them
+		if err := d.Discard(ctx, sb.dataStart(), sb.dataEnd()-sb.dataStart()); err != nil {
+			opts.Logger.Warn("discard of the data region failed", "disk", diskID, "err", err)
+		}
 	}
 	if err := writeSuperblocks(ctx, d, sb); err != nil {
 		return nil, errs.E(op, errs.KindOf(err), err)
@@ -246,7 +254,8 @@ func start(db *pebble.DB, d disk.Disk, sb superblock, st Status, opts Options) (
 	}
 	s := &Store{
 		d: d, db: db, sb: sb, log: opts.Logger, badSum: badSum, compacted: compacted, reg: opts.Registry, status: st,
-		avail: committed.clone(), committed: committed,
+		keepFreed: opts.KeepFreed,
+		avail:     committed.clone(), committed: committed,
 		ops: make(chan *change, maxGroup), done: make(chan struct{}),
 		blockShift: newBlockShift(), compacting: make(chan struct{}, maxCompactions),
 	}

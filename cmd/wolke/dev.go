@@ -31,8 +31,9 @@ func devCmd() *cobra.Command {
 		Use:   "dev",
 		Short: "Run the whole cloud in one process on 127.0.0.1",
 		Long: `Run the whole cloud in one process: an embedded etcd, meta node(s), chunk
-servers on sparse disk files and the S3 endpoint, all on 127.0.0.1. Data is
-kept under --dir across restarts. Ctrl-C shuts down cleanly.
+servers on disk files (sparse, or written in full with --preallocate) and the
+S3 endpoint, all on 127.0.0.1. Data is kept under --dir across restarts.
+Ctrl-C shuts down cleanly.
 
 Root credentials come from --root-access-key/--root-secret-key (or
 WOLKE_ROOT_ACCESS_KEY/WOLKE_ROOT_SECRET_KEY); without them a pair is made on
@@ -94,6 +95,9 @@ first start, kept in the data directory and printed.`,
 				return err
 			}
 			fmt.Fprintf(out, "Starting Wolke in %s ...\n", opts.Dir)
+			if opts.PreallocateDisks {
+				opts.Preallocating = preallocLine(out)
+			}
 			start := time.Now()
 			c, err := cluster.Open(cmd.Context(), opts)
 			if err != nil {
@@ -118,7 +122,8 @@ first start, kept in the data directory and printed.`,
 	f.IntVar(&opts.MetaNodes, "meta", 1, "number of meta (Raft) nodes: 1, 3 or 5")
 	f.IntVar(&opts.ChunkServers, "chunks", 6, "number of chunk servers")
 	f.IntVar(&opts.DisksPerServer, "disks-per-chunk", 1, "disk files per chunk server")
-	f.StringVar(&diskSize, "disk-size", "16GiB", "size of each sparse disk file")
+	f.StringVar(&diskSize, "disk-size", "16GiB", "size of each disk file")
+	f.BoolVar(&opts.PreallocateDisks, "preallocate", false, "write new disk files in full (zeros) as they are made: they hold their space, and first writes to them are faster than to sparse files")
 	f.IntVar(&opts.Zones, "zones", 3, "zone labels spread over the chunk servers")
 	f.Var(repairAfterFlag{&opts.RepairAfter}, "repair-after", "how long a chunk server may be gone before its disks are rebuilt elsewhere (0: at once)")
 	f.StringVar(&ec, "ec", "4+2", "erasure code: data+parity shards")
@@ -132,6 +137,23 @@ first start, kept in the data directory and printed.`,
 	f.StringVar(&volEC, "volume-ec", "auto", volumeECHelp)
 	f.StringVar(&pprofAt, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging)")
 	return cmd
+}
+
+// preallocLine returns a progress reporter for the preallocation of disk
+// files: one line, redrawn at each whole percent, ended at 100%.
+func preallocLine(w io.Writer) func(done, total int64) {
+	last := -1
+	return func(done, total int64) {
+		pct := int(done * 100 / max(total, 1))
+		if pct == last {
+			return
+		}
+		last = pct
+		fmt.Fprintf(w, "\rPreallocating disk files: %5.1f of %.1f GiB (%d%%)", float64(done)/(1<<30), float64(total)/(1<<30), pct)
+		if done >= total {
+			fmt.Fprintln(w)
+		}
+	}
 }
 
 func printBanner(w io.Writer, c *cluster.Cluster, o *cluster.Options, took time.Duration) {

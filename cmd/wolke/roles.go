@@ -99,13 +99,15 @@ func chunkCmd() *cobra.Command {
 		disks    []string
 		indexDir string
 		format   bool
+		prealloc bool
 	)
 	cmd := &cobra.Command{
 		Use:   "chunk",
 		Short: "Run a chunk server that owns disks",
 		Long: `Run one chunk server. It owns whole disks: block devices, or files that stand
-in for them (created sparse with the given size when missing). A disk from
-another cluster, or a device that is not a Wolke disk, is refused.`,
+in for them (created with the given size when missing: sparse, or written in
+full with --preallocate). A disk from another cluster, or a device that is
+not a Wolke disk, is refused.`,
 		Example: `  wolke chunk --cluster prod --id c1 --zone z1 --disk /dev/sdb --disk /dev/sdc --index-dir /var/lib/wolke/index
   wolke chunk --cluster prod --id c2 --zone z2 --disk /srv/wolke/d0.img:100GiB`,
 		Args: cobra.NoArgs,
@@ -120,7 +122,7 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
 			}
 			for _, d := range disks {
 				path, size, hasSize := strings.Cut(d, ":")
-				dc := chunk.DiskConfig{Path: path, Format: format}
+				dc := chunk.DiskConfig{Path: path, Format: format, Preallocate: prealloc}
 				if indexDir != "" {
 					// One index directory per disk, named after the device path.
 					name := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "_")
@@ -144,6 +146,7 @@ another cluster, or a device that is not a Wolke disk, is refused.`,
 	f.StringArrayVar(&disks, "disk", nil, "disk: a block device, or FILE:SIZE for a file disk (repeatable)")
 	f.StringVar(&indexDir, "index-dir", "", "directory for the disks' indexes (required for block devices; default: beside each disk file)")
 	f.BoolVar(&format, "format", false, "format given disks that carry no Wolke superblock (destroys what is on them)")
+	f.BoolVar(&prealloc, "preallocate", false, "write new disk files in full (zeros) as they are made: they hold their space, and first writes to them are faster")
 	f.StringVar(&role.Addr, "addr", "127.0.0.1:7200", "data protocol listen address")
 	return cmd
 }

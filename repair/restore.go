@@ -17,10 +17,11 @@ type restorer interface {
 // on active disks (scrubbing deletes a damaged chunk): a chunk that meta
 // maps on a listed disk whose inventory lacks it, and that the disk still
 // answers NotFound for (a chunk committed after the listing is there), is
-// missing there. A coded chunk's missing shards are decoded and written
-// back to the same disks under the same id (coded chunks never change);
-// a replica is copied to another server as for a lost disk. It returns
-// how many chunks it restored.
+// missing there. Missing copies are written back to the same disks
+// under the same id, so meta's map does not change and chunks of attached
+// volumes are restored too: a coded chunk's shards decoded from the
+// others (restoreShards), replicas copied from the others at their
+// generation (restoreReplicas). It returns how many chunks it restored.
 func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskInv, disks map[string]*metapb.Disk, live map[string]bool) (int, error) {
 	rep, ok := w.deps.Extents.(ChunkReplacer)
 	gr, haveGen := w.deps.Shards.(genReader)

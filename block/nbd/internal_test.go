@@ -163,27 +163,3 @@ func TestBlockSizes(t *testing.T) {
 		}
 	}
 }
-
-func TestBufPool(t *testing.T) {
-	var p bufPool
-	for _, c := range []struct{ n, cap int }{
-		{1, 4096}, {512, 4096}, {4096, 4096}, {4097, 8192}, {1 << 20, 1 << 20}, {1<<20 + 512, 2 << 20},
-	} {
-		for range 2 { // the second round may get the first round's buffer
-			b := p.get(c.n)
-			if len(*b) != c.n || cap(*b) != c.cap {
-				t.Fatalf("get(%d): len %d cap %d, want cap %d", c.n, len(*b), cap(*b), c.cap)
-			}
-			p.put(b)
-		}
-	}
-	odd := make([]byte, 5000)
-	p.put(&odd) // not a class size: dropped, not handed out short
-	if b := p.get(4097); cap(*b) != 8192 {
-		t.Fatalf("get(4097) after an odd put: cap %d", cap(*b))
-	}
-	p.put(nil)
-	if b := p.get(0); len(*b) != 0 {
-		t.Fatalf("get(0): len %d", len(*b))
-	}
-}

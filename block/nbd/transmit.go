@@ -130,9 +130,9 @@ func (ss *session) run(ctx context.Context) {
 				continue
 			}
 			ss.budget.acquire(j.cost)
-			j.payload = c.s.pool.get(int(req.length))
+			j.payload = c.s.pool.Get(int(req.length))
 			if err := c.readFull(*j.payload); err != nil {
-				c.s.pool.put(j.payload)
+				c.s.pool.Put(j.payload)
 				ss.budget.release(j.cost)
 				c.log.Info("nbd connection ended inside a write", "error", err)
 				return
@@ -144,7 +144,7 @@ func (ss *session) run(ctx context.Context) {
 		}
 		if e != errnoOK {
 			if req.typ == cmdWrite {
-				c.s.pool.put(j.payload)
+				c.s.pool.Put(j.payload)
 				ss.budget.release(j.cost)
 			}
 			ss.replyError(req, e, msg)
@@ -153,7 +153,7 @@ func (ss *session) run(ctx context.Context) {
 		if quick != nil && req.typ == cmdWrite && req.flags&cflagFUA == 0 && req.length > 0 &&
 			quick.TryWriteAt(*j.payload, int64(req.off)) {
 			c.s.m.bytesWrite.Add(float64(req.length))
-			c.s.pool.put(j.payload)
+			c.s.pool.Put(j.payload)
 			ss.budget.release(j.cost)
 			ss.replyQueued(req.cookie)
 			continue
@@ -189,7 +189,7 @@ func (ss *session) dispatch(ctx context.Context, j job) {
 func (ss *session) worker(ctx context.Context, j job) {
 	for ok := true; ok; j, ok = <-ss.work {
 		ss.do(ctx, j.req, j.payload)
-		ss.c.s.pool.put(j.payload)
+		ss.c.s.pool.Put(j.payload)
 		ss.c.s.m.inflight.Dec()
 		<-ss.sem
 		ss.budget.release(j.cost)
@@ -288,14 +288,14 @@ func (ss *session) do(ctx context.Context, r request, payload *[]byte) {
 	var err error
 	switch r.typ {
 	case cmdRead:
-		buf := ss.c.s.pool.get(int(n))
+		buf := ss.c.s.pool.Get(int(n))
 		if err = ss.exp.ReadAt(ctx, *buf, off); err == nil {
 			ss.c.s.m.bytesRead.Add(float64(n))
 			ss.replyRead(r, *buf)
-			ss.c.s.pool.put(buf)
+			ss.c.s.pool.Put(buf)
 			return
 		}
-		ss.c.s.pool.put(buf)
+		ss.c.s.pool.Put(buf)
 	case cmdWrite:
 		if err = ss.exp.WriteAt(ctx, *payload, off, fua); err == nil {
 			ss.c.s.m.bytesWrite.Add(float64(n))

@@ -123,3 +123,47 @@ func TestWriteCacheDue(t *testing.T) {
 		t.Fatalf("aged first, oldest first: %v", got)
 	}
 }
+
+// TestWriteCacheBuffers: a write's buffer goes back to the pool only when
+// no cached block and no write-back uses it: a write-back keeps the bytes
+// it read while newer writes replace its blocks and reuse buffers.
+func TestWriteCacheBuffers(t *testing.T) {
+	ctx := context.Background()
+	c := newWriteCache(1 << 20)
+	a := bytes.Repeat([]byte{0xa}, 16*blockSize)
+	if err := c.put(ctx, 0, 0, a); err != nil {
+		t.Fatal(err)
+	}
+	rs := c.ranges(0)
+	buf := rs[0].blocks[0].buf
+	if buf.refs != 32 { // 16 cached blocks, 16 pinned
+		t.Fatalf("refs %d after ranges, want 32", buf.refs)
+	}
+	es := rs[0].appendEdits(nil)
+	if err := c.put(ctx, 0, 0, bytes.Repeat([]byte{0xb}, 16*blockSize)); err != nil { // replaces every block
+		t.Fatal(err)
+	}
+	if buf.refs != 16 {
+		t.Fatalf("refs %d after the blocks were replaced, want the 16 pins", buf.refs)
+	}
+	for i := range 64 { // churn: buffers of the same size come and go
+		if err := c.put(ctx, 1, 0, bytes.Repeat([]byte{byte(i)}, 16*blockSize)); err != nil {
+			t.Fatal(err)
+		}
+		c.drop(1, 0, 16*blockSize)
+	}
+	if len(es) != 1 || !bytes.Equal(es[0].data, a) {
+		t.Fatal("a pinned write-back's data changed under it")
+	}
+	c.written(0, rs) // its blocks were replaced: nothing to drop
+	c.unpin(rs)
+	if buf.refs != 0 || c.bytes != 16*blockSize {
+		t.Fatalf("after unpin: refs %d, %d bytes cached", buf.refs, c.bytes)
+	}
+	rs = c.ranges(0)
+	c.written(0, rs)
+	c.unpin(rs)
+	if b := rs[0].blocks[0].buf; b.refs != 0 || c.bytes != 0 {
+		t.Fatalf("after the write-back: refs %d, %d bytes cached", b.refs, c.bytes)
+	}
+}

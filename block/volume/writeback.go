@@ -139,6 +139,7 @@ func (v *Volume) writeBackLocked(ctx context.Context, idx uint64) error {
 	if len(rs) == 0 {
 		return nil
 	}
+	defer v.cache.unpin(rs) // after written: nothing holds the data any more
 	edits := make([]edit, 0, len(rs))
 	for _, r := range rs {
 		edits = r.appendEdits(edits)

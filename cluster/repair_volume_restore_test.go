@@ -89,19 +89,7 @@ func TestVolumeRepairRestoresAttachedReplica(t *testing.T) {
 	c := Start(t, durabilityOpts(t.TempDir()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
-		Size: 4 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1", VolumeType: "gp2",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vid := resp.Volume.Id
-	ex := openExport(t, c, vid, false)
-	defer ex.Close()
-	vv, ok := ex.(*volume.Volume)
-	if !ok {
-		t.Fatalf("export is a %T", ex)
-	}
+	vid, vv := attachVolume(t, c, "gp2", 4)
 	vol := payload(31, 4*volTestExtent)
 	write := func(off int, b []byte) {
 		t.Helper()
@@ -158,4 +146,23 @@ func replicaGen(t *testing.T, c *Cluster, e *metapb.Extent) uint64 {
 		t.Fatalf("chunk %s: replicas at generations %v", e.ChunkId, gens)
 	}
 	return gens[0]
+}
+
+// attachVolume creates a volume of vtype, extents volTestExtent long, and
+// opens it as its writer until the test ends.
+func attachVolume(t *testing.T, c *Cluster, vtype string, extents int64) (string, *volume.Volume) {
+	t.Helper()
+	resp, err := c.Meta().Volumes().CreateVolume(context.Background(), &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
+		Size: extents * volTestExtent, ExtentSize: volTestExtent, Zone: "z1", VolumeType: vtype,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := openExport(t, c, resp.Volume.Id, false)
+	t.Cleanup(func() { _ = ex.Close() })
+	vv, ok := ex.(*volume.Volume)
+	if !ok {
+		t.Fatalf("export is a %T", ex)
+	}
+	return resp.Volume.Id, vv
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wolke-cloud/wolke/block/volume"
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
 
@@ -33,19 +32,7 @@ func testWriterHeals(t *testing.T, opts Options, vtype string) {
 	c := Start(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	resp, err := c.Meta().Volumes().CreateVolume(ctx, &metapb.CreateVolumeRequest{Volume: &metapb.Volume{
-		Size: 8 * volTestExtent, ExtentSize: volTestExtent, Zone: "z1", VolumeType: vtype,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vid := resp.Volume.Id
-	ex := openExport(t, c, vid, false)
-	defer ex.Close()
-	vv, ok := ex.(*volume.Volume)
-	if !ok {
-		t.Fatalf("export is a %T", ex)
-	}
+	vid, vv := attachVolume(t, c, vtype, 8)
 	vol := payload(21, 8*volTestExtent)
 	write := func(off int, b []byte) {
 		t.Helper()
@@ -145,7 +132,7 @@ func testWriterHeals(t *testing.T, opts Options, vtype string) {
 	if deleted == 0 {
 		t.Fatal("no old replica to delete: the volume kept its chunks")
 	}
-	if err := ex.Close(); err != nil {
+	if err := vv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	readExport(t, c, vid, vol)

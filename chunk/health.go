@@ -57,6 +57,12 @@ func (w *watchedDisk) WriteVAt(ctx context.Context, bufs [][]byte, off int64) er
 	return w.note(disk.WriteV(ctx, w.Disk, bufs, off))
 }
 
+// WriteCachedAt implements disk.CachingWriter: the wrapped disk's, if it
+// is one.
+func (w *watchedDisk) WriteCachedAt(ctx context.Context, p []byte, off int64) error {
+	return w.note(disk.WriteCached(ctx, w.Disk, p, off))
+}
+
 func (w *watchedDisk) Sync(ctx context.Context) error { return w.note(w.Disk.Sync(ctx)) }
 
 func (w *watchedDisk) Discard(ctx context.Context, off, n int64) error {

@@ -16,7 +16,8 @@ import (
 
 // Device is a Disk on a file or a block device. Writes bypass the page
 // cache (O_DIRECT) and are durable after Sync; reads go through it, on a
-// second descriptor without readahead, so that data read again (a
+// second descriptor without readahead (WriteCachedAt writes through it
+// too, for data about to be read again), so that data read again (a
 // volume's hot blocks, an object read twice) comes from memory the kernel
 // can take back, as MinIO's and SeaweedFS's reads do. The kernel keeps the
 // two coherent: a direct write or a hole punch drops the cached pages of
@@ -132,7 +133,7 @@ func openDevice(op, path string, block bool) (*Device, error) {
 		return nil, errs.Errorf(op, errs.Invalid, "%s is smaller than one block", path)
 	}
 	if direct {
-		rf, err := os.OpenFile(path, os.O_RDONLY, 0)
+		rf, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			_ = f.Close()
 			return nil, errs.E(op, fileKind(err), err)

@@ -15,7 +15,10 @@ import (
 // the whole of such a chunk into memory anyway, checked against its
 // CRC32Cs, the store writes those bytes out contiguously in the background
 // and moves the chunk there: the same bytes, checksums and generation, so
-// readers and writers see no change but the next read is one disk read.
+// readers and writers see no change but the next read is one disk read,
+// or none: the move writes through the page cache, as the scattered
+// blocks were read, so that a volume read twice is not read from the disk
+// twice.
 // Like an unsynced Patch, the move reaches the index with the next sync,
 // and the blocks it leaves are reused only after that sync: a crash before
 // it leaves the chunk where it was, intact.
@@ -84,7 +87,7 @@ func (s *Store) compact(ctx context.Context, id string, rec *record, buf []byte)
 	if err != nil {
 		return err
 	}
-	if err := s.writeOver(ctx, fresh, [][]byte{buf}); err != nil {
+	if err := s.writeCached(ctx, fresh, buf); err != nil {
 		return err
 	}
 	moved := &record{length: cur.length, crc: cur.crc, created: cur.created, gen: cur.gen, exts: fresh, blocks: slices.Clone(cur.blocks)}
@@ -92,5 +95,19 @@ func (s *Store) compact(ctx context.Context, id string, rec *record, buf []byte)
 		return errs.E(op, errs.KindOf(err), err)
 	}
 	s.compacted.Inc()
+	return nil
+}
+
+// writeCached writes buf to fresh through the page cache (when the disk
+// can), so that the moved chunk is read from memory next time, as it was
+// before the move.
+func (s *Store) writeCached(ctx context.Context, fresh []extent, buf []byte) error {
+	for _, e := range fresh {
+		if err := disk.WriteCached(ctx, s.d, buf[:e.n], e.off); err != nil {
+			s.release(fresh)
+			return errs.E("store.compact", errs.KindOf(err), err)
+		}
+		buf = buf[e.n:]
+	}
 	return nil
 }

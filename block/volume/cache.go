@@ -32,6 +32,7 @@ import (
 // written, and the collector's work cost it a tenth of its throughput.
 type writeCache struct {
 	pool    bufpool.Pool
+	pages   sync.Pool // of *blockPage, empty
 	mu      sync.Mutex
 	extents map[uint64]*cachedExtent
 	bytes   int64 // cached bytes
@@ -47,19 +48,6 @@ type writeCache struct {
 // its write fails (the write-back keeps failing: too few chunk servers).
 const cacheStall = 30 * time.Second
 
-type cachedExtent struct {
-	blocks map[int64]*cachedBlock // by offset inside the extent
-	since  time.Time              // when its oldest cached block came (about)
-}
-
-type cachedBlock struct {
-	data []byte // blockSize bytes, never written to once cached
-	// buf is the write's buffer that data is part of, at: blocks of one
-	// write that are written back together need no copy.
-	buf *cacheBuf
-	at  int
-}
-
 // cacheBuf is the buffer of one cached write, shared by its blocks.
 type cacheBuf struct {
 	b *[]byte // from writeCache.pool
@@ -70,6 +58,7 @@ type cacheBuf struct {
 
 func newWriteCache(max int64) *writeCache {
 	return &writeCache{
+		pages:   sync.Pool{New: func() any { return new(blockPage) }},
 		extents: map[uint64]*cachedExtent{},
 		max:     max,
 		freed:   make(chan struct{}),
@@ -84,32 +73,25 @@ func cacheable(in, n int64) bool {
 	return in%blockSize == 0 && n%blockSize == 0 && n > 0
 }
 
-// blocksOf copies data into one pooled buffer for the whole piece, its
-// blocks cached apart; made before the cache's lock is taken. Blocks that
-// are not inserted go back with unused.
-func (c *writeCache) blocksOf(data []byte) []cachedBlock {
+// bufOf copies data into a pooled buffer for the whole piece, its blocks
+// cached apart; made before the cache's lock is taken. A buffer that is
+// not inserted goes back with unused.
+func (c *writeCache) bufOf(data []byte) *cacheBuf {
 	cb := &cacheBuf{b: c.pool.Get(len(data))}
-	buf := *cb.b
-	copy(buf, data)
-	bs := make([]cachedBlock, len(data)/blockSize)
-	for i := range bs {
-		o := i * blockSize
-		bs[i] = cachedBlock{data: buf[o : o+blockSize : o+blockSize], buf: cb, at: o}
-	}
-	return bs
+	copy(*cb.b, data)
+	return cb
 }
 
-// unused gives back the buffer of blocks made by blocksOf and never
-// inserted.
-func (c *writeCache) unused(bs []cachedBlock) {
-	if len(bs) > 0 && bs[0].buf.refs == 0 {
-		c.pool.Put(bs[0].buf.b)
+// unused gives back a buffer made by bufOf and never inserted.
+func (c *writeCache) unused(cb *cacheBuf) {
+	if cb.refs == 0 {
+		c.pool.Put(cb.b)
 	}
 }
 
 // unref drops one reference to b's buffer, giving it back to the pool at
 // the last; the caller holds mu.
-func (c *writeCache) unref(b *cachedBlock) {
+func (c *writeCache) unref(b cachedBlock) {
 	b.buf.refs--
 	if b.buf.refs == 0 {
 		c.pool.Put(b.buf.b)
@@ -126,21 +108,21 @@ func (c *writeCache) tryPut(idx uint64, in int64, data []byte) bool {
 	if full {
 		return false
 	}
-	bs := c.blocksOf(data)
+	cb := c.bufOf(data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil || c.bytes > 0 && c.bytes+n > c.max {
-		c.unused(bs)
+		c.unused(cb)
 		return false
 	}
-	c.insertLocked(idx, in, bs)
+	c.insertLocked(idx, in, cb, len(data))
 	return true
 }
 
 // put caches data at in of extent idx, waiting while the cache is full.
 func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte) error {
 	n := int64(len(data))
-	bs := c.blocksOf(data)
+	cb := c.bufOf(data)
 	var stall <-chan time.Time
 	c.mu.Lock()
 	for c.bytes > 0 && c.bytes+n > c.max && c.broken == nil {
@@ -157,40 +139,38 @@ func (c *writeCache) put(ctx context.Context, idx uint64, in int64, data []byte)
 		case <-stall:
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			c.unused(bs)
+			c.unused(cb)
 			return errs.E("volume.write", errs.Unavailable, "the write cache is full and writing it back fails", c.lastErr)
 		case <-ctx.Done():
-			c.unused(bs)
+			c.unused(cb)
 			return errs.E("volume.write", errs.Canceled, ctx.Err())
 		}
 		c.mu.Lock()
 	}
 	defer c.mu.Unlock()
 	if c.broken != nil {
-		c.unused(bs)
+		c.unused(cb)
 		return c.broken
 	}
-	c.insertLocked(idx, in, bs)
+	c.insertLocked(idx, in, cb, len(data))
 	return nil
 }
 
-// insertLocked caches the blocks bs at in of extent idx; the caller holds
-// mu.
-func (c *writeCache) insertLocked(idx uint64, in int64, bs []cachedBlock) {
+// insertLocked caches the n bytes of cb at in of extent idx; the caller
+// holds mu.
+func (c *writeCache) insertLocked(idx uint64, in int64, cb *cacheBuf, n int) {
 	x := c.extents[idx]
 	if x == nil {
-		x = &cachedExtent{blocks: map[int64]*cachedBlock{}, since: time.Now()}
+		x = &cachedExtent{since: time.Now()}
 		c.extents[idx] = x
 	}
-	for i := range bs {
-		o := in + int64(i)*blockSize
-		if old, ok := x.blocks[o]; ok {
+	for at := 0; at < n; at += blockSize {
+		if old := x.set(in+int64(at), cachedBlock{buf: cb, at: at}, &c.pages); old.buf != nil {
 			c.unref(old)
 		} else {
 			c.bytes += blockSize
 		}
-		x.blocks[o] = &bs[i]
-		bs[i].buf.refs++
+		cb.refs++
 	}
 	if c.bytes >= c.high() {
 		c.kick()
@@ -221,20 +201,9 @@ func (c *writeCache) overlay(idx uint64, in int64, p []byte) {
 	if x == nil {
 		return
 	}
-	end := in + int64(len(p))
-	if int64(len(x.blocks)) < (end-in)/blockSize+1 {
-		for o, b := range x.blocks {
-			if o+blockSize > in && o < end {
-				copyBlock(p, in, o, b.data)
-			}
-		}
-		return
-	}
-	for o := in &^ (blockSize - 1); o < end; o += blockSize {
-		if b := x.blocks[o]; b != nil {
-			copyBlock(p, in, o, b.data)
-		}
-	}
+	x.each(in&^(blockSize-1), in+int64(len(p)), func(o int64, b *cachedBlock) {
+		copyBlock(p, in, o, b.data())
+	})
 }
 
 // copyBlock copies the part of the block at o that falls inside p (which
@@ -250,7 +219,7 @@ func copyBlock(p []byte, in, o int64, data []byte) {
 // cachedRange is a run of consecutive cached blocks of one extent.
 type cachedRange struct {
 	off    int64
-	blocks []*cachedBlock
+	blocks []cachedBlock
 }
 
 func (r cachedRange) end() int64 { return r.off + int64(len(r.blocks))*blockSize }
@@ -289,21 +258,18 @@ func (c *writeCache) ranges(idx uint64) []cachedRange {
 	if x == nil {
 		return nil
 	}
-	offs := make([]int64, 0, len(x.blocks))
-	for o := range x.blocks {
-		offs = append(offs, o)
-	}
-	slices.Sort(offs)
+	// The runs share one array, in order: a run grows within it.
+	all := make([]cachedBlock, 0, x.n)
 	var out []cachedRange
-	for _, o := range offs {
-		b := x.blocks[o]
+	x.each(0, 1<<62, func(o int64, b *cachedBlock) {
 		b.buf.refs++
+		all = append(all, *b)
 		if k := len(out) - 1; k >= 0 && out[k].end() == o {
-			out[k].blocks = append(out[k].blocks, b)
-			continue
+			out[k].blocks = out[k].blocks[:len(out[k].blocks)+1]
+			return
 		}
-		out = append(out, cachedRange{off: o, blocks: []*cachedBlock{b}})
-	}
+		out = append(out, cachedRange{off: o, blocks: all[len(all)-1:]})
+	})
 	return out
 }
 
@@ -319,14 +285,15 @@ func (c *writeCache) written(idx uint64, rs []cachedRange) {
 	for _, r := range rs {
 		for i, b := range r.blocks {
 			o := r.off + int64(i)*blockSize
-			if x.blocks[o] == b {
-				delete(x.blocks, o)
+			if s := x.slot(o); s != nil && *s == b {
+				x.clear(o)
 				c.unref(b)
 				c.bytes -= blockSize
 			}
 		}
 	}
-	if len(x.blocks) == 0 {
+	x.trim(&c.pages)
+	if x.n == 0 {
 		delete(c.extents, idx)
 	} else {
 		x.since = time.Now() // newer writes stayed: they count from now
@@ -356,14 +323,15 @@ func (c *writeCache) drop(idx uint64, in, n int64) {
 	if x == nil {
 		return
 	}
-	for o := range x.blocks {
-		if o >= in && o+blockSize <= in+n {
-			c.unref(x.blocks[o])
-			delete(x.blocks, o)
+	x.each(in, in+n, func(o int64, b *cachedBlock) {
+		if o+blockSize <= in+n {
+			c.unref(*b)
+			x.clear(o)
 			c.bytes -= blockSize
 		}
-	}
-	if len(x.blocks) == 0 {
+	})
+	x.trim(&c.pages)
+	if x.n == 0 {
 		delete(c.extents, idx)
 	}
 	close(c.freed)
@@ -434,7 +402,7 @@ func (c *writeCache) due(n int, aged bool, maxAge time.Duration, busy func(uint6
 		if busy(idx) {
 			continue
 		}
-		cd := cand{idx, x.since, len(x.blocks)}
+		cd := cand{idx, x.since, x.n}
 		if aged && now.Sub(x.since) >= maxAge {
 			old = keep(old, cd, older)
 		} else if over {

@@ -31,7 +31,7 @@ func TestWriteCacheRanges(t *testing.T) {
 	es := rs[1].appendEdits(nil)
 	if len(es) != 2 || es[0].in != 2*blockSize || es[0].l != 2*blockSize || es[1].in != 4*blockSize || es[1].l != blockSize ||
 		!bytes.Equal(es[0].data, append(block(1), block(2)...)) || !bytes.Equal(es[1].data, block(4)) ||
-		&es[0].data[0] != &rs[1].blocks[0].data[0] {
+		&es[0].data[0] != &rs[1].blocks[0].data()[0] {
 		t.Fatalf("run edits %+v", es)
 	}
 	_ = c.put(ctx, 0, 8192, block(9)) // replaces a block the write-back holds
@@ -165,5 +165,48 @@ func TestWriteCacheBuffers(t *testing.T) {
 	c.unpin(rs)
 	if b := rs[0].blocks[0].buf; b.refs != 0 || c.bytes != 0 {
 		t.Fatalf("after the write-back: refs %d, %d bytes cached", b.refs, c.bytes)
+	}
+}
+
+// TestWriteCacheIndex: blocks far into a large extent and across page
+// boundaries come out in order, overlay and drop meet exactly the blocks
+// of their range, and pages left empty go back.
+func TestWriteCacheIndex(t *testing.T) {
+	ctx := context.Background()
+	c := newWriteCache(1 << 20)
+	page := int64(pageBlocks * blockSize)
+	offs := []int64{900 << 20, page - blockSize, 0, page, 3 * page} // a 1 GiB extent's
+	for i, o := range offs {
+		if err := c.put(ctx, 7, o, block(byte(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := c.ranges(7)
+	var got []int64
+	for _, r := range rs {
+		got = append(got, r.off, int64(len(r.blocks)))
+	}
+	if want := []int64{0, 1, page - blockSize, 2, 3 * page, 1, 900 << 20, 1}; !slices.Equal(got, want) {
+		t.Fatalf("runs (offset, blocks) %v, want %v", got, want)
+	}
+	c.unpin(rs)
+	p := make([]byte, 2*blockSize+100)
+	c.overlay(7, page-blockSize-50, p) // meets the blocks at page-2*blockSize (none cached) to page+blockSize (none)
+	if p[49] != 0 || p[50] != 2 || p[50+blockSize-1] != 2 || p[50+blockSize] != 4 || p[49+2*blockSize] != 4 || p[50+2*blockSize] != 0 {
+		t.Fatal("overlay across a page boundary copied the wrong bytes")
+	}
+	c.drop(7, page-blockSize, blockSize+1) // only the whole block inside
+	if x := c.extents[7]; x.n != 4 || c.bytes != 4*blockSize || x.slot(page-blockSize).buf != nil || x.slot(page).buf == nil {
+		t.Fatalf("after drop: %d blocks, %d bytes", x.n, c.bytes)
+	}
+	c.drop(7, 3*page, page)
+	if x := c.extents[7]; x.pages[3] != nil || x.pages[0] == nil {
+		t.Fatal("an emptied page was kept, or a used one given back")
+	}
+	rs = c.ranges(7)
+	c.written(7, rs)
+	c.unpin(rs)
+	if c.has(7) || c.bytes != 0 {
+		t.Fatalf("after the write-back: has %v, %d bytes", c.has(7), c.bytes)
 	}
 }

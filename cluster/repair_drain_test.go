@@ -193,8 +193,15 @@ func TestDrainWaitsForVolumeReplicas(t *testing.T) {
 	if _, err := vc.AttachVolume(ctx, &metapb.AttachVolumeRequest{Id: "vol-drain", Holder: "w", TtlNanos: int64(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
+	// A writer writes the chunk on its disks, then commits it (a chunk
+	// missing on an active disk would count at risk too).
 	commit := func(old, chunk string, disks ...string) {
 		t.Helper()
+		for _, d := range disks {
+			if err := c.Volumes().Shards().WriteShard(ctx, d, chunk, payload(5, 1<<20)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := vc.CommitExtent(ctx, &metapb.CommitExtentRequest{VolumeId: "vol-drain", Holder: "w", OldChunkId: old,
 			Extent: &metapb.Extent{ChunkId: chunk, Disks: disks}}); err != nil {
 			t.Fatal(err)

@@ -166,3 +166,39 @@ func attachVolume(t *testing.T, c *Cluster, vtype string, extents int64) (string
 	}
 	return resp.Volume.Id, vv
 }
+
+// A volume chunk that lost copies on active disks and cannot get them
+// back (here every copy is gone: no source) is counted at risk in the
+// repair status, as a chunk on a lost disk is; the status clears once
+// the chunk is whole again.
+func TestVolumeRepairCountsUnrestoredCopies(t *testing.T) {
+	c := Start(t, durabilityOpts(t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	vid, vv := attachVolume(t, c, "gp2", 2)
+	vol := payload(41, 2*volTestExtent)
+	if err := vv.WriteAt(ctx, vol, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := vv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := extentMap(t, c, vid, "")[1]
+	for _, d := range e.Disks {
+		if err := c.Volumes().Shards().DeleteShard(ctx, d, e.ChunkId); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(t, c)
+	if st := c.Repair().Status(); st.VolumeExtentsAtRisk != 1 {
+		t.Fatalf("status with a chunk missing every copy: %d at risk, want 1 (%+v)", st.VolumeExtentsAtRisk, st)
+	}
+	// The writer rewrites the extent whole: a new chunk, nothing missing.
+	if err := vv.WriteAt(ctx, vol[volTestExtent:], volTestExtent, true); err != nil {
+		t.Fatal(err)
+	}
+	pass(t, c)
+	if st := c.Repair().Status(); st.VolumeExtentsAtRisk != 0 {
+		t.Fatalf("status after the extent was rewritten: %d at risk, want 0", st.VolumeExtentsAtRisk)
+	}
+}

@@ -131,8 +131,8 @@ func (w *Worker) finishDrains(ctx context.Context, disks map[string]*metapb.Disk
 }
 
 // volumeReplicas counts, per disk that is not active, the block volume
-// chunks with a replica on it, and publishes their total. Nil without an
-// extent scanner.
+// chunks with a replica on it, and publishes their total (with the chunks
+// left missing copies on active disks). Nil without an extent scanner.
 func (w *Worker) volumeReplicas(ctx context.Context, disks map[string]*metapb.Disk) (map[string]int64, error) {
 	if w.deps.Extents == nil {
 		return nil, nil
@@ -164,7 +164,7 @@ func (w *Worker) volumeReplicas(ctx context.Context, disks map[string]*metapb.Di
 		after = resp.Next
 	}
 	w.update(func(s *Status) {
-		s.VolumeExtentsAtRisk = total
+		s.VolumeExtentsAtRisk = total + w.unrestored
 		for i := range s.Drains {
 			s.Drains[i].VolumeExtents = per[s.Drains[i].Disk]
 		}

@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"slices"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
 	"github.com/wolke-cloud/wolke/meta/metapb"
@@ -21,14 +22,16 @@ type restorer interface {
 // under the same id, so meta's map does not change and chunks of attached
 // volumes are restored too: a coded chunk's shards decoded from the
 // others (restoreShards), replicas copied from the others at their
-// generation (restoreReplicas). It returns how many chunks it restored.
+// generation (restoreReplicas). It returns how many chunks it restored;
+// those left missing copies are added to the volume chunks at risk in the
+// status (healVolumes counts those on disks that are not active).
 func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskInv, disks map[string]*metapb.Disk, live map[string]bool) (int, error) {
 	rep, ok := w.deps.Extents.(ChunkReplacer)
 	gr, haveGen := w.deps.Shards.(genReader)
 	if !ok || !haveGen || w.deps.Extents == nil {
 		return 0, nil
 	}
-	restored := 0
+	restored, left, waiting := 0, int64(0), int64(0)
 	for after := []byte(nil); ; {
 		resp, err := w.deps.Extents.ScanExtents(ctx, &metapb.ScanExtentsRequest{After: after, Limit: int32(w.cfg.ScanPage)})
 		if err != nil {
@@ -57,10 +60,20 @@ func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskIn
 			} else {
 				out, err = w.restoreReplicas(ctx, rep, ref, disks, live, missing)
 			}
-			switch {
-			case out == volHealed:
+			if out == volHealed {
 				restored++
-			case err != nil:
+				continue
+			}
+			if slices.ContainsFunc(ref.Disks, func(d string) bool {
+				return disks[d] == nil || disks[d].State != metapb.DiskState_DISK_STATE_ACTIVE
+			}) {
+				continue // at risk already, counted by healVolumes
+			}
+			left++
+			if out == volAttached {
+				waiting++
+			}
+			if err != nil {
 				w.log.Warn("volume chunk copy not restored", "chunk", ref.ChunkId, "missing_on", sortedKeys(missing), "err", err)
 			}
 		}
@@ -72,6 +85,14 @@ func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskIn
 	if err := ctx.Err(); err != nil {
 		return restored, errs.E("repair.restoreVolumeCopies", errs.Canceled, err)
 	}
+	var atRisk int64
+	w.update(func(s *Status) {
+		w.unrestored = left
+		s.VolumeExtentsAtRisk += left
+		s.VolumeChunksWaiting += waiting
+		atRisk = s.VolumeExtentsAtRisk
+	})
+	w.m.volAtRisk.Set(float64(atRisk))
 	return restored, nil
 }
 

@@ -38,8 +38,10 @@ type Status struct {
 	// this worker set REMOVED.
 	Drains []DrainStatus `json:"drains,omitempty"`
 	// VolumeExtentsAtRisk is how many block volume chunks still had a
-	// replica on a disk that is not active (lost, draining, removed) at the
-	// end of the last pass: repair re-replicates the others.
+	// replica on a disk that is not active (lost, draining, removed), or
+	// missed a copy on an active disk (scrubbing deleted a damaged one),
+	// at the end of the last pass: repair re-replicates or restores the
+	// others.
 	VolumeExtentsAtRisk int64 `json:"volume_extents_at_risk"`
 	// VolumeChunksWaiting is the part of them mapped by an attached volume,
 	// whose writer moves its own chunks (or whose snapshots' share waits

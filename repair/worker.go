@@ -32,6 +32,10 @@ type Worker struct {
 
 	mu sync.Mutex
 	st Status
+	// unrestored is how many volume chunks the last pass left missing
+	// copies on active disks (under mu): part of st.VolumeExtentsAtRisk,
+	// which volumeReplicas sets again later in the pass.
+	unrestored int64
 }
 
 // New returns a worker; Run starts it.

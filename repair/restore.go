@@ -64,6 +64,9 @@ func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskIn
 				restored++
 				continue
 			}
+			if err != nil {
+				w.log.Warn("volume chunk copy not restored", "chunk", ref.ChunkId, "missing_on", sortedKeys(missing), "err", err)
+			}
 			if slices.ContainsFunc(ref.Disks, func(d string) bool {
 				return disks[d] == nil || disks[d].State != metapb.DiskState_DISK_STATE_ACTIVE
 			}) {
@@ -72,9 +75,6 @@ func (w *Worker) restoreVolumeCopies(ctx context.Context, inv map[string]*diskIn
 			left++
 			if out == volAttached {
 				waiting++
-			}
-			if err != nil {
-				w.log.Warn("volume chunk copy not restored", "chunk", ref.ChunkId, "missing_on", sortedKeys(missing), "err", err)
 			}
 		}
 		if len(resp.Next) == 0 || ctx.Err() != nil {

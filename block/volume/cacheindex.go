@@ -48,7 +48,7 @@ func (x *cachedExtent) slot(o int64) *cachedBlock {
 	if p >= int64(len(x.pages)) || x.pages[p] == nil {
 		return nil
 	}
-	return &x.pages[p].slots[(o>>12)%pageBlocks]
+	return &x.pages[p].slots[(o/blockSize)%pageBlocks]
 }
 
 // set puts b in the slot of the block at o, making its page (from pages)
@@ -63,7 +63,7 @@ func (x *cachedExtent) set(o int64, b cachedBlock, pages *sync.Pool) cachedBlock
 		pg = pages.Get().(*blockPage)
 		x.pages[p] = pg
 	}
-	s := &pg.slots[(o>>12)%pageBlocks]
+	s := &pg.slots[(o/blockSize)%pageBlocks]
 	old := *s
 	*s = b
 	if old.buf == nil {
@@ -77,7 +77,7 @@ func (x *cachedExtent) set(o int64, b cachedBlock, pages *sync.Pool) cachedBlock
 // stays until trim.
 func (x *cachedExtent) clear(o int64) {
 	pg := x.pages[o>>pageShift]
-	pg.slots[(o>>12)%pageBlocks] = cachedBlock{}
+	pg.slots[(o/blockSize)%pageBlocks] = cachedBlock{}
 	pg.n--
 	x.n--
 }

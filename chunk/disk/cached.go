@@ -1,12 +1,6 @@
 package disk
 
-import (
-	"context"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/wolke-cloud/wolke/internal/errs"
-)
+import "context"
 
 // CachingWriter is a Disk that can also write through the page cache, so
 // that what it writes is read back from memory. Like WriteAt, the data is
@@ -35,15 +29,5 @@ func (d *Device) WriteCachedAt(ctx context.Context, p []byte, off int64) error {
 		return err
 	}
 	defer d.mu.RUnlock()
-	for done := 0; done < len(p); {
-		n, err := unix.Pwrite(d.rfd, p[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return errs.E(op, ioKind(err), d.path, err)
-		}
-		done += n
-	}
-	return nil
+	return d.pwriteAll(op, d.rfd, p, off)
 }

@@ -207,8 +207,13 @@ func (d *Device) WriteAt(ctx context.Context, p []byte, off int64) error {
 		buf = AlignedBuffer(len(p))
 		copy(buf, p)
 	}
-	for done := 0; done < len(buf); {
-		n, err := unix.Pwrite(d.fd, buf[done:], off+int64(done))
+	return d.pwriteAll(op, d.fd, buf, off)
+}
+
+// pwriteAll writes all of p at off on fd.
+func (d *Device) pwriteAll(op string, fd int, p []byte, off int64) error {
+	for done := 0; done < len(p); {
+		n, err := unix.Pwrite(fd, p[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue
 		}

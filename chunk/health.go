@@ -63,6 +63,12 @@ func (w *watchedDisk) WriteCachedAt(ctx context.Context, p []byte, off int64) er
 	return w.note(disk.WriteCached(ctx, w.Disk, p, off))
 }
 
+// ReadDirectAt implements disk.DirectReader: the wrapped disk's, or an
+// error if it is none (the store then reads piece by piece).
+func (w *watchedDisk) ReadDirectAt(ctx context.Context, p []byte, off int64) error {
+	return w.note(disk.ReadDirect(ctx, w.Disk, p, off))
+}
+
 func (w *watchedDisk) Sync(ctx context.Context) error { return w.note(w.Disk.Sync(ctx)) }
 
 func (w *watchedDisk) Discard(ctx context.Context, off, n int64) error {

@@ -43,3 +43,34 @@ func TestWatchedDiskFailsAfterErrorsInARow(t *testing.T) {
 		t.Fatalf("after 7 errors in a row: failed %v, %d calls, want true and 1", w.failed.Load(), calls)
 	}
 }
+
+// TestWatchedDiskReadsDirect: the watch passes direct reads through to a
+// disk that has them (so the store can read across gaps on it), and
+// refuses them, without counting a device error, on one that has not.
+func TestWatchedDiskReadsDirect(t *testing.T) {
+	ctx := context.Background()
+	dev, err := disk.CreateFile(t.TempDir()+"/d", 16*disk.BlockSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	want := disk.AlignedBuffer(2 * disk.BlockSize)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	if err := dev.WriteAt(ctx, want, disk.BlockSize); err != nil {
+		t.Fatal(err)
+	}
+	got := disk.AlignedBuffer(len(want))
+	if err := (&watchedDisk{Disk: dev, limit: 1}).ReadDirectAt(ctx, got, disk.BlockSize); err != nil || string(got) != string(want) {
+		t.Fatalf("direct read through the watch: %v, equal %v", err, string(got) == string(want))
+	}
+	mem, err := disk.NewMemory(16 * disk.BlockSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watchedDisk{Disk: disk.NewFaulty(mem), limit: 1}
+	if err := w.ReadDirectAt(ctx, got, 0); err == nil || w.failed.Load() {
+		t.Fatalf("direct read of a disk without them: %v, failed %v; want an error and the disk in service", err, w.failed.Load())
+	}
+}

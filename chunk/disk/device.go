@@ -164,8 +164,13 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) error {
 		return nil
 	}
 	// The read descriptor is not O_DIRECT: any buffer will do.
+	return d.preadAll(op, d.rfd, p, off)
+}
+
+// preadAll fills p from off on fd.
+func (d *Device) preadAll(op string, fd int, p []byte, off int64) error {
 	for done := 0; done < len(p); {
-		n, err := unix.Pread(d.rfd, p[done:], off+int64(done))
+		n, err := unix.Pread(fd, p[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue
 		}

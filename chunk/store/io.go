@@ -227,8 +227,13 @@ func (s *Store) readVerified(ctx context.Context, rec *record, first, count int6
 }
 
 // readVerifiedInto is readVerified into buf, count blocks long.
+//
+// A chunk in compactAt disk extents or more is read in one readInto
+// instead: its pieces are many and small, and one read over all of them
+// can gather what lies together on the disk however far apart it lies in
+// the chunk (a patch's run holds blocks from the whole chunk).
 func (s *Store) readVerifiedInto(ctx context.Context, rec *record, buf []byte, first, count int64) (bad int64, err error) {
-	if count <= verifyPiece {
+	if count <= verifyPiece || len(rec.exts) >= compactAt {
 		if err := s.readInto(ctx, rec, buf, first, count); err != nil {
 			return -1, err
 		}

@@ -17,6 +17,15 @@ const readParallel = 8
 // maxSpan bounds one read that gathers several pieces of a chunk.
 const maxSpan = 1 << 20
 
+// maxGap: pieces of a chunk at most this far apart on the disk are read
+// in one read, gap and all, when the disk can read past the page cache
+// (disk.DirectReader). A chunk that took random writes has its live blocks
+// scattered through the runs its patches wrote (the blocks between them
+// replaced since): on the bench host's disk one read of 64 KiB cost about
+// as much as one of 4 KiB, and the first read of such a volume was bound
+// by the number of reads.
+const maxGap = 64 << 10
+
 // piece is a part of a read: dst is filled from the disk at off.
 type piece struct {
 	dst []byte
@@ -27,6 +36,7 @@ type piece struct {
 type span struct {
 	off, n int64
 	parts  []piece
+	gaps   bool // it covers blocks no part wants: read it directly
 }
 
 // readInto reads count logical blocks of rec from block first into buf.
@@ -34,8 +44,10 @@ type span struct {
 // lie next to each other on the disk in one read: a patch writes all its
 // blocks in one run, so an extent patched by multi-range write-backs is
 // in about as many runs as it had write-backs, however its blocks
-// interleave. Only blocks of the chunk are read (never the space between
-// them, which a concurrent write may be filling).
+// interleave. Pieces up to maxGap apart are read together, gap and all,
+// past the page cache (disk.DirectReader), when the disk can; else only blocks
+// of the chunk are read, never the space between them, which a concurrent
+// write may be filling.
 func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, count int64) error {
 	want := extent{first * disk.BlockSize, count * disk.BlockSize} // logical
 	var pieces []piece
@@ -58,7 +70,12 @@ func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, co
 		}
 		return nil
 	}
-	spans := gather(pieces)
+	gap := int64(0)
+	dr, direct := s.d.(disk.DirectReader)
+	if direct {
+		gap = maxGap
+	}
+	spans := gather(pieces, gap)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -68,7 +85,7 @@ func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, co
 	for range min(readParallel, len(spans)) {
 		wg.Go(func() {
 			for sp := range next {
-				if err := s.readSpan(ctx, sp); err != nil {
+				if err := s.readSpan(ctx, dr, sp); err != nil {
 					mu.Lock()
 					if ferr == nil {
 						ferr = err
@@ -87,30 +104,47 @@ func (s *Store) readInto(ctx context.Context, rec *record, buf []byte, first, co
 }
 
 // gather sorts pieces by disk offset and groups those that follow each
-// other on the disk into spans of at most maxSpan bytes.
-func gather(pieces []piece) []span {
+// other on the disk, or lie at most gap bytes apart, into spans of at
+// most maxSpan bytes.
+func gather(pieces []piece, gap int64) []span {
 	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.off, b.off) })
 	var out []span
 	for _, p := range pieces {
 		n := int64(len(p.dst))
-		if k := len(out) - 1; k >= 0 && out[k].off+out[k].n == p.off && out[k].n+n <= maxSpan {
-			out[k].n += n
-			out[k].parts = append(out[k].parts, p)
-			continue
+		if k := len(out) - 1; k >= 0 {
+			sp := &out[k]
+			end := sp.off + sp.n
+			if p.off-end <= gap && p.off+n-sp.off <= maxSpan {
+				sp.gaps = sp.gaps || p.off > end
+				sp.n = p.off + n - sp.off
+				sp.parts = append(sp.parts, p)
+				continue
+			}
 		}
 		out = append(out, span{off: p.off, n: n, parts: []piece{p}})
 	}
 	return out
 }
 
-// readSpan reads sp in one request and hands each part its bytes.
-func (s *Store) readSpan(ctx context.Context, sp span) error {
+// readSpan reads sp in one request and hands each part its bytes. A span
+// with gaps is read by dr; if that fails (the gap may hold a bad sector
+// that is none of the chunk's business), its parts are read one by one.
+func (s *Store) readSpan(ctx context.Context, dr disk.DirectReader, sp span) error {
 	if len(sp.parts) == 1 {
 		return s.d.ReadAt(ctx, sp.parts[0].dst, sp.off)
 	}
 	tmp := s.bufs.get(int(sp.n))
 	defer s.bufs.put(tmp)
-	if err := s.d.ReadAt(ctx, tmp, sp.off); err != nil {
+	if sp.gaps {
+		if err := dr.ReadDirectAt(ctx, tmp, sp.off); err != nil {
+			for _, p := range sp.parts {
+				if err := s.d.ReadAt(ctx, p.dst, p.off); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	} else if err := s.d.ReadAt(ctx, tmp, sp.off); err != nil {
 		return err
 	}
 	for _, p := range sp.parts {

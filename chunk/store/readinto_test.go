@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/chunk/disk"
@@ -17,7 +18,7 @@ func TestGather(t *testing.T) {
 		{b(1), 11 * B}, // after 10
 		{b(1), 20 * B}, // alone
 	}
-	got := gather(pieces)
+	got := gather(pieces, 0)
 	want := []struct{ off, n int64 }{{0, 3 * B}, {10 * B, 2 * B}, {20 * B, B}}
 	if len(got) != len(want) {
 		t.Fatalf("%d spans, want %d: %+v", len(got), len(want), got)
@@ -32,7 +33,7 @@ func TestGather(t *testing.T) {
 	for i := range int64(maxSpan/B + 1) {
 		many = append(many, piece{b(1), i * B})
 	}
-	if got := gather(many); len(got) != 2 || got[0].n != maxSpan {
+	if got := gather(many, 0); len(got) != 2 || got[0].n != maxSpan {
 		t.Fatalf("%d spans over maxSpan, first %d bytes", len(got), got[0].n)
 	}
 }
@@ -136,5 +137,72 @@ func TestReadIntoCaller(t *testing.T) {
 	smash(t, f.path, rec.exts[0].off+10)
 	if _, err := s.ReadInto(ctx, "c", 0, make([]byte, 8192)); !errs.Is(err, errs.Corrupt) {
 		t.Fatalf("ReadInto over a rotten block: %v, want Corrupt", err)
+	}
+}
+
+// directIO counts reads, direct ones apart, and can fail the direct ones.
+type directIO struct {
+	countIO
+	direct atomic.Int32
+	fail   bool
+}
+
+func (d *directIO) ReadDirectAt(ctx context.Context, p []byte, off int64) error {
+	d.direct.Add(1)
+	if d.fail {
+		return errs.Errorf("test", errs.Internal, "no direct reads today")
+	}
+	return disk.ReadDirect(ctx, d.Disk, p, off)
+}
+
+// TestReadAcrossGaps: a patch of every other block leaves the chunk's
+// first extent with a hole per block; a whole read takes that extent in
+// one direct read, gaps and all, where the disk can read past its cache,
+// and piece by piece where it cannot or the direct read fails.
+func TestReadAcrossGaps(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.format(t, 64<<20, "d1")
+	want := randBytes(1<<20, 7)
+	if err := s.Put(ctx, "c", want); err != nil {
+		t.Fatal(err)
+	}
+	want = bytes.Clone(want)
+	var ranges []Range
+	for blk := int64(1); blk < 256; blk += 2 {
+		ranges = append(ranges, Range{Off: blk * disk.BlockSize, Data: randBytes(disk.BlockSize, uint64(blk))})
+		copy(want[blk*disk.BlockSize:], ranges[len(ranges)-1].Data)
+	}
+	if _, err := s.PatchRangesNoSync(ctx, "c", ranges, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.lookup("c")
+	if err != nil || len(rec.exts) < 200 {
+		t.Fatalf("chunk in %d extents, want a piece per block: %v", len(rec.exts), err)
+	}
+	inner := s.d
+	for _, fail := range []bool{false, true} {
+		d := &directIO{countIO: countIO{Disk: inner}, fail: fail}
+		s.d = d
+		got := disk.AlignedBuffer(1 << 20)
+		if err := s.readInto(ctx, rec, got, 0, 256); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("direct reads failing %v: equal %v, %v", fail, bytes.Equal(got, want), err)
+		}
+		if d.direct.Load() != 1 {
+			t.Errorf("direct reads failing %v: %d direct reads, want the gapped extent in one", fail, d.direct.Load())
+		}
+		// Without failures: the patch's run is one plain read; with: also
+		// the 128 blocks of the gapped extent one by one.
+		if most := map[bool]int32{false: 1, true: 129}[fail]; d.reads.Load() > most {
+			t.Errorf("direct reads failing %v: %d plain reads, want at most %d", fail, d.reads.Load(), most)
+		}
+	}
+	s.d = &countIO{Disk: inner} // no direct reads: a read per piece of the gapped extent
+	got := disk.AlignedBuffer(1 << 20)
+	if err := s.readInto(ctx, rec, got, 0, 256); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("plain reads: equal %v, %v", bytes.Equal(got, want), err)
+	}
+	if n := s.d.(*countIO).reads.Load(); n != 129 {
+		t.Errorf("plain reads: %d, want 129 (128 pieces apart and one run)", n)
 	}
 }

@@ -56,7 +56,7 @@ func testWriterHeals(t *testing.T, opts Options, vtype string) {
 		t.Fatal(err)
 	}
 	before := extentMap(t, c, vid, "")
-	victim := serverOf(t, c, before[2].Disks[0])
+	victim := sharedVictim(t, c, before)
 	lost := map[string]bool{}
 	for _, d := range c.chunks[victim].srv.Disks() {
 		lost[d.ID] = true
@@ -137,4 +137,32 @@ func testWriterHeals(t *testing.T, opts Options, vtype string) {
 	}
 	readExport(t, c, vid, vol)
 	readExport(t, c, sid, snap)
+}
+
+// sharedVictim picks the chunk server to lose: one holding a replica or
+// shard of extent 2 and of at least one extent the test does not write
+// after the loss (not 2 or 6), so that the worker must find a chunk of
+// the attached volume on the lost disk and leave it to the writer.
+// Placement is random: the first disk of extent 2 alone may be on a
+// server no other extent uses.
+func sharedVictim(t *testing.T, c *Cluster, exts []*metapb.Extent) int {
+	t.Helper()
+	for _, e := range exts {
+		if e.Index != 2 {
+			continue
+		}
+		for _, d := range e.Disks {
+			srv := serverOf(t, c, d)
+			for _, o := range exts {
+				if o.Index == 2 || o.Index == 6 {
+					continue
+				}
+				if slices.ContainsFunc(o.Disks, func(od string) bool { return serverOf(t, c, od) == srv }) {
+					return srv
+				}
+			}
+		}
+	}
+	t.Fatalf("no server holds extent 2 and another extent: %v", exts)
+	return -1
 }

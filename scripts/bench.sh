@@ -460,7 +460,7 @@ bench_nbd() {
 	md "gp2, the default (every extent on 3 replicas), and one of type st1 (extents written whole 4+2 erasure coded, 1.5 bytes"
 	md "per byte; any other write to such an extent first copies it to 3 replicas). One fio run per job,"
 	md "$FIO_RUNTIME s after 1 s ramp, except seqwrite, which runs first and fills the whole device once so that"
-	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (64 MiB, written back within"
+	md "the reads find data. Plain writes are answered from Wolke's per-volume write cache (256 MiB, written back within"
 	md "1 s; FLUSH makes them stable, as with a disk's volatile write cache); the -flush32 job sends a FLUSH"
 	md "every 32 writes, so its writes are stable on every replica. Cells: IOPS, MB/s (10^6 B/s), p99 completion latency."
 	md ""

@@ -117,7 +117,7 @@ type Config struct {
 	HealInterval time.Duration
 	// WriteCache is how many bytes of plain writes a writer keeps before
 	// they are written back (cache.go): made stable by FLUSH and FUA, as
-	// with a disk's write cache. Default 64 MiB; negative: none, every
+	// with a disk's write cache. Default 256 MiB; negative: none, every
 	// write is on all replicas when answered.
 	WriteCache int64
 	// DataShards and ParityShards, both set, are the erasure code of the
@@ -151,7 +151,7 @@ func (c *Config) SetDefaults() {
 		c.HealInterval = 30 * time.Second
 	}
 	if c.WriteCache == 0 {
-		c.WriteCache = 64 << 20
+		c.WriteCache = 256 << 20
 	}
 }
 

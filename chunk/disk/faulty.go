@@ -99,12 +99,26 @@ func (f *Faulty) eio(op string) error {
 
 // ReadAt implements Disk.
 func (f *Faulty) ReadAt(ctx context.Context, p []byte, off int64) error {
-	const op = "disk.Faulty.ReadAt"
+	return f.read(ctx, "disk.Faulty.ReadAt", p, off, f.inner.ReadAt)
+}
+
+// ReadDirectAt implements DirectReader with the wrapped disk's direct
+// read (Invalid if it has none), hit by the same faults as ReadAt: a
+// store reading across gaps meets the faults a plain read would.
+func (f *Faulty) ReadDirectAt(ctx context.Context, p []byte, off int64) error {
+	return f.read(ctx, "disk.Faulty.ReadDirectAt", p, off, func(ctx context.Context, p []byte, off int64) error {
+		return ReadDirect(ctx, f.inner, p, off)
+	})
+}
+
+// read is ReadAt and ReadDirectAt: the faults that hit [off, len(p)),
+// around rd.
+func (f *Faulty) read(ctx context.Context, op string, p []byte, off int64, rd func(context.Context, []byte, int64) error) error {
 	fail, corrupt := f.match(OpRead, off, int64(len(p)), true)
 	if fail {
 		return f.eio(op)
 	}
-	if err := f.inner.ReadAt(ctx, p, off); err != nil {
+	if err := rd(ctx, p, off); err != nil {
 		return err
 	}
 	if len(corrupt) > 0 {
@@ -131,6 +145,15 @@ func (f *Faulty) WriteAt(ctx context.Context, p []byte, off int64) error {
 		return f.eio("disk.Faulty.WriteAt")
 	}
 	return f.inner.WriteAt(ctx, p, off)
+}
+
+// WriteCachedAt implements CachingWriter: hit as WriteAt is, then
+// written through the wrapped disk's cache if it has one.
+func (f *Faulty) WriteCachedAt(ctx context.Context, p []byte, off int64) error {
+	if fail, _ := f.match(OpWrite, off, int64(len(p)), true); fail {
+		return f.eio("disk.Faulty.WriteCachedAt")
+	}
+	return WriteCached(ctx, f.inner, p, off)
 }
 
 // Sync implements Disk.

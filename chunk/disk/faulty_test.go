@@ -46,6 +46,12 @@ func TestFaultyFaults(t *testing.T) {
 	write := func(off int64) call {
 		return call{"write", func() error { return f.WriteAt(ctx, make([]byte, bs), off) }}
 	}
+	dread := func(off int64) call {
+		return call{"direct read", func() error { return f.ReadDirectAt(ctx, disk.AlignedBuffer(bs), off) }}
+	}
+	cwrite := func(off int64) call {
+		return call{"cached write", func() error { return f.WriteCachedAt(ctx, make([]byte, bs), off) }}
+	}
 	sync := call{"sync", func() error { return f.Sync(ctx) }}
 	discard := call{"discard", func() error { return f.Discard(ctx, 40*bs, bs) }}
 	cases := []struct {
@@ -54,13 +60,13 @@ func TestFaultyFaults(t *testing.T) {
 		fail   []call
 		pass   []call
 	}{
-		{"none", nil, nil, []call{read(0), write(0), sync, discard}},
-		{"all reads", []disk.Fault{{Ops: disk.OpRead}}, []call{read(0), read(63 * bs)}, []call{write(0), sync, discard}},
+		{"none", nil, nil, []call{read(0), dread(0), write(0), cwrite(0), sync, discard}},
+		{"all reads", []disk.Fault{{Ops: disk.OpRead}}, []call{read(0), read(63 * bs), dread(0)}, []call{write(0), cwrite(0), sync, discard}},
 		{"reads of a range", []disk.Fault{{Ops: disk.OpRead, Off: 8 * bs, Len: 2 * bs}},
-			[]call{read(8 * bs), read(9 * bs)}, []call{read(7 * bs), read(12 * bs), write(0)}},
-		{"writes", []disk.Fault{{Ops: disk.OpWrite}}, []call{write(0), write(20 * bs)}, []call{read(0), sync}},
+			[]call{read(8 * bs), read(9 * bs), dread(9 * bs)}, []call{read(7 * bs), dread(7 * bs), read(12 * bs), write(0)}},
+		{"writes", []disk.Fault{{Ops: disk.OpWrite}}, []call{write(0), write(20 * bs), cwrite(0)}, []call{read(0), dread(0), sync}},
 		{"sync", []disk.Fault{{Ops: disk.OpSync}}, []call{sync}, []call{read(0), write(0)}},
-		{"everything", []disk.Fault{{Ops: disk.OpAll}}, []call{read(0), write(0), sync, discard}, nil},
+		{"everything", []disk.Fault{{Ops: disk.OpAll}}, []call{read(0), dread(0), write(0), cwrite(0), sync, discard}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,6 +118,10 @@ func TestFaultyFaults(t *testing.T) {
 		if b != want {
 			t.Fatalf("byte %d = %#x, want %#x", i, b, want)
 		}
+	}
+	direct := disk.AlignedBuffer(4 * bs)
+	if err := f.ReadDirectAt(ctx, direct, 8*bs); err != nil || !bytes.Equal(direct, got) {
+		t.Fatalf("a direct read under the corrupt fault: %v, same bytes as a plain read %v", err, bytes.Equal(direct, got))
 	}
 	if err := f.WriteAt(ctx, make([]byte, bs), 30*bs); err != nil {
 		t.Fatalf("a corrupt fault failed a write: %v", err)

@@ -111,7 +111,7 @@ func (f *Faulty) ReadDirectAt(ctx context.Context, p []byte, off int64) error {
 	})
 }
 
-// read is ReadAt and ReadDirectAt: the faults that hit [off, len(p)),
+// read is ReadAt and ReadDirectAt: the faults that hit [off, off+len(p)),
 // around rd.
 func (f *Faulty) read(ctx context.Context, op string, p []byte, off int64, rd func(context.Context, []byte, int64) error) error {
 	fail, corrupt := f.match(OpRead, off, int64(len(p)), true)

@@ -104,8 +104,8 @@ func (t teeHandler) WithGroup(name string) slog.Handler {
 // writeCacheHelp describes --volume-write-cache.
 const writeCacheHelp = `bytes of plain NBD writes each attached volume keeps before writing them back
 to its replicas; FLUSH and FUA make them stable ("0" writes every WRITE through).
-A busy volume holds up to this much in memory, and a FLUSH writes back up to
-three quarters of it: lower it on nodes with many busy volumes`
+A busy volume holds up to this much in memory, and a FLUSH may have to write
+all of it back: lower it on nodes with many busy volumes`
 
 // parseWriteCache parses --volume-write-cache into volume.Config.WriteCache
 // (negative: no cache).

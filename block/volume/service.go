@@ -117,8 +117,8 @@ type Config struct {
 	HealInterval time.Duration
 	// WriteCache is how many bytes of plain writes a writer keeps before
 	// they are written back (cache.go): made stable by FLUSH and FUA, as
-	// with a disk's write cache. Default 256 MiB; negative: none, every
-	// write is on all replicas when answered.
+	// with a disk's write cache. Default DefaultWriteCache; negative:
+	// none, every write is on all replicas when answered.
 	WriteCache int64
 	// DataShards and ParityShards, both set, are the erasure code of the
 	// extents written whole of volumes of a CodedType (st1, sc1; ec.go),
@@ -126,6 +126,12 @@ type Config struct {
 	// replicated. Both 0: every extent replicated.
 	DataShards, ParityShards int
 }
+
+// DefaultWriteCache is Config.WriteCache's default: 256 MiB. A 1 GiB
+// volume taking random 4 KiB writes then writes back about 48 blocks per
+// 1 MiB extent at a time, four times what 64 MiB gave (and a quarter of
+// the CPU per write spent on each write-back patch).
+const DefaultWriteCache = 256 << 20
 
 // SetDefaults fills the zero fields.
 func (c *Config) SetDefaults() {
@@ -151,7 +157,7 @@ func (c *Config) SetDefaults() {
 		c.HealInterval = 30 * time.Second
 	}
 	if c.WriteCache == 0 {
-		c.WriteCache = 256 << 20
+		c.WriteCache = DefaultWriteCache
 	}
 }
 

@@ -89,7 +89,7 @@ refuses clients that do not start TLS.`,
 	f.BoolVar(&role.NBDTLS.Required, "nbd-tls-required", false, "refuse NBD clients that do not start TLS (needs --tls-cert or --nbd-tls-psk)")
 	f.DurationVar(&role.LeaseTTL, "lease-ttl", defaultLeaseTTL, "writer lease of an attached volume: how long a crashed server keeps it locked")
 	f.StringVar(&role.MetricsAddr, "metrics-addr", "", `serve Prometheus metrics at http://ADDR/_wolke/metrics ("" none)`)
-	f.StringVar(&wcache, "write-cache", "256MiB", writeCacheHelp)
+	f.StringVar(&wcache, "write-cache", defaultWriteCache, writeCacheHelp)
 	f.StringVar(&volEC, "volume-ec", "off", `how extents written whole of st1 and sc1 volumes are stored: "k+m" erasure
 coded shards on k+m chunk servers (4+2 survives two losses, as 3 replicas do), or "off" (3 replicas)`)
 	return cmd

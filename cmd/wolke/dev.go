@@ -133,7 +133,7 @@ first start, kept in the data directory and printed.`,
 	f.StringArrayVar(&users, "user", nil, "extra user NAME:ACCESS_KEY:SECRET_KEY (repeatable)")
 	f.StringVar(&etcd, "etcd", "", "external etcd endpoints, comma-separated (default: embedded)")
 	f.StringVar(&logLevel, "log-level", "info", "log level for DIR/wolke.log: debug, info, warn, error")
-	f.StringVar(&wcache, "volume-write-cache", "256MiB", writeCacheHelp)
+	f.StringVar(&wcache, "volume-write-cache", defaultWriteCache, writeCacheHelp)
 	f.StringVar(&volEC, "volume-ec", "auto", volumeECHelp)
 	f.StringVar(&pprofAt, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging)")
 	return cmd

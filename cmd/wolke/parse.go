@@ -101,6 +101,10 @@ func (t teeHandler) WithGroup(name string) slog.Handler {
 	return out
 }
 
+// defaultWriteCache is the default of --volume-write-cache and
+// --write-cache: volume.DefaultWriteCache (TestParseWriteCache).
+const defaultWriteCache = "256MiB"
+
 // writeCacheHelp describes --volume-write-cache.
 const writeCacheHelp = `bytes of plain NBD writes each attached volume keeps before writing them back
 to its replicas; FLUSH and FUA make them stable ("0" writes every WRITE through).

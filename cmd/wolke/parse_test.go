@@ -1,8 +1,15 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/wolke-cloud/wolke/block/volume"
+)
 
 func TestParseWriteCache(t *testing.T) {
+	if got, err := parseWriteCache(defaultWriteCache); err != nil || got != volume.DefaultWriteCache {
+		t.Errorf("the flags' default %q parses to %d, %v; want volume.DefaultWriteCache, %d", defaultWriteCache, got, err, volume.DefaultWriteCache)
+	}
 	for in, want := range map[string]int64{"0": -1, "64MiB": 64 << 20, "1GiB": 1 << 30} {
 		if got, err := parseWriteCache(in); err != nil || got != want {
 			t.Errorf("parseWriteCache(%q) = %d, %v; want %d", in, got, err, want)

@@ -59,8 +59,10 @@ func (s *Server) ReadLocalInto(ctx context.Context, diskID, chunk string, off in
 // becomes chunk on disk, durable on return, with neither a request frame
 // (a copy of the data) nor the CRC32C that guards it on a wire. The data
 // must not change during the call; the store keeps no reference to it
-// once PutLocal returns. Errors are those the stream would answer.
-func (s *Server) PutLocal(ctx context.Context, diskID, chunk string, data []byte) error {
+// once PutLocal returns. sums, if not nil, holds the CRC32C of each 4 KiB
+// block of data (store.PutSummed), from a caller that computed them once
+// for every replica. Errors are those the stream would answer.
+func (s *Server) PutLocal(ctx context.Context, diskID, chunk string, data []byte, sums []uint32) error {
 	t := &s.streams
 	t.local.RLock()
 	defer t.local.RUnlock()
@@ -74,7 +76,7 @@ func (s *Server) PutLocal(ctx context.Context, diskID, chunk string, data []byte
 	if int64(len(data)) > s.cfg.MaxChunkSize {
 		return errs.Errorf("chunk.Put", errs.Invalid, "chunk of %d bytes exceeds %d", len(data), s.cfg.MaxChunkSize)
 	}
-	err := ds.st.Put(ctx, chunk, data)
+	err := ds.st.PutSummed(ctx, chunk, data, sums)
 	s.count(ds, "put", err)
 	if err == nil {
 		s.m.writtenBytes.WithLabelValues(ds.info.ID).Add(float64(len(data)))

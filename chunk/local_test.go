@@ -5,6 +5,7 @@ import (
 	"context"
 	"hash/crc32"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -199,6 +200,44 @@ func TestLocalSummedPatch(t *testing.T) {
 	}
 	if _, err := cli.ReadShardRangeInto(ctx, d, "k", 32768, got[:4096]); errs.KindOf(err) != errs.Corrupt {
 		t.Fatalf("block patched with a wrong CRC: %v, want Corrupt", err)
+	}
+}
+
+// TestLocalSummedPut: a put's block CRC32Cs, computed once for every
+// replica, reach the store in process and are what it records; sums of
+// the wrong count are not used.
+func TestLocalSummedPut(t *testing.T) {
+	srv, cli := localPair(t, prometheus.NewRegistry())
+	ctx := context.Background()
+	d := srv.Disks()[0].ID
+	data := bytes.Repeat([]byte("abcdefgh"), 5*4096/8)
+	sums := make([]uint32, 5)
+	for i := range sums {
+		sums[i] = crc32.Checksum(data[i*4096:(i+1)*4096], crc32.MakeTable(crc32.Castagnoli))
+	}
+	if err := cli.WriteShardSummed(ctx, d, "right", data, sums); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.WriteShardSummed(ctx, d, "short", data, sums[:4]); err != nil {
+		t.Fatal(err)
+	}
+	wrong := slices.Clone(sums)
+	wrong[2] ^= 1
+	if err := cli.WriteShardSummed(ctx, d, "wrong", data, wrong); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"right", "short"} {
+		b := make([]byte, len(data))
+		if _, err := cli.ReadShardRangeInto(ctx, d, id, 0, b); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("%s: equal %v: %v", id, bytes.Equal(b, data), err)
+		}
+	}
+	got := make([]byte, 4096)
+	if _, err := cli.ReadShardRangeInto(ctx, d, "wrong", 4096, got); err != nil || !bytes.Equal(got, data[4096:8192]) {
+		t.Fatalf("block with its right CRC: %v", err)
+	}
+	if _, err := cli.ReadShardRangeInto(ctx, d, "wrong", 8192, got); errs.KindOf(err) != errs.Corrupt {
+		t.Fatalf("block put with a wrong CRC: %v, want Corrupt", err)
 	}
 }
 

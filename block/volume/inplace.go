@@ -2,7 +2,6 @@ package volume
 
 import (
 	"context"
-	"hash/crc32"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -246,13 +245,9 @@ func (v *Volume) blockSums(ctx context.Context, disks []string, edits []edit) []
 	if !ok || !slices.ContainsFunc(disks, func(d string) bool { return sp.Local(ctx, d) }) {
 		return nil
 	}
-	table := crc32.MakeTable(crc32.Castagnoli) // the standard library's, made once
 	sums := make([][]uint32, len(edits))
 	for i, ed := range edits {
-		sums[i] = make([]uint32, len(ed.data)/blockSize)
-		for b := range sums[i] {
-			sums[i][b] = crc32.Checksum(ed.data[b*blockSize:(b+1)*blockSize], table)
-		}
+		sums[i] = crcBlocks(ed.data)
 	}
 	return sums
 }

@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -86,6 +87,7 @@ func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte) ([
 		return nil, err
 	}
 	cands := order(all, rand.IntN)
+	sums := p.sums(ctx, cands, datas)
 	var (
 		mu      sync.Mutex
 		next    int
@@ -114,7 +116,7 @@ func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte) ([
 				if d == nil {
 					return
 				}
-				err := p.shards.WriteShard(ctx, d.Id, chunk, data)
+				err := p.put(ctx, d.Id, chunk, data, sums[i])
 				mu.Lock()
 				if err == nil {
 					got[i] = d.Id
@@ -139,6 +141,58 @@ func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte) ([
 		return nil, errs.E(op, errs.Canceled, err)
 	}
 	return nil, errs.E(op, errs.Unavailable, "not enough disks took the extent", errors.Join(errList...))
+}
+
+// summedWriter is a shard store that takes a new chunk's block CRC32Cs
+// from the caller, computed once for every replica (chunkclient.Client,
+// which hands them to chunk servers in this process).
+type summedWriter interface {
+	WriteShardSummed(ctx context.Context, diskID, chunkID string, data []byte, sums []uint32) error
+	// Local reports whether the disk's server takes the sums (runs in
+	// this process); remote servers compute their own.
+	Local(ctx context.Context, diskID string) bool
+}
+
+// sums returns, for each of datas, the CRC32C of each 4 KiB block (one
+// slice for datas that are the same slice, as replicas are) when the
+// shard store takes them for at least one of disks; a nil slice where it
+// does not (and for data of part of a block).
+func (p *placer) sums(ctx context.Context, disks []*metapb.Disk, datas [][]byte) [][]uint32 {
+	out := make([][]uint32, len(datas))
+	sw, ok := p.shards.(summedWriter)
+	if !ok || !slices.ContainsFunc(disks, func(d *metapb.Disk) bool { return sw.Local(ctx, d.Id) }) {
+		return out
+	}
+	for i, data := range datas {
+		switch {
+		case len(data) == 0 || len(data)%blockSize != 0:
+		case i > 0 && len(data) == len(datas[i-1]) && &data[0] == &datas[i-1][0]:
+			out[i] = out[i-1]
+		default:
+			out[i] = crcBlocks(data)
+		}
+	}
+	return out
+}
+
+// put stores data as chunk on disk, handing the store sums if it takes
+// them (see placer.sums).
+func (p *placer) put(ctx context.Context, disk, chunk string, data []byte, sums []uint32) error {
+	if sw, ok := p.shards.(summedWriter); ok && sums != nil {
+		return sw.WriteShardSummed(ctx, disk, chunk, data, sums)
+	}
+	return p.shards.WriteShard(ctx, disk, chunk, data)
+}
+
+// crcBlocks returns the CRC32C of each 4 KiB block of data, a whole
+// number of blocks.
+func crcBlocks(data []byte) []uint32 {
+	table := crc32.MakeTable(crc32.Castagnoli) // the standard library's, made once
+	sums := make([]uint32, len(data)/blockSize)
+	for b := range sums {
+		sums[b] = crc32.Checksum(data[b*blockSize:(b+1)*blockSize], table)
+	}
+	return sums
 }
 
 // remove deletes chunk from disks, best effort.

@@ -1,8 +1,15 @@
 package volume
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"hash/crc32"
+	"slices"
+	"sync"
 	"testing"
+
+	"google.golang.org/grpc"
 
 	"github.com/wolke-cloud/wolke/meta/metapb"
 )
@@ -44,6 +51,72 @@ func TestOrder(t *testing.T) {
 				t.Errorf("%s (seed %d): first three on %d servers, %d zones; want %d, %d",
 					c.name, seed, len(servers), len(zones), c.servers, c.zones)
 			}
+		}
+	}
+}
+
+// sumShards records what the placer hands a shard store that takes block
+// CRC32Cs from the caller.
+type sumShards struct {
+	Shards
+	local bool
+	mu    sync.Mutex
+	sums  map[string][]uint32 // by disk; nil entry: written without sums
+}
+
+func (s *sumShards) WriteShard(_ context.Context, disk, _ string, _ []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sums[disk] = nil
+	return nil
+}
+
+func (s *sumShards) WriteShardSummed(_ context.Context, disk, _ string, _ []byte, sums []uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sums[disk] = sums
+	return nil
+}
+
+func (s *sumShards) Local(context.Context, string) bool { return s.local }
+
+type listDisks []*metapb.Disk
+
+func (l listDisks) ListDisks(context.Context, *metapb.ListDisksRequest, ...grpc.CallOption) (*metapb.ListDisksResponse, error) {
+	return &metapb.ListDisksResponse{Disks: l}, nil
+}
+
+// TestPlacerSums: replicas of a new chunk get block CRC32Cs computed once,
+// right, when the shard store takes them; shards of their own get their
+// own; a store whose servers are all elsewhere gets none.
+func TestPlacerSums(t *testing.T) {
+	var disks listDisks
+	for i := range 4 {
+		disks = append(disks, &metapb.Disk{Id: fmt.Sprintf("d%d", i), Server: fmt.Sprintf("s%d", i), State: metapb.DiskState_DISK_STATE_ACTIVE})
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3*blockSize/16)
+	other := bytes.Repeat([]byte{7}, blockSize)
+	want := crcBlocks(data)
+	if len(want) != 3 || want[0] != crc32.Checksum(data[:blockSize], crc32.MakeTable(crc32.Castagnoli)) {
+		t.Fatalf("crcBlocks: %v", want)
+	}
+	ctx := context.Background()
+	for _, local := range []bool{true, false} {
+		sh := &sumShards{local: local, sums: map[string][]uint32{}}
+		p := &placer{disks: disks, shards: sh, replicas: 3}
+		got, err := p.writeEach(ctx, "c", [][]byte{data, data, other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b, c := sh.sums[got[0]], sh.sums[got[1]], sh.sums[got[2]]
+		if !local {
+			if a != nil || b != nil || c != nil {
+				t.Fatalf("servers elsewhere got sums %v %v %v", a, b, c)
+			}
+			continue
+		}
+		if !slices.Equal(a, want) || &a[0] != &b[0] || !slices.Equal(c, crcBlocks(other)) {
+			t.Fatalf("sums %v %v %v, want %v shared by the first two and %v", a, b, c, want, crcBlocks(other))
 		}
 	}
 }

@@ -96,9 +96,22 @@ func (c *Client) Close() {
 
 // WriteShard stores data as chunkID on diskID; it is durable on return.
 func (c *Client) WriteShard(ctx context.Context, diskID, chunkID string, data []byte) error {
+	return c.writeShard(ctx, diskID, chunkID, data, nil)
+}
+
+// WriteShardSummed is WriteShard for a caller that writes the same data
+// to several replicas and computed the CRC32C of each 4 KiB block of it
+// once (sums; the last block zero-padded): a chunk server in this process
+// records them instead of computing them again (see Local). Over the
+// network they are not sent; the server computes its own.
+func (c *Client) WriteShardSummed(ctx context.Context, diskID, chunkID string, data []byte, sums []uint32) error {
+	return c.writeShard(ctx, diskID, chunkID, data, sums)
+}
+
+func (c *Client) writeShard(ctx context.Context, diskID, chunkID string, data []byte, sums []uint32) error {
 	const op = "chunkclient.WriteShard"
 	if len(data) <= maxStreamPut {
-		if err, ok := c.putLocal(ctx, op, diskID, chunkID, data); ok {
+		if err, ok := c.putLocal(ctx, op, diskID, chunkID, data, sums); ok {
 			return err
 		}
 	}

@@ -36,7 +36,7 @@ type localPatcher interface {
 // localPutter is what a LocalServer may offer for puts without a request
 // frame (chunk.Server.PutLocal).
 type localPutter interface {
-	PutLocal(ctx context.Context, diskID, chunk string, data []byte) error
+	PutLocal(ctx context.Context, diskID, chunk string, data []byte, sums []uint32) error
 }
 
 // localServer returns the server of disk diskID if it runs in this
@@ -83,7 +83,7 @@ func (c *Client) patchLocal(ctx context.Context, op, diskID, chunk string, offs 
 // putLocal stores data as chunk on disk (see WriteShard) when the disk's
 // server runs in this process and offers localPutter, within the
 // client's timeout as over the stream; ok false means it did nothing.
-func (c *Client) putLocal(ctx context.Context, op, diskID, chunk string, data []byte) (err error, ok bool) {
+func (c *Client) putLocal(ctx context.Context, op, diskID, chunk string, data []byte, sums []uint32) (err error, ok bool) {
 	if c.local == nil {
 		return nil, false
 	}
@@ -97,7 +97,7 @@ func (c *Client) putLocal(ctx context.Context, op, diskID, chunk string, data []
 	c.localCalls.Add(1)
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	err = lp.PutLocal(rctx, diskID, chunk, data)
+	err = lp.PutLocal(rctx, diskID, chunk, data, sums)
 	switch {
 	case err == nil:
 		return nil, true

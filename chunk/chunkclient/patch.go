@@ -62,14 +62,17 @@ func (c *Client) PatchShardRangesSummedNoSync(ctx context.Context, diskID, chunk
 }
 
 // Local reports whether disk diskID's chunk server runs in this process
-// and takes patches from it directly (so that sums handed to
-// PatchShardRangesSummedNoSync are used, not dropped).
+// and takes patches and puts from it directly (so that sums handed to
+// PatchShardRangesSummedNoSync and WriteShardSummed are used, not
+// dropped).
 func (c *Client) Local(ctx context.Context, diskID string) bool {
 	if c.local == nil {
 		return false
 	}
-	_, ok := c.localServer(ctx, diskID, "x").(localPatcher)
-	return ok
+	srv := c.localServer(ctx, diskID, "x")
+	_, patches := srv.(localPatcher)
+	_, puts := srv.(localPutter)
+	return patches && puts
 }
 
 // PatchShardRanges is PatchShardRangesNoSync durable on return.

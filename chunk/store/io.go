@@ -15,7 +15,16 @@ import (
 // Put stores data as chunk id, replacing any chunk of that id. It returns
 // once the data is synced and the index committed.
 func (s *Store) Put(ctx context.Context, id string, data []byte) error {
-	return s.put(ctx, "store.Put", id, data, 0, false)
+	return s.put(ctx, "store.Put", id, data, nil, 0, false)
+}
+
+// PutSummed is Put for an in-process caller that stores the same data in
+// several stores and computed the CRC32C of each block once: sums holds
+// them, one per disk.BlockSize of data (the last block zero-padded), and
+// the store records them instead of computing them (see Range.Sums).
+// Sums of the wrong count are ignored.
+func (s *Store) PutSummed(ctx context.Context, id string, data []byte, sums []uint32) error {
+	return s.put(ctx, "store.Put", id, data, sums, 0, false)
 }
 
 // Restore stores data as chunk id at generation gen, and only if the store
@@ -24,10 +33,10 @@ func (s *Store) Put(ctx context.Context, id string, data []byte) error {
 // other copies are at, that can never replace a copy written meanwhile.
 // It returns once the data is synced and the index committed.
 func (s *Store) Restore(ctx context.Context, id string, data []byte, gen uint64) error {
-	return s.put(ctx, "store.Restore", id, data, gen, true)
+	return s.put(ctx, "store.Restore", id, data, nil, gen, true)
 }
 
-func (s *Store) put(ctx context.Context, op, id string, data []byte, gen uint64, create bool) error {
+func (s *Store) put(ctx context.Context, op, id string, data []byte, sums []uint32, gen uint64, create bool) error {
 	if err := checkID(op, id); err != nil {
 		return err
 	}
@@ -41,7 +50,7 @@ func (s *Store) put(ctx context.Context, op, id string, data []byte, gen uint64,
 		return err
 	}
 	defer s.closeMu.RUnlock()
-	o, err := s.write(ctx, id, data)
+	o, err := s.write(ctx, id, data, sums)
 	if err != nil {
 		return err
 	}
@@ -63,7 +72,7 @@ func (s *Store) put(ctx context.Context, op, id string, data []byte, gen uint64,
 
 // write reserves space for data, writes it and returns the index change
 // that makes it visible.
-func (s *Store) write(ctx context.Context, id string, data []byte) (*change, error) {
+func (s *Store) write(ctx context.Context, id string, data []byte, sums []uint32) (*change, error) {
 	nblocks := blocksFor(int64(len(data)))
 	exts, err := s.reserveSyncing(ctx, nblocks*disk.BlockSize)
 	if err != nil {
@@ -80,8 +89,12 @@ func (s *Store) write(ctx context.Context, id string, data []byte) (*change, err
 		exts:    exts,
 		blocks:  make([]uint32, nblocks),
 	}
-	for i := range rec.blocks {
-		rec.blocks[i] = crc32c(buf[i*disk.BlockSize : (i+1)*disk.BlockSize])
+	if int64(len(sums)) == nblocks {
+		copy(rec.blocks, sums)
+	} else {
+		for i := range rec.blocks {
+			rec.blocks[i] = crc32c(buf[i*disk.BlockSize : (i+1)*disk.BlockSize])
+		}
 	}
 	if rec.length == nblocks*disk.BlockSize {
 		rec.crc = s.combineBlocks(rec.blocks) // whole blocks: no second pass over the data

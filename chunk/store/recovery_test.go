@@ -30,7 +30,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	if err := s.enter("test"); err != nil {
 		t.Fatal(err)
 	}
-	o, err := s.write(ctx, "lost", bytes.Repeat([]byte{0xab}, 200000))
+	o, err := s.write(ctx, "lost", bytes.Repeat([]byte{0xab}, 200000), nil)
 	s.closeMu.RUnlock()
 	if err != nil {
 		t.Fatal(err)

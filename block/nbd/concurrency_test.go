@@ -71,6 +71,48 @@ func TestPipelined(t *testing.T) {
 	}
 }
 
+// TestSlowInlineRead: a READ alone on an idle connection runs on the
+// reader, but one that takes long holds up no request sent after it.
+func TestSlowInlineRead(t *testing.T) {
+	x, _, release := gateExports()
+	h := startServer(t, nbd.Config{}, x)
+	c := dialRaw(t, h.addr)
+	c.start()
+	c.goExport("g")
+	for cookie := range uint64(3) { // quick READs, one at a time
+		c.request(0, cRead, cookie, 8192, 512, nil)
+		if errno, got, _ := c.simple(512); errno != 0 || got != cookie {
+			t.Fatalf("read %d: errno %d cookie %d", cookie, errno, got)
+		}
+	}
+	c.request(0, cRead, 10, 0, 512, nil) // blocks
+	eventually(t, "the blocked read in flight", func() bool { return h.counter(t, "wolke_nbd_inflight_requests") == 1 })
+	c.request(0, cRead, 11, 8192, 512, nil)
+	c.request(0, cWrite, 12, 16384, 512, bytes.Repeat([]byte{5}, 512))
+	seen := map[uint64]bool{}
+	for range 2 {
+		errno, cookie, _ := c.simple(0)
+		if errno != 0 || (cookie != 11 && cookie != 12) {
+			t.Fatalf("behind the blocked read: errno %d cookie %d, want 11 or 12", errno, cookie)
+		}
+		if cookie == 11 {
+			c.readN(512)
+		}
+		seen[cookie] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("replies %v, want 11 and 12", seen)
+	}
+	close(release)
+	if errno, cookie, _ := c.simple(512); errno != 0 || cookie != 10 {
+		t.Fatalf("blocked read: errno %d cookie %d", errno, cookie)
+	}
+	c.request(0, cRead, 13, 0, 512, nil)
+	if errno, cookie, _ := c.simple(512); errno != 0 || cookie != 13 {
+		t.Fatalf("read after the hand-over: errno %d cookie %d", errno, cookie)
+	}
+}
+
 // TestWorkerBound: a connection runs at most Config.Workers requests.
 func TestWorkerBound(t *testing.T) {
 	x, mem, release := gateExports()

@@ -12,13 +12,16 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // conn is one client connection; the handshake state lives here.
 type conn struct {
 	s      *Server
-	raw    net.Conn // the TCP connection
-	nc     net.Conn // raw, or the TLS connection on top of it
+	raw    net.Conn        // the TCP connection
+	rawFD  syscall.RawConn // raw's descriptor, once pending asked
+	nc     net.Conn        // raw, or the TLS connection on top of it
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	log    *slog.Logger
@@ -105,6 +108,29 @@ func (c *conn) shuttingDown() bool {
 func (c *conn) kill() {
 	c.cancel()
 	_ = c.raw.Close()
+}
+
+// pending reports whether the client sent bytes the server has not read
+// yet: in the read buffer or, on a socket, in the kernel's. It reports
+// false where it cannot tell (a connection that is no socket).
+func (c *conn) pending() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	if c.rawFD == nil {
+		sc, ok := c.raw.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		c.rawFD = rc
+	}
+	n := 0
+	_ = c.rawFD.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }
 
 func (c *conn) readFull(p []byte) error {

@@ -20,8 +20,10 @@
 // export can take at once (its write cache has room: the optional
 // TryWriteAt) runs on the connection's reader instead, and a run of such
 // replies leaves in one socket write before the reader waits for the
-// client. With structured
-// replies READ answers with one OFFSET_DATA chunk (or ERROR/ERROR_OFFSET)
+// client. So does a READ that finds nothing else in flight or waiting (a
+// client at queue depth 1, which then waits for no thread wake-up); one
+// that takes longer than 500 µs hands reading on to a new goroutine, so
+// it holds up nothing sent behind it. With structured replies READ answers with one OFFSET_DATA chunk (or ERROR/ERROR_OFFSET)
 // and BLOCK_STATUS with one BLOCK_STATUS chunk; other commands always get
 // simple replies, which the protocol allows.
 //

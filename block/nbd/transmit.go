@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wolke-cloud/wolke/internal/errs"
 )
@@ -27,8 +28,15 @@ type session struct {
 	budget  *budget       // bounds the READ/WRITE buffer bytes held at once
 	wg      sync.WaitGroup
 	work    chan job // to idle workers
-	workers int      // workers started; only run touches it
 	out     []byte   // reply bytes not yet written; under wmu
+
+	// The reader's state: only the goroutine reading requests, which
+	// holds rmu, touches it (see read and runInline).
+	rmu        sync.Mutex
+	workers    int  // workers started
+	pipelined  bool // the client sent a request while a READ ran inline
+	handoff    *time.Timer
+	readerDone chan struct{} // closed by a reader that took over, at the end
 }
 
 func (c *conn) newSession(exp Export, info ExportInfo, name string) *session {
@@ -72,7 +80,8 @@ type job struct {
 // shutdown grace, then finishes the requests in flight and closes.
 // Requests run on up to Config.Workers long-lived workers: a request is
 // handed to an idle worker, or a new one while there are fewer than
-// Workers (a goroutine per request would grow its stack every time).
+// Workers (a goroutine per request would grow its stack every time). A
+// READ may run on the reader itself (see readInline).
 func (ss *session) run(ctx context.Context) {
 	c := ss.c
 	defer func() {
@@ -86,6 +95,26 @@ func (ss *session) run(ctx context.Context) {
 			_ = c.nc.Close() // sends close_notify
 		}
 	}()
+	ss.readerDone = make(chan struct{})
+	ss.handoff = time.AfterFunc(time.Hour, func() {
+		ss.rmu.Lock()
+		if ss.read(ctx) {
+			close(ss.readerDone)
+		}
+	})
+	ss.handoff.Stop()
+	ss.rmu.Lock()
+	if !ss.read(ctx) {
+		<-ss.readerDone // another goroutine took over reading
+	}
+}
+
+// read reads and runs requests until the connection's end (true), or
+// until a READ it runs inline took so long that another goroutine took
+// over reading (false). The caller holds rmu: it is the reader. At the
+// end it keeps rmu, as no one reads any more.
+func (ss *session) read(ctx context.Context) bool {
+	c := ss.c
 	var h [requestSize]byte
 	quick, _ := ss.exp.(quickWriter)
 	for {
@@ -98,11 +127,11 @@ func (ss *session) run(ctx context.Context) {
 			if !ss.broken.Load() {
 				c.log.Info("nbd connection ended without NBD_CMD_DISC", "error", err)
 			}
-			return
+			return true
 		}
 		if m := binary.BigEndian.Uint32(h[0:]); m != magicRequest {
 			c.log.Warn("nbd bad request magic; disconnecting", "magic", m)
-			return
+			return true
 		}
 		req := request{
 			flags:  binary.BigEndian.Uint16(h[4:]),
@@ -114,7 +143,7 @@ func (ss *session) run(ctx context.Context) {
 		c.s.m.request(req.typ)
 		if req.typ == cmdDisc {
 			c.log.Debug("nbd client disconnected")
-			return
+			return true
 		}
 		j := job{req: req}
 		if req.typ == cmdWrite || req.typ == cmdRead {
@@ -124,7 +153,7 @@ func (ss *session) run(ctx context.Context) {
 			if req.length > ss.maxB {
 				// Stay in step with the stream: drop the payload.
 				if err := c.discard(int64(req.length)); err != nil {
-					return
+					return true
 				}
 				ss.replyError(req, errnoEINVAL, "write larger than the maximum block size")
 				continue
@@ -135,7 +164,7 @@ func (ss *session) run(ctx context.Context) {
 				c.s.pool.Put(j.payload)
 				ss.budget.release(j.cost)
 				c.log.Info("nbd connection ended inside a write", "error", err)
-				return
+				return true
 			}
 		}
 		e, msg := ss.check(req)
@@ -160,6 +189,12 @@ func (ss *session) run(ctx context.Context) {
 		}
 		if req.typ == cmdRead {
 			ss.budget.acquire(j.cost)
+			if ss.readInline() {
+				if !ss.runInline(ctx, j) {
+					return false
+				}
+				continue
+			}
 		}
 		ss.sem <- struct{}{}
 		ss.wg.Add(1)
@@ -188,7 +223,7 @@ func (ss *session) dispatch(ctx context.Context, j job) {
 // worker runs j, then every job it receives until the session ends.
 func (ss *session) worker(ctx context.Context, j job) {
 	for ok := true; ok; j, ok = <-ss.work {
-		ss.do(ctx, j.req, j.payload)
+		ss.do(ctx, j.req, j.payload, nil)
 		ss.c.s.pool.Put(j.payload)
 		ss.c.s.m.inflight.Dec()
 		<-ss.sem
@@ -272,8 +307,9 @@ type cacher interface {
 	Cache(ctx context.Context, off, n int64) error
 }
 
-// do runs one validated request and sends its reply.
-func (ss *session) do(ctx context.Context, r request, payload *[]byte) {
+// do runs one validated request and sends its reply. A READ calls
+// ready, if not nil, once its data is read, before the reply leaves.
+func (ss *session) do(ctx context.Context, r request, payload *[]byte, ready func()) {
 	off, n := int64(r.off), int64(r.length)
 	fua := r.flags&cflagFUA != 0
 	if n == 0 && r.typ != cmdFlush {
@@ -291,6 +327,9 @@ func (ss *session) do(ctx context.Context, r request, payload *[]byte) {
 		buf := ss.c.s.pool.Get(int(n))
 		if err = ss.exp.ReadAt(ctx, *buf, off); err == nil {
 			ss.c.s.m.bytesRead.Add(float64(n))
+			if ready != nil {
+				ready()
+			}
 			ss.replyRead(r, *buf)
 			ss.c.s.pool.Put(buf)
 			return

@@ -35,6 +35,9 @@ type BlockRole struct {
 	// WriteCache is volume.Config.WriteCache: plain writes an attached
 	// volume keeps before writing them back (0: the default).
 	WriteCache int64
+	// WriteCacheTotal is volume.Config.WriteCacheTotal: the write cache
+	// the volumes attached here share.
+	WriteCacheTotal int64
 	// DataShards and ParityShards are volume.Config's: the erasure code
 	// of extents written whole (0, 0: every extent replicated).
 	DataShards, ParityShards int
@@ -89,7 +92,7 @@ func RunBlock(ctx context.Context, r BlockRole) error {
 	defer mc.Close()
 	// The service outlives ctx while connections drain.
 	svc, res, err := newBlockService(context.WithoutCancel(ctx), cl, r.Cluster, mc,
-		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache, DataShards: r.DataShards, ParityShards: r.ParityShards},
+		volume.Config{LeaseTTL: r.LeaseTTL, WriteCache: r.WriteCache, WriteCacheTotal: r.WriteCacheTotal, DataShards: r.DataShards, ParityShards: r.ParityShards},
 		nil, r.Logger, r.Registry)
 	if err != nil {
 		return err

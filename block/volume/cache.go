@@ -67,6 +67,23 @@ func newWriteCache(max int64) *writeCache {
 	}
 }
 
+// resize sets how many bytes the cache takes before writers wait (the
+// writer's share of Config.WriteCacheTotal). Growing lets waiting writers
+// in; shrinking below what is cached makes the write-back catch up.
+func (c *writeCache) resize(max int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if max == c.max {
+		return
+	}
+	if max > c.max {
+		close(c.freed)
+		c.freed = make(chan struct{})
+	}
+	c.max = max
+	c.kick()
+}
+
 // cacheable reports whether a write of n bytes at in (inside an extent)
 // may go to the cache: whole blocks only; others are written through.
 func cacheable(in, n int64) bool {

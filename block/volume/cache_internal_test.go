@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -92,6 +93,54 @@ func TestWriteCacheFull(t *testing.T) {
 	c.written(2, c.ranges(2))
 	if c.tryPut(5, 0, block(8)) {
 		t.Fatal("tryPut took a write after the lease was lost")
+	}
+}
+
+// TestWriteCacheShares: the writers' caches share Config.WriteCacheTotal
+// as they come and go, each within WriteCache and above minCacheShare;
+// a writer waiting for room gets in when its share grows.
+func TestWriteCacheShares(t *testing.T) {
+	s := &Service{cfg: Config{WriteCache: 64 << 20, WriteCacheTotal: 96 << 20}}
+	vols := map[string]*Volume{}
+	open := func(id string) { vols[id] = &Volume{cache: newWriteCache(64 << 20)}; s.setCached(id, vols[id]) }
+	want := func(max int64, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if m := vols[id].cache.max; m != max {
+				t.Fatalf("%s: cache of %d bytes, want %d", id, m, max)
+			}
+		}
+	}
+	open("a")
+	want(64<<20, "a")
+	open("b")
+	want(48<<20, "a", "b")
+	for i := range 200 {
+		open(fmt.Sprint(i))
+	}
+	want(minCacheShare, "a", "b", "0", "199")
+	for i := range 200 {
+		s.setCached(fmt.Sprint(i), nil)
+	}
+	s.setCached("a", nil)
+	want(64<<20, "b")
+	s.cfg.WriteCacheTotal = -1
+	open("c")
+	want(64<<20, "b", "c")
+
+	c := newWriteCache(blockSize)
+	ctx := context.Background()
+	_ = c.put(ctx, 0, 0, block(1))
+	done := make(chan error, 1)
+	go func() { done <- c.put(ctx, 1, 0, block(2)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("put into a full cache returned %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.resize(2 * blockSize)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

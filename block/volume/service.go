@@ -120,6 +120,11 @@ type Config struct {
 	// with a disk's write cache. Default DefaultWriteCache; negative:
 	// none, every write is on all replicas when answered.
 	WriteCache int64
+	// WriteCacheTotal bounds the write caches of all the writers this
+	// service has open: each of n gets min(WriteCache, WriteCacheTotal/n),
+	// at least minCacheShare, shared again as writers come and go. Default
+	// DefaultWriteCacheTotal; negative: no bound, WriteCache each.
+	WriteCacheTotal int64
 	// DataShards and ParityShards, both set, are the erasure code of the
 	// extents written whole of volumes of a CodedType (st1, sc1; ec.go),
 	// used when that many servers have an active disk; other extents stay
@@ -132,6 +137,14 @@ type Config struct {
 // 1 MiB extent at a time, four times what 64 MiB gave: the CPU each
 // write-back patch costs is shared by four times as many writes.
 const DefaultWriteCache = 256 << 20
+
+// DefaultWriteCacheTotal is Config.WriteCacheTotal's default, 1 GiB: four
+// writers keep DefaultWriteCache each; more share it.
+const DefaultWriteCacheTotal = 1 << 30
+
+// minCacheShare is the least write cache a writer gets of
+// Config.WriteCacheTotal, however many share it.
+const minCacheShare = 1 << 20
 
 // SetDefaults fills the zero fields.
 func (c *Config) SetDefaults() {
@@ -158,6 +171,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.WriteCache == 0 {
 		c.WriteCache = DefaultWriteCache
+	}
+	if c.WriteCacheTotal == 0 {
+		c.WriteCacheTotal = DefaultWriteCacheTotal
 	}
 }
 
@@ -318,18 +334,26 @@ func (s *Service) FlushVolume(ctx context.Context, id string) error {
 }
 
 // setCached registers (v non-nil) or forgets the writer handle of volume
-// id that has a write cache.
+// id that has a write cache, and shares Config.WriteCacheTotal among
+// those left.
 func (s *Service) setCached(id string, v *Volume) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if v == nil {
 		delete(s.cached, id)
-		return
+	} else {
+		if s.cached == nil {
+			s.cached = map[string]*Volume{}
+		}
+		s.cached[id] = v
 	}
-	if s.cached == nil {
-		s.cached = map[string]*Volume{}
+	share := s.cfg.WriteCache
+	if total := s.cfg.WriteCacheTotal; total > 0 && len(s.cached) > 0 {
+		share = min(share, max(total/int64(len(s.cached)), minCacheShare))
 	}
-	s.cached[id] = v
+	for _, w := range s.cached {
+		w.cache.resize(share)
+	}
 }
 
 // waitClosed waits for a writer handle of volume id that is closing here:

@@ -15,10 +15,11 @@ import (
 
 func blockCmd() *cobra.Command {
 	var (
-		rf     roleFlags
-		role   cluster.BlockRole
-		wcache string
-		volEC  string
+		rf          roleFlags
+		role        cluster.BlockRole
+		wcache      string
+		wcacheTotal string
+		volEC       string
 	)
 	cmd := &cobra.Command{
 		Use:   "block",
@@ -66,7 +67,10 @@ refuses clients that do not start TLS.`,
 			if role.DataShards, role.ParityShards, err = parseBlockEC(volEC); err != nil {
 				return err
 			}
-			if role.WriteCache, err = parseWriteCache(wcache); err != nil {
+			if role.WriteCache, err = parseWriteCache("write-cache", wcache); err != nil {
+				return err
+			}
+			if role.WriteCacheTotal, err = parseWriteCache("write-cache-total", wcacheTotal); err != nil {
 				return err
 			}
 			if role.ID == "" {
@@ -90,6 +94,7 @@ refuses clients that do not start TLS.`,
 	f.DurationVar(&role.LeaseTTL, "lease-ttl", defaultLeaseTTL, "writer lease of an attached volume: how long a crashed server keeps it locked")
 	f.StringVar(&role.MetricsAddr, "metrics-addr", "", `serve Prometheus metrics at http://ADDR/_wolke/metrics ("" none)`)
 	f.StringVar(&wcache, "write-cache", defaultWriteCache, writeCacheHelp)
+	f.StringVar(&wcacheTotal, "write-cache-total", defaultWriteCacheTotal, writeCacheTotalHelp)
 	f.StringVar(&volEC, "volume-ec", "off", `how extents written whole of st1 and sc1 volumes are stored: "k+m" erasure
 coded shards on k+m chunk servers (4+2 survives two losses, as 3 replicas do), or "off" (3 replicas)`)
 	return cmd

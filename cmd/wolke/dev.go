@@ -17,15 +17,16 @@ import (
 
 func devCmd() *cobra.Command {
 	var (
-		opts     cluster.Options
-		ec       string
-		diskSize string
-		users    []string
-		logLevel string
-		etcd     string
-		pprofAt  string
-		wcache   string
-		volEC    string
+		opts        cluster.Options
+		ec          string
+		diskSize    string
+		users       []string
+		logLevel    string
+		etcd        string
+		pprofAt     string
+		wcache      string
+		wcacheTotal string
+		volEC       string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -64,7 +65,10 @@ first start, kept in the data directory and printed.`,
 			if opts.Volume.DataShards, opts.Volume.ParityShards, err = parseVolumeEC(volEC); err != nil {
 				return err
 			}
-			if opts.Volume.WriteCache, err = parseWriteCache(wcache); err != nil {
+			if opts.Volume.WriteCache, err = parseWriteCache("volume-write-cache", wcache); err != nil {
+				return err
+			}
+			if opts.Volume.WriteCacheTotal, err = parseWriteCache("volume-write-cache-total", wcacheTotal); err != nil {
 				return err
 			}
 			if opts.Root.AccessKey == "" {
@@ -134,6 +138,7 @@ first start, kept in the data directory and printed.`,
 	f.StringVar(&etcd, "etcd", "", "external etcd endpoints, comma-separated (default: embedded)")
 	f.StringVar(&logLevel, "log-level", "info", "log level for DIR/wolke.log: debug, info, warn, error")
 	f.StringVar(&wcache, "volume-write-cache", defaultWriteCache, writeCacheHelp)
+	f.StringVar(&wcacheTotal, "volume-write-cache-total", defaultWriteCacheTotal, writeCacheTotalHelp)
 	f.StringVar(&volEC, "volume-ec", "auto", volumeECHelp)
 	f.StringVar(&pprofAt, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging)")
 	return cmd

@@ -109,23 +109,33 @@ const defaultWriteCache = "256MiB"
 const writeCacheHelp = `bytes of plain NBD writes each attached volume keeps before writing them back
 to its replicas; FLUSH and FUA make them stable ("0" writes every WRITE through).
 A busy volume holds up to this much in memory, and a FLUSH may have to write
-all of it back: lower it on nodes with many busy volumes`
+all of it back`
 
-// parseWriteCache parses --volume-write-cache into volume.Config.WriteCache
-// (negative: no cache).
-func parseWriteCache(s string) (int64, error) {
+// defaultWriteCacheTotal is the default of --volume-write-cache-total and
+// --write-cache-total: volume.DefaultWriteCacheTotal (TestParseWriteCache).
+const defaultWriteCacheTotal = "1GiB"
+
+// writeCacheTotalHelp describes --volume-write-cache-total.
+const writeCacheTotalHelp = `bytes of write cache the volumes attached here share: with N attached, each
+keeps at most this divided by N (at least 1MiB), and at most its own write cache
+("0": no bound)`
+
+// parseWriteCache parses the size a write cache flag called flag was
+// given into volume.Config.WriteCache or WriteCacheTotal (negative: "0",
+// no cache or no bound).
+func parseWriteCache(flag, s string) (int64, error) {
 	if s == "0" {
 		return -1, nil
 	}
 	n, err := parseSize(s)
 	if err != nil {
-		return 0, fmt.Errorf("--volume-write-cache: %w", err)
+		return 0, fmt.Errorf("--%s: %w", flag, err)
 	}
 	if n == 0 {
 		return -1, nil
 	}
 	if n < 64<<10 {
-		return 0, fmt.Errorf("--volume-write-cache: %s is below the 64KiB minimum (0 turns the cache off)", s)
+		return 0, fmt.Errorf("--%s: %s is below the 64KiB minimum (0 turns it off)", flag, s)
 	}
 	return n, nil
 }

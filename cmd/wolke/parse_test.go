@@ -1,23 +1,27 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/wolke-cloud/wolke/block/volume"
 )
 
 func TestParseWriteCache(t *testing.T) {
-	if got, err := parseWriteCache(defaultWriteCache); err != nil || got != volume.DefaultWriteCache {
+	if got, err := parseWriteCache("write-cache", defaultWriteCache); err != nil || got != volume.DefaultWriteCache {
 		t.Errorf("the flags' default %q parses to %d, %v; want volume.DefaultWriteCache, %d", defaultWriteCache, got, err, volume.DefaultWriteCache)
 	}
+	if got, err := parseWriteCache("write-cache-total", defaultWriteCacheTotal); err != nil || got != volume.DefaultWriteCacheTotal {
+		t.Errorf("the total flags' default %q parses to %d, %v; want volume.DefaultWriteCacheTotal, %d", defaultWriteCacheTotal, got, err, volume.DefaultWriteCacheTotal)
+	}
 	for in, want := range map[string]int64{"0": -1, "64MiB": 64 << 20, "1GiB": 1 << 30} {
-		if got, err := parseWriteCache(in); err != nil || got != want {
+		if got, err := parseWriteCache("write-cache", in); err != nil || got != want {
 			t.Errorf("parseWriteCache(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "-1", "4KiB", "lots"} {
-		if got, err := parseWriteCache(in); err == nil {
-			t.Errorf("parseWriteCache(%q) = %d, want an error", in, got)
+		if got, err := parseWriteCache("write-cache-total", in); err == nil || !strings.Contains(err.Error(), "--write-cache-total") {
+			t.Errorf("parseWriteCache(%q) = %d, %v; want an error naming the flag", in, got, err)
 		}
 	}
 }

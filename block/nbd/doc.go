@@ -23,8 +23,9 @@
 // client. So does a READ that finds nothing else in flight or waiting (a
 // client at queue depth 1, which then waits for no thread wake-up); one
 // that takes longer than 500 µs hands reading on to a new goroutine, so
-// it holds up nothing sent behind it. With structured replies READ answers with one OFFSET_DATA chunk (or ERROR/ERROR_OFFSET)
-// and BLOCK_STATUS with one BLOCK_STATUS chunk; other commands always get
+// it holds up nothing sent behind it. With structured replies READ
+// answers with one OFFSET_DATA chunk (or ERROR/ERROR_OFFSET) and
+// BLOCK_STATUS with one BLOCK_STATUS chunk; other commands always get
 // simple replies, which the protocol allows.
 //
 // Every request is checked before it reaches the Export: unknown commands

@@ -26,7 +26,9 @@ func TestReadInline(t *testing.T) {
 	}
 	<-ss.sem
 	ss.c.br = bufio.NewReader(strings.NewReader("next request"))
-	ss.c.br.Peek(1)
+	if _, err := ss.c.br.Peek(1); err != nil {
+		t.Fatal(err)
+	}
 	if ss.readInline() {
 		t.Fatal("inline with a request waiting")
 	}

@@ -104,10 +104,11 @@ func (c *conn) shuttingDown() bool {
 	}
 }
 
-// kill closes the connection at once and cancels backend calls.
+// kill closes the connection at once and cancels backend calls: in this
+// order, so that no call cut short answers the client first.
 func (c *conn) kill() {
-	c.cancel()
 	_ = c.raw.Close()
+	c.cancel()
 }
 
 // pending reports whether the client sent bytes the server has not read

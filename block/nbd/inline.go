@@ -40,10 +40,19 @@ func (ss *session) runInline(ctx context.Context, j job) bool {
 	ss.handoff.Reset(inlineGrace)
 	// Whether the client sent more while this one ran (it keeps several
 	// in flight, which workers run in parallel) is asked before the
-	// reply leaves: after it, a client at depth 1 sends its next.
-	more := false
-	ss.do(ctx, j.req, nil, func() { more = ss.c.pending() })
-	reader := ss.handoff.Stop()
+	// reply leaves: after it, a client at depth 1 sends its next. Only
+	// the reader may look at the connection's input: the hand-over is
+	// called off first.
+	reader, more, stopped := false, false, false
+	ss.do(ctx, j.req, nil, func() {
+		stopped = true
+		if reader = ss.handoff.Stop(); reader {
+			more = ss.c.pending()
+		}
+	})
+	if !stopped {
+		reader = ss.handoff.Stop()
+	}
 	if reader {
 		ss.rmu.Lock()
 		ss.pipelined = more

@@ -22,6 +22,7 @@ checks=(
 	"qemu-utils|command -v qemu-img && command -v qemu-io && command -v qemu-nbd"
 	"dnsutils|command -v dig"
 	"e2fsprogs|PATH=\$PATH:/sbin:/usr/sbin command -v mkfs.ext4"
+	"gcc|command -v gcc" # go test -race needs cgo
 )
 
 probe() { bash -c "$1" >/dev/null 2>&1; }

@@ -160,7 +160,10 @@ func TestWorkerBound(t *testing.T) {
 func TestGracefulStop(t *testing.T) {
 	x, _, release := gateExports()
 	x.Add(nbd.ExportInfo{Name: "idle"}, nbdtest.NewMem(1<<20))
-	h := startServer(t, nbd.Config{ShutdownGrace: 300 * time.Millisecond}, x)
+	// The grace must outlast the test's own steps between the stop and its
+	// request after it: on a loaded machine 300 ms did not (the request
+	// reached the server after reading had ended, and got no answer).
+	h := startServer(t, nbd.Config{ShutdownGrace: 2 * time.Second}, x)
 	busy := dialRaw(t, h.addr)
 	busy.start()
 	busy.goExport("g")

@@ -334,6 +334,9 @@ func serve(t testing.TB, cfg nbd.Config, exports nbd.Exports) *harness {
 	t.Cleanup(func() {
 		cancel()
 		h.srv.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", h.logs)
+		}
 		select {
 		case err := <-h.done:
 			if err != nil {

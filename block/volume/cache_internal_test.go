@@ -259,3 +259,71 @@ func TestWriteCacheIndex(t *testing.T) {
 		t.Fatalf("after the write-back: has %v, %d bytes", c.has(7), c.bytes)
 	}
 }
+
+// TestWriteCacheSums: with sum set, every edit of a write-back carries
+// the CRC32C of each of its blocks, also where a newer write replaced
+// blocks in the middle of an older one; without it, none.
+func TestWriteCacheSums(t *testing.T) {
+	ctx := context.Background()
+	for _, sum := range []bool{true, false} {
+		c := newWriteCache(1 << 20)
+		c.sum = sum
+		var four []byte
+		for b := range 4 {
+			four = append(four, block(byte(10+b))...)
+		}
+		_ = c.put(ctx, 0, 0, four)
+		if !c.tryPut(0, blockSize, block(1)) { // replaces the second block
+			t.Fatal("tryPut refused")
+		}
+		_ = c.put(ctx, 0, 6*blockSize, append(block(2), block(3)...))
+		var es []edit
+		for _, r := range c.ranges(0) {
+			es = r.appendEdits(es)
+		}
+		if len(es) != 4 {
+			t.Fatalf("%d edits, want 4", len(es))
+		}
+		for _, ed := range es {
+			switch {
+			case !sum && ed.sums != nil:
+				t.Fatalf("edit at %d has sums without sum", ed.in)
+			case sum && !slices.Equal(ed.sums, crcBlocks(ed.data)):
+				t.Fatalf("edit at %d (%d bytes): sums %x, want %x", ed.in, ed.l, ed.sums, crcBlocks(ed.data))
+			}
+		}
+	}
+}
+
+// TestKnownSums: an extent made of cached edits and other bytes gets the
+// edits' sums where they cover whole blocks and computed ones elsewhere;
+// edits without sums give none.
+func TestKnownSums(t *testing.T) {
+	c := newWriteCache(1 << 20)
+	c.sum = true
+	ctx := context.Background()
+	_ = c.put(ctx, 0, blockSize, append(block(1), block(2)...))
+	_ = c.put(ctx, 0, 5*blockSize, block(3))
+	var es []edit
+	for _, r := range c.ranges(0) {
+		es = r.appendEdits(es)
+	}
+	es = append(es, edit{in: 3 * blockSize, l: blockSize}) // zeroes, no sums
+	buf := bytes.Repeat([]byte{9}, 8*blockSize)            // as read from a replica
+	for _, e := range es {
+		if e.data == nil {
+			clear(buf[e.in : e.in+e.l])
+		}
+		copy(buf[e.in:], e.data)
+	}
+	// Sums the edits bring are used as they are: a wrong one shows.
+	es[0].sums[0]++
+	want := crcBlocks(buf)
+	want[1]++
+	if got := knownSums(buf, es); !slices.Equal(got, want) {
+		t.Fatalf("knownSums %x, want %x", got, want)
+	}
+	if got := knownSums(buf, []edit{{in: 0, l: blockSize, data: block(1)}}); got != nil {
+		t.Fatalf("sums %x from edits without any", got)
+	}
+}

@@ -120,8 +120,9 @@ func servers(disks []*metapb.Disk) int {
 
 // store writes the new extent buf as chunk: coded when code asks for it,
 // the service has a code and enough servers are there, else replicated.
-// It returns the extent record (index unset).
-func (s *Service) store(ctx context.Context, chunk string, buf []byte, code bool) (*metapb.Extent, error) {
+// sums, if not nil, are buf's block CRC32Cs, known already. It returns
+// the extent record (index unset).
+func (s *Service) store(ctx context.Context, chunk string, buf []byte, sums []uint32, code bool) (*metapb.Extent, error) {
 	c := s.ec
 	if code && c.fits(int64(len(buf))) && time.Now().UnixNano() >= c.until.Load() {
 		if all, err := s.place.active(ctx); err == nil && servers(all) >= c.k+c.m {
@@ -129,7 +130,7 @@ func (s *Service) store(ctx context.Context, chunk string, buf []byte, code bool
 			if err != nil {
 				return nil, err
 			}
-			disks, err := s.place.writeEach(ctx, chunk, shards) // returns once no write uses them
+			disks, err := s.place.writeEach(ctx, chunk, shards, nil) // returns once no write uses them
 			release()
 			if err == nil {
 				return &metapb.Extent{ChunkId: chunk, Disks: disks, DataShards: uint32(c.k)}, nil
@@ -144,7 +145,7 @@ func (s *Service) store(ctx context.Context, chunk string, buf []byte, code bool
 			chunk = chunk[:strings.LastIndexByte(chunk, '.')+1] + newChunkSuffix()
 		}
 	}
-	disks, err := s.place.write(ctx, chunk, buf)
+	disks, err := s.place.write(ctx, chunk, buf, sums)
 	if err != nil {
 		return nil, err
 	}

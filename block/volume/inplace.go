@@ -235,6 +235,8 @@ type summedPatcher interface {
 	// Local reports whether the disk's server takes the sums (runs in
 	// this process); remote servers compute their own.
 	Local(ctx context.Context, diskID string) bool
+	// AnyLocal reports whether any disk's server may (Local may be true).
+	AnyLocal() bool
 }
 
 // blockSums returns the CRC32C of each 4 KiB block of each edit when the
@@ -247,7 +249,9 @@ func (v *Volume) blockSums(ctx context.Context, disks []string, edits []edit) []
 	}
 	sums := make([][]uint32, len(edits))
 	for i, ed := range edits {
-		sums[i] = crcBlocks(ed.data)
+		if sums[i] = ed.sums; sums[i] == nil {
+			sums[i] = crcBlocks(ed.data)
+		}
 	}
 	return sums
 }

@@ -67,27 +67,29 @@ func order(disks []*metapb.Disk, rnd func(n int) int) []*metapb.Disk {
 }
 
 // write stores data as chunk on p.replicas disks of distinct servers and
-// returns them.
-func (p *placer) write(ctx context.Context, chunk string, data []byte) ([]string, error) {
+// returns them. sums, if not nil, are data's block CRC32Cs, known already.
+func (p *placer) write(ctx context.Context, chunk string, data []byte, sums []uint32) ([]string, error) {
 	datas := make([][]byte, p.replicas)
+	known := make([][]uint32, p.replicas)
 	for i := range datas {
-		datas[i] = data
+		datas[i], known[i] = data, sums
 	}
-	return p.writeEach(ctx, chunk, datas)
+	return p.writeEach(ctx, chunk, datas, known)
 }
 
 // writeEach stores datas[i] as chunk on a disk of its own server for each
 // i and returns the disks, in the order of datas. A disk that fails is
 // replaced by the next candidate; the write fails only when no candidates
-// are left. What was written before a failure is deleted.
-func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte) ([]string, error) {
+// are left. What was written before a failure is deleted. known[i], if
+// known is not nil, may hold datas[i]'s block CRC32Cs.
+func (p *placer) writeEach(ctx context.Context, chunk string, datas [][]byte, known [][]uint32) ([]string, error) {
 	const op = "volume.place"
 	all, err := p.active(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cands := order(all, rand.IntN)
-	sums := p.sums(ctx, cands, datas)
+	sums := p.sums(ctx, cands, datas, known)
 	var (
 		mu      sync.Mutex
 		next    int
@@ -154,10 +156,10 @@ type summedWriter interface {
 }
 
 // sums returns, for each of datas, the CRC32C of each 4 KiB block (one
-// slice for datas that are the same slice, as replicas are) when the
-// shard store takes them for at least one of disks; a nil slice where it
-// does not (and for data of part of a block).
-func (p *placer) sums(ctx context.Context, disks []*metapb.Disk, datas [][]byte) [][]uint32 {
+// slice for datas that are the same slice, as replicas are; known[i]
+// where given) when the shard store takes them for at least one of
+// disks; a nil slice where it does not (and for data of part of a block).
+func (p *placer) sums(ctx context.Context, disks []*metapb.Disk, datas [][]byte, known [][]uint32) [][]uint32 {
 	out := make([][]uint32, len(datas))
 	sw, ok := p.shards.(summedWriter)
 	if !ok || !slices.ContainsFunc(disks, func(d *metapb.Disk) bool { return sw.Local(ctx, d.Id) }) {
@@ -166,6 +168,8 @@ func (p *placer) sums(ctx context.Context, disks []*metapb.Disk, datas [][]byte)
 	for i, data := range datas {
 		switch {
 		case len(data) == 0 || len(data)%blockSize != 0:
+		case known != nil && known[i] != nil:
+			out[i] = known[i]
 		case i > 0 && len(data) == len(datas[i-1]) && &data[0] == &datas[i-1][0]:
 			out[i] = out[i-1]
 		default:

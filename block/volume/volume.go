@@ -101,6 +101,8 @@ func (s *Service) openVolume(ctx context.Context, spec volumeSpec) (*Volume, err
 			go v.healLoop()
 			if s.cfg.WriteCache > 0 {
 				v.cache = newWriteCache(s.cfg.WriteCache)
+				sp, ok := s.shards.(summedPatcher)
+				v.cache.sum = ok && sp.AnyLocal()
 				v.wbDone = make(chan struct{})
 				go v.writeBackLoop()
 				s.setCached(spec.id, v)
@@ -448,7 +450,7 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, edits []edit, mayF
 		// overlap), or copied from a coded chunk as it is.
 		code := v.spec.coded && covered == x || len(edits) == 0 && cur != nil && cur.DataShards > 0
 		var err error
-		if next, err = v.s.store(ctx, chunk, buf, code); err != nil {
+		if next, err = v.s.store(ctx, chunk, buf, knownSums(buf, edits), code); err != nil {
 			return err
 		}
 		next.Index = idx

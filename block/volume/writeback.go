@@ -2,6 +2,8 @@ package volume
 
 import (
 	"context"
+	"hash/crc32"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,10 +11,40 @@ import (
 )
 
 // edit is one change to an extent: l bytes at in become data (nil:
-// zeroes).
+// zeroes). sums, if not nil, holds the CRC32C of each 4 KiB block of data
+// (known from the write cache).
 type edit struct {
 	in, l int64
 	data  []byte
+	sums  []uint32
+}
+
+// knownSums returns the block CRC32Cs of buf, the new content of an
+// extent made of edits, when edits bring sums (from the write cache): the
+// blocks they cover take theirs, the others are computed. Nil when none
+// does.
+func knownSums(buf []byte, edits []edit) []uint32 {
+	if !slices.ContainsFunc(edits, func(e edit) bool { return e.sums != nil }) || len(buf)%blockSize != 0 {
+		return nil
+	}
+	sums := make([]uint32, len(buf)/blockSize)
+	known := make([]bool, len(sums))
+	for _, e := range edits {
+		b := int(e.in / blockSize)
+		for i := b; i < b+int((e.l+blockSize-1)/blockSize) && i < len(sums); i++ {
+			known[i] = e.sums != nil && e.in%blockSize == 0 && e.l%blockSize == 0
+			if known[i] {
+				sums[i] = e.sums[i-b]
+			}
+		}
+	}
+	table := crc32.MakeTable(crc32.Castagnoli) // the standard library's, made once
+	for i, ok := range known {
+		if !ok {
+			sums[i] = crc32.Checksum(buf[i*blockSize:(i+1)*blockSize], table)
+		}
+	}
+	return sums
 }
 
 // maxDirtyAge is how long a cached write waits at most before the

@@ -75,6 +75,10 @@ func (c *Client) Local(ctx context.Context, diskID string) bool {
 	return patches && puts
 }
 
+// AnyLocal reports whether the client has servers in this process to
+// hand calls to (Options.Local), so that Local may be true for some disk.
+func (c *Client) AnyLocal() bool { return c.local != nil }
+
 // PatchShardRanges is PatchShardRangesNoSync durable on return.
 func (c *Client) PatchShardRanges(ctx context.Context, diskID, chunkID string, offs []int64, data [][]byte, base uint64) (uint64, error) {
 	gen, _, err := c.patchRanges(ctx, diskID, chunkID, offs, data, nil, base, true)

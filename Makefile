@@ -14,12 +14,14 @@ run: build
 	./$(BIN) dev --dir ./wolke-data
 
 # test installs the clients the end-to-end tests drive, then runs every test.
-# The NBD server's request loop hands work between goroutines: its
-# package also runs under the race detector (which needs cgo).
+# The block path hands work between goroutines at every step (the NBD
+# server's request loop, the volume's write cache and write-back, the
+# chunk servers and their store): those packages also run under the race
+# detector (which needs cgo).
 test: test-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m ./block/nbd/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./block/nbd/... ./block/volume/... ./chunk/...
 
 test-deps:
 	./scripts/install-test-deps.sh

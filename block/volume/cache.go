@@ -43,12 +43,19 @@ type writeCache struct {
 	broken  error         // set when cached writes can no longer be written back
 	lastErr error         // of the last write-back that failed
 	stall   time.Duration // cacheStall, shorter in tests
-	// sum makes bufOf compute each block's CRC32C as it copies it in,
-	// while the data is in the CPU's cache, for a shard store that takes
-	// sums (see blockSums): at write-back, long after, the blocks have
-	// left the CPU's cache and summing them cost nearly twice the time.
+	// sum makes bufOf compute each block's CRC32C as it copies in a write
+	// of at most sumMax bytes, while the data is in the CPU's cache, for a
+	// shard store that takes sums (see blockSums): at write-back, long
+	// after, the blocks have left the CPU's cache and summing them cost
+	// nearly twice the time.
 	sum bool
 }
+
+// sumMax bounds the writes whose sums bufOf computes: it runs on the NBD
+// connection's reader, which takes no next request meanwhile, and a
+// large write's sums (a quarter of a millisecond for a MiB) are better
+// left to the write-back, which sums several extents at once.
+const sumMax = 64 << 10
 
 // cacheStall is how long a writer waits for room in a full cache before
 // its write fails (the write-back keeps failing: too few chunk servers).
@@ -105,7 +112,7 @@ func cacheable(in, n int64) bool {
 // not inserted goes back with unused.
 func (c *writeCache) bufOf(data []byte) *cacheBuf {
 	cb := &cacheBuf{b: c.pool.Get(len(data))}
-	if !c.sum {
+	if !c.sum || len(data) > sumMax {
 		copy(*cb.b, data)
 		return cb
 	}

@@ -262,7 +262,8 @@ func TestWriteCacheIndex(t *testing.T) {
 
 // TestWriteCacheSums: with sum set, every edit of a write-back carries
 // the CRC32C of each of its blocks, also where a newer write replaced
-// blocks in the middle of an older one; without it, none.
+// blocks in the middle of an older one; without it, none; nor do writes
+// larger than sumMax.
 func TestWriteCacheSums(t *testing.T) {
 	ctx := context.Background()
 	for _, sum := range []bool{true, false} {
@@ -292,6 +293,12 @@ func TestWriteCacheSums(t *testing.T) {
 				t.Fatalf("edit at %d (%d bytes): sums %x, want %x", ed.in, ed.l, ed.sums, crcBlocks(ed.data))
 			}
 		}
+	}
+	c := newWriteCache(1 << 20)
+	c.sum = true
+	_ = c.put(ctx, 1, 0, make([]byte, sumMax+blockSize))
+	if es := c.ranges(1)[0].appendEdits(nil); len(es) != 1 || es[0].sums != nil {
+		t.Fatalf("a write larger than sumMax: edits %d, sums %v", len(es), es[0].sums)
 	}
 }
 

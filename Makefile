@@ -14,14 +14,16 @@ run: build
 	./$(BIN) dev --dir ./wolke-data
 
 # test installs the clients the end-to-end tests drive, then runs every test.
-# The block path hands work between goroutines at every step (the NBD
-# server's request loop, the volume's write cache and write-back, the
-# chunk servers and their store): those packages also run under the race
-# detector (which needs cgo).
+# The services' own packages also run under the race detector (which
+# needs cgo): the block path (the NBD server's request loop, the volume's
+# write cache and write-back, the chunk servers and their store), meta,
+# the gateway, IAM, control and repair. The cluster, chaos and e2e tests,
+# which take minutes already, do not.
 test: test-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./block/nbd/... ./block/volume/... ./chunk/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./block/nbd/... ./block/volume/... ./chunk/... \
+		./meta/... ./gateway/... ./iam/... ./control/... ./repair/...
 
 test-deps:
 	./scripts/install-test-deps.sh

@@ -54,7 +54,8 @@ type writeCache struct {
 // sumMax bounds the writes whose sums bufOf computes: it runs on the NBD
 // connection's reader, which takes no next request meanwhile, and a
 // large write's sums (a quarter of a millisecond for a MiB) are better
-// left to the write-back, which sums several extents at once.
+// left to the write-back, which stores several extents at once on
+// goroutines of its own.
 const sumMax = 64 << 10
 
 // cacheStall is how long a writer waits for room in a full cache before

@@ -449,8 +449,12 @@ func (v *Volume) writeLocked(ctx context.Context, idx uint64, edits []edit, mayF
 		// Coded when a coded type's extent is written whole (edits never
 		// overlap), or copied from a coded chunk as it is.
 		code := v.spec.coded && covered == x || len(edits) == 0 && cur != nil && cur.DataShards > 0
+		var sums []uint32 // replicas take them; a coded extent's shards have their own
+		if !code {
+			sums = knownSums(buf, edits)
+		}
 		var err error
-		if next, err = v.s.store(ctx, chunk, buf, knownSums(buf, edits), code); err != nil {
+		if next, err = v.s.store(ctx, chunk, buf, sums, code); err != nil {
 			return err
 		}
 		next.Index = idx
